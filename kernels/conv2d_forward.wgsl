@@ -1,0 +1,67 @@
+// 3x3 / 1x1 "same" convolution forward as implicit GEMM (im2col indexing inside the B loads):
+//   Y[img, co, p] = bias[co] + sum_{ci,ky,kx} W[co, ci, ky, kx] * X[img, ci, p + (ky-PAD, kx-PAD)]
+//   M = Cout, N = images*H*W, K = Cin*KS*KS.  Bias and ReLU are fused into the store.
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, RELU.
+struct Params {
+  M: u32, N: u32, K: u32, kChunk: u32,
+  C: u32, H: u32, W: u32,
+  xOff: u32, wOff: u32, bOff: u32, yOff: u32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+const KK = KS * KS;
+var<private> colBase: array<i32, TN>;  // index of the output pixel's position in channel 0 of X
+var<private> colY: array<i32, TN>;
+var<private> colX: array<i32, TN>;
+var<private> kOff: i32;
+var<private> kDy: i32;
+var<private> kDx: i32;
+
+fn initTile(m0: u32, n0: u32) {
+  let HW = P.H * P.W;
+  for (var c = 0u; c < TN; c++) {
+    let n = n0 + c;
+    let img = n / HW;
+    let q = n % HW;
+    colY[c] = select(-100000, i32(q / P.W), n < P.N);  // far outside: every tap invalid
+    colX[c] = i32(q % P.W);
+    colBase[c] = i32(P.xOff + img * P.C * HW + q);
+  }
+}
+
+fn beginK(k: u32) {
+  let ci = k / KK;
+  let r = k % KK;
+  kDy = i32(r / KS) - i32(PAD);
+  kDx = i32(r % KS) - i32(PAD);
+  kOff = i32(ci * P.H * P.W) + kDy * i32(P.W) + kDx;
+}
+
+fn loadA(m: u32, k: u32) -> f32 {
+  return w[P.wOff + m * P.K + k];
+}
+
+fn loadB4(k: u32, j: u32) -> vec4f {
+  var v: vec4f;
+  for (var c = 0u; c < 4u; c++) {
+    let col = 4u * j + c;
+    let iy = colY[col] + kDy;
+    let ix = colX[col] + kDx;
+    let ok = iy >= 0 && iy < i32(P.H) && ix >= 0 && ix < i32(P.W);
+    v[c] = select(0.0, x[u32(select(0, colBase[col] + kOff, ok))], ok);
+  }
+  return v;
+}
+
+fn storeC(m: u32, n: u32, split: u32, v: f32) {
+  let HW = P.H * P.W;
+  var r = v + bias[P.bOff + m];
+  if (RELU) { r = max(r, 0.0); }
+  y[P.yOff + (n / HW) * P.M * HW + m * HW + n % HW] = r;
+}
+
+//#include gemm_body.wgsl

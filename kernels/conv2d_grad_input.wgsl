@@ -1,0 +1,67 @@
+// Convolution input gradient as implicit GEMM (a convolution of dY with the flipped weights):
+//   dX[img, ci, p] = sum_{co,ky,kx} W[co, ci, ky, kx] * dY[img, co, p - (ky-PAD, kx-PAD)]
+//   M = Cin, N = images*H*W, K = Cout*KS*KS.
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, ACCUMULATE.
+struct Params {
+  M: u32, N: u32, K: u32, kChunk: u32,
+  Cout: u32, H: u32, W: u32,
+  dyOff: u32, wOff: u32, dxOff: u32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+const KK = KS * KS;
+var<private> colBase: array<i32, TN>;
+var<private> colY: array<i32, TN>;
+var<private> colX: array<i32, TN>;
+var<private> kOff: i32;
+var<private> kDy: i32;
+var<private> kDx: i32;
+var<private> kW: u32;  // W index of (co, ci=0, ky, kx)
+
+fn initTile(m0: u32, n0: u32) {
+  let HW = P.H * P.W;
+  for (var c = 0u; c < TN; c++) {
+    let n = n0 + c;
+    let img = n / HW;
+    let q = n % HW;
+    colY[c] = select(-100000, i32(q / P.W), n < P.N);
+    colX[c] = i32(q % P.W);
+    colBase[c] = i32(P.dyOff + img * P.Cout * HW + q);
+  }
+}
+
+fn beginK(k: u32) {
+  let co = k / KK;
+  let r = k % KK;
+  kDy = i32(PAD) - i32(r / KS);
+  kDx = i32(PAD) - i32(r % KS);
+  kOff = i32(co * P.H * P.W) + kDy * i32(P.W) + kDx;
+  kW = P.wOff + co * P.M * KK + r;
+}
+
+fn loadA(m: u32, k: u32) -> f32 {
+  return w[kW + m * KK];
+}
+
+fn loadB4(k: u32, j: u32) -> vec4f {
+  var v: vec4f;
+  for (var c = 0u; c < 4u; c++) {
+    let col = 4u * j + c;
+    let oy = colY[col] + kDy;
+    let ox = colX[col] + kDx;
+    let ok = oy >= 0 && oy < i32(P.H) && ox >= 0 && ox < i32(P.W);
+    v[c] = select(0.0, dy[u32(select(0, colBase[col] + kOff, ok))], ok);
+  }
+  return v;
+}
+
+fn storeC(m: u32, n: u32, split: u32, v: f32) {
+  let HW = P.H * P.W;
+  let idx = P.dxOff + (n / HW) * P.M * HW + m * HW + n % HW;
+  if (ACCUMULATE) { dx[idx] += v; } else { dx[idx] = v; }
+}
+
+//#include gemm_body.wgsl

@@ -1,0 +1,105 @@
+// The autograd tape, micrograd-style but over kernel launches: each op appends a node with its
+// inputs, the tensors its backward rule needs, and that rule. `backward()` walks it in reverse.
+import { engine } from '../engine.js';
+import { OpError } from '../errors.js';
+import { keep, Tensor } from '../tensor.js';
+import { accumulateInto, fill } from '../ops/elementwise.js';
+
+/** Gradient rule: given dL/d(output), returns dL/d(input) for each input (null where not needed). */
+export type BackwardRule = (gradOutput: Tensor, needsGrad: readonly boolean[]) => Array<Tensor | null>;
+
+export interface TapeNode {
+  op: string;
+  inputs: Tensor[];
+  output: Tensor;
+  /** Retained until this node's backward has run, then released. */
+  saved: Tensor[];
+  backward: BackwardRule;
+}
+
+/** Records an op on the tape if gradients are on and any input needs one. */
+export function record(op: string, inputs: Tensor[], output: Tensor, saved: Tensor[], backward: BackwardRule): void {
+  const e = engine();
+  if (!e.gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
+  output.requiresGrad = true;
+  output.isLeaf = false;
+  for (const t of saved) t.retain();
+  e.tape.push({ op, inputs, output, saved, backward });
+}
+
+/**
+ * Back-propagates from a scalar `loss` (or from `gradOutput` for a non-scalar output), adding
+ * each parameter's gradient into its `.grad`. Saved activations are released as soon as the node
+ * that needed them has run. The tape is empty afterwards.
+ */
+export function backward(loss: Tensor, gradOutput?: Tensor): void {
+  if (!gradOutput && loss.size !== 1) {
+    throw new OpError('backward', 'the loss must be a scalar, or pass gradOutput of the same shape', { loss: loss.shape });
+  }
+  if (gradOutput && gradOutput.size !== loss.size) {
+    throw new OpError('backward', 'gradOutput must match the output', { output: loss.shape, gradOutput: gradOutput.shape });
+  }
+  const e = engine();
+  const tape = e.tape.splice(0);
+  const grads = new Map<Tensor, Tensor>();
+  const wasEnabled = e.gradEnabled;
+  e.gradEnabled = false;
+  try {
+    grads.set(loss, gradOutput ? gradOutput.view(loss.shape) : fill(loss.shape, 1));
+    for (let i = tape.length - 1; i >= 0; i--) {
+      const node = tape[i];
+      const g = grads.get(node.output);
+      if (g) {
+        grads.delete(node.output);
+        const needs = node.inputs.map((t) => t.requiresGrad);
+        const inputGrads = node.backward(g, needs);
+        g.dispose();
+        node.inputs.forEach((x, j) => {
+          const gx = inputGrads[j];
+          if (!gx) return;
+          if (!needs[j]) return gx.dispose();
+          if (gx.size !== x.size) throw new OpError(node.op, 'backward rule returned a gradient of the wrong size', { input: x.shape, grad: gx.shape });
+          if (x.isLeaf) {
+            if (x.grad) {
+              accumulateInto(x.grad, gx);
+              gx.dispose();
+            } else x.grad = keep(gx.shape.join() === x.shape.join() ? gx : reshapeOwned(gx, x.shape));
+          } else {
+            const prev = grads.get(x);
+            if (prev) {
+              accumulateInto(prev, gx);
+              gx.dispose();
+            } else grads.set(x, gx);
+          }
+        });
+      }
+      for (const t of node.saved) t.release();
+    }
+  } finally {
+    e.gradEnabled = wasEnabled;
+    for (const g of grads.values()) g.dispose();
+  }
+}
+
+function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
+  const v = t.view(shape);
+  t.dispose();
+  return v;
+}
+
+/** Runs `fn` without recording anything on the tape (evaluation, optimiser updates). */
+export function noGrad<T>(fn: () => T): T {
+  const e = engine();
+  const was = e.gradEnabled;
+  e.gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    e.gradEnabled = was;
+  }
+}
+
+/** Drops everything recorded so far (e.g. after a forward pass whose backward is not wanted). */
+export function clearTape(): void {
+  for (const node of engine().tape.splice(0)) for (const t of node.saved) t.release();
+}

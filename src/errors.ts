@@ -1,0 +1,22 @@
+// Errors that name the op and the shapes involved, so a user can find their mistake.
+
+export type Shape = readonly number[];
+
+export class OpError extends Error {
+  constructor(op: string, problem: string, shapes: Record<string, Shape | number | string> = {}) {
+    const parts = Object.entries(shapes).map(([k, v]) => `${k} ${Array.isArray(v) ? fmtShape(v) : String(v)}`);
+    super(`${op}: ${problem}${parts.length ? ` (${parts.join(', ')})` : ''}`);
+    this.name = 'OpError';
+  }
+}
+
+export function fmtShape(s: Shape): string {
+  return `[${s.join(', ')}]`;
+}
+
+/** Throws unless `shape` is a list of positive integers. */
+export function checkShape(op: string, what: string, shape: Shape): void {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new OpError(op, `${what} must be a list of positive integers`, { [what]: shape });
+  }
+}

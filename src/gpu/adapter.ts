@@ -1,0 +1,80 @@
+// Picks the best WebGPU adapter on this machine: a real GPU through the platform's native
+// backend (core features), else Dawn's OpenGL ES backend over Mesa's llvmpipe (compatibility
+// mode), which is how the engine runs on CPU-only Linux machines.
+import { create, globals } from 'webgpu';
+
+export type BackendName = 'vulkan' | 'metal' | 'd3d12' | 'opengles';
+
+export interface AdapterChoice {
+  adapter: GPUAdapter;
+  backend: BackendName;
+  featureLevel: 'core' | 'compatibility';
+  /** True for software rasterisers (llvmpipe, lavapipe, SwiftShader): slow, CPU-like. */
+  isCpu: boolean;
+  /** One line for humans: backend, vendor, device. */
+  description: string;
+}
+
+let globalsInstalled = false;
+// Dawn's GPU instances must outlive every adapter and device made from them: a collected
+// instance tears down the backend under live devices (crashes or hangs at the next GC).
+const instances: GPU[] = [];
+
+function nativeBackend(): BackendName {
+  if (process.platform === 'darwin') return 'metal';
+  if (process.platform === 'win32') return 'd3d12';
+  return 'vulkan';
+}
+
+function describe(a: GPUAdapter): string {
+  const i = a.info;
+  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' / ') || 'unknown adapter';
+}
+
+const CPU_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
+
+async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatibility'): Promise<AdapterChoice | null> {
+  if (backend === 'opengles' && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
+  let gpu: GPU;
+  try {
+    gpu = create([`backend=${backend}`]);
+    instances.push(gpu);
+  } catch {
+    return null;
+  }
+  const adapter = await gpu.requestAdapter({ featureLevel, powerPreference: 'high-performance' });
+  if (!adapter) return null;
+  const description = describe(adapter);
+  const isCpu = CPU_ADAPTER.test(description) || (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return { adapter, backend, featureLevel, isCpu, description };
+}
+
+/**
+ * Finds an adapter. `VGGPU_BACKEND=vulkan|metal|d3d12|opengles` forces one backend.
+ * A native backend that only offers a CPU rasteriser (lavapipe) loses to llvmpipe over GLES,
+ * which Dawn supports better on Debian 12.
+ */
+export async function chooseAdapter(): Promise<AdapterChoice> {
+  if (!globalsInstalled) {
+    Object.assign(globalThis, globals);
+    globalsInstalled = true;
+  }
+  const forced = process.env.VGGPU_BACKEND as BackendName | undefined;
+  const tried: string[] = [];
+  const order: Array<[BackendName, 'core' | 'compatibility']> = forced
+    ? [[forced, forced === 'opengles' ? 'compatibility' : 'core']]
+    : [[nativeBackend(), 'core'], ['opengles', 'compatibility']];
+  let cpuChoice: AdapterChoice | null = null;
+  for (const [backend, level] of order) {
+    const choice = await tryBackend(backend, level);
+    tried.push(`${backend}/${level}: ${choice ? choice.description : 'no adapter'}`);
+    if (!choice) continue;
+    if (!choice.isCpu || forced) return choice;
+    cpuChoice ??= choice;
+  }
+  if (cpuChoice) return cpuChoice;
+  throw new Error(
+    `No WebGPU adapter found (tried ${tried.join('; ')}). On Debian/Ubuntu without a GPU, install the ` +
+      `Mesa EGL/GLES packages with \`npm run setup\` (libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri).`,
+  );
+}

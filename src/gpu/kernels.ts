@@ -1,0 +1,49 @@
+// Loads WGSL kernels from kernels/ and bakes compile-time constants into them. A kernel file may
+// `//#include other.wgsl` (e.g. the shared tiled-GEMM body); the cache key names every constant.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export type BakedConstants = Record<string, number | boolean>;
+
+function findKernelDir(): string {
+  // src/gpu/kernels.ts and dist/src/gpu/kernels.js both sit two levels below a folder holding kernels/.
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../..', '../../..']) {
+    const dir = join(here, up, 'kernels');
+    try {
+      readFileSync(join(dir, 'gemm_body.wgsl'));
+      return dir;
+    } catch {
+      /* try the next candidate */
+    }
+  }
+  throw new Error(`cannot find the kernels/ folder near ${here}; is the package installed completely?`);
+}
+
+let kernelDir: string | null = null;
+const files = new Map<string, string>();
+
+function readKernel(name: string): string {
+  let text = files.get(name);
+  if (text === undefined) {
+    kernelDir ??= findKernelDir();
+    text = readFileSync(join(kernelDir, name.endsWith('.wgsl') ? name : `${name}.wgsl`), 'utf8');
+    text = text.replace(/^\/\/#include\s+(\S+)\s*$/gm, (_, inc: string) => readKernel(inc));
+    files.set(name, text);
+  }
+  return text;
+}
+
+/** WGSL source with `const NAME = value;` lines prepended, and a cache key naming them all. */
+export function kernelSource(name: string, constants: BakedConstants): { key: string; code: string } {
+  const names = Object.keys(constants).sort();
+  const decls = names.map((n) => {
+    const v = constants[n];
+    if (typeof v === 'boolean') return `const ${n} = ${v};`;
+    if (!Number.isFinite(v)) throw new Error(`kernel ${name}: constant ${n} = ${v} is not finite`);
+    return Number.isInteger(v) && v >= 0 ? `const ${n} = ${v}u;` : `const ${n} = ${v.toPrecision(9)}f;`;
+  });
+  const key = `${name}(${names.map((n) => `${n}=${constants[n]}`).join(',')})`;
+  return { key, code: `${decls.join('\n')}\n${readKernel(name)}` };
+}

@@ -1,0 +1,288 @@
+// The one module that talks to the WebGPU device: limits, pipeline cache, buffer pool,
+// command batching, uploads and read-backs, and turning GPU errors into thrown ones.
+import { chooseAdapter, type AdapterChoice } from './adapter.js';
+import { BufferPool } from './pool.js';
+import { kernelSource, type BakedConstants } from './kernels.js';
+
+/** A slice of a storage buffer bound to one shader binding. `elemOffset` is added in-shader. */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  byteOffset: number;
+  byteSize: number;
+  /** Element offset (in f32 units) from the bound byteOffset to the first element wanted. */
+  elemOffset: number;
+}
+
+/** A uniform value; plain numbers are u32, `{ f32: x }` floats, `{ i32: x }` signed ints. */
+export type Uniform = number | { f32: number } | { i32: number };
+
+export interface Dispatch {
+  /** Kernel file name under kernels/ (without .wgsl) and entry point. */
+  kernel: string;
+  entry?: string;
+  constants?: BakedConstants;
+  uniforms: Uniform[];
+  /** Storage bindings, numbered from 1 in the shader (binding 0 is the uniform block). */
+  buffers: BufferRange[];
+  workgroups: [number, number?, number?];
+  /** Op name and shapes, shown in any GPU error about this dispatch. */
+  label: string;
+}
+
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256
+const UNIFORM_ARENA_SLOTS = 512;
+
+export class GpuError extends Error {}
+
+export class Runtime {
+  readonly pool: BufferPool;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private uniformArena: GPUBuffer;
+  private uniformData = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_ARENA_SLOTS);
+  private uniformSlots = 0;
+  private batchLabels: string[] = [];
+  private pendingErrors: Promise<string | null>[] = [];
+  private lostReason: string | null = null;
+  /** Bound where a kernel declares an input that this launch does not use (e.g. no bias). */
+  readonly unused: BufferRange;
+  /** Milliseconds spent creating pipelines (shader compilation), for the bench. */
+  compileMs = 0;
+  dispatchCount = 0;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterChoice,
+  ) {
+    this.pool = new BufferPool(device);
+    this.uniformArena = device.createBuffer({
+      size: this.uniformData.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'uniform arena',
+    });
+    const unusedBuffer = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE, label: 'unused binding' });
+    this.unused = { buffer: unusedBuffer, byteOffset: 0, byteSize: 256, elemOffset: 0 };
+    device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message}`;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.pendingErrors.push(Promise.resolve(`uncaptured GPU error: ${e.message}`));
+    });
+  }
+
+  static async create(): Promise<Runtime> {
+    const choice = await chooseAdapter();
+    const a = choice.adapter.limits;
+    // Ask for everything the adapter offers that the kernels use: the defaults are small.
+    const requiredLimits: Record<string, number> = {
+      maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+      maxBufferSize: a.maxBufferSize,
+      maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+      maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
+    };
+    const device = await choice.adapter.requestDevice({ requiredLimits, label: 'vggpu' });
+    return new Runtime(device, choice);
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+  /** Largest number of f32 elements one storage binding may cover. */
+  get maxBindingElems(): number {
+    return Math.floor(this.maxBindingBytes / 4);
+  }
+  /** The storage-binding size the launchers split work to; tests lower it to exercise splitting. */
+  get maxBindingBytes(): number {
+    return Math.min(this.bindingLimitOverride ?? Infinity, this.device.limits.maxStorageBufferBindingSize);
+  }
+  /** Pretend the adapter binds at most `bytes` per storage binding (null restores the real limit). */
+  setBindingLimit(bytes: number | null): void {
+    this.bindingLimitOverride = bytes;
+  }
+  private bindingLimitOverride: number | null = null;
+  get maxWorkgroupsPerDim(): number {
+    return this.device.limits.maxComputeWorkgroupsPerDimension;
+  }
+  /** How many workgroups it takes to keep the adapter busy; used to size split-K reductions. */
+  get targetWorkgroups(): number {
+    return this.adapter.isCpu ? 8 : 1024;
+  }
+
+  /** Human-readable adapter line, e.g. "opengles (compatibility): mesa / llvmpipe ... (CPU fallback)". */
+  describe(): string {
+    const c = this.adapter;
+    return `${c.backend} (${c.featureLevel}): ${c.description}${c.isCpu ? ' [CPU fallback — slow; prefer small widths and inputs]' : ''}`;
+  }
+
+  private checkAlive(label: string): void {
+    if (this.lostReason) throw new GpuError(`GPU device lost (${this.lostReason}) while running ${label}`);
+  }
+
+  pipeline(kernel: string, entry: string, constants: BakedConstants = {}): GPUComputePipeline {
+    const { key, code } = kernelSource(kernel, constants);
+    const cacheKey = `${key}#${entry}`;
+    let p = this.pipelines.get(cacheKey);
+    if (!p) {
+      const t0 = performance.now();
+      const module = this.device.createShaderModule({ code, label: key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: entry }, label: cacheKey });
+      this.compileMs += performance.now() - t0;
+      this.pipelines.set(cacheKey, p);
+    }
+    return p;
+  }
+
+  /** Record one compute dispatch into the current batch (submitted at the next flush). */
+  dispatch(d: Dispatch): void {
+    this.checkAlive(d.label);
+    const [gx, gy = 1, gz = 1] = d.workgroups;
+    if (gx === 0 || gy === 0 || gz === 0) return;
+    const maxWg = this.maxWorkgroupsPerDim;
+    if (gx > maxWg || gy > maxWg || gz > maxWg) {
+      throw new GpuError(`${d.label}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds the adapter's limit of ${maxWg} per dimension`);
+    }
+    if (this.uniformSlots === UNIFORM_ARENA_SLOTS) this.flush();
+    const pipeline = this.pipeline(d.kernel, d.entry ?? 'main', d.constants);
+    const slot = this.uniformSlots++;
+    writeUniforms(this.uniformData, slot * UNIFORM_SLOT, d.uniforms);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformArena, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
+    d.buffers.forEach((r, i) => entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.byteOffset, size: r.byteSize } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.label });
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(gx, gy, gz);
+    this.batchLabels.push(d.label);
+    this.dispatchCount++;
+  }
+
+  /** Submit everything recorded so far. GPU errors surface at the next `sync()` or read. */
+  flush(): void {
+    if (!this.encoder) return;
+    if (this.pass) this.pass.end();
+    this.pass = null;
+    this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformData, 0, this.uniformSlots * UNIFORM_SLOT);
+    const labels = this.batchLabels;
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit([this.encoder.finish()]);
+    const validation = this.device.popErrorScope();
+    const oom = this.device.popErrorScope();
+    this.pendingErrors.push(
+      Promise.all([validation, oom]).then(([v, o]) => {
+        const e = v ?? o;
+        if (!e) return null;
+        const kind = v ? 'validation error' : 'out of GPU memory';
+        return `GPU ${kind} in a batch of ${labels.length} kernels (${summarise(labels)}): ${e.message}`;
+      }),
+    );
+    this.encoder = null;
+    this.uniformSlots = 0;
+    this.batchLabels = [];
+  }
+
+  /** Flush, wait for the GPU, and throw the first GPU error seen since the last sync. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.throwPendingErrors();
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    const pending = this.pendingErrors;
+    this.pendingErrors = [];
+    const messages = (await Promise.all(pending)).filter((m): m is string => m !== null);
+    this.checkAlive('the last batch');
+    if (messages.length) throw new GpuError(messages[0]);
+  }
+
+  createBuffer(bytes: number, label: string): GPUBuffer {
+    if (bytes > this.limits.maxBufferSize) {
+      throw new GpuError(`${label}: needs a ${fmtBytes(bytes)} buffer but the adapter allows at most ${fmtBytes(this.limits.maxBufferSize)}; use a smaller batch or width`);
+    }
+    return this.pool.acquire(bytes);
+  }
+
+  /** Upload `data` at element `elemOffset` of `buffer`. Flushes first so queued kernels see the old contents. */
+  write(buffer: GPUBuffer, elemOffset: number, data: Float32Array | Int32Array | Uint32Array): void {
+    this.flush();
+    this.device.queue.writeBuffer(buffer, elemOffset * 4, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Read `count` f32 values starting at element `elemOffset`. */
+  async read(buffer: GPUBuffer, elemOffset: number, count: number): Promise<Float32Array> {
+    const bytes = count * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (bytes > 0) this.encoder.copyBufferToBuffer(buffer, elemOffset * 4, staging, 0, bytes);
+    this.batchLabels.push('read-back');
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      await this.throwPendingErrors();
+      throw e;
+    }
+    await this.throwPendingErrors();
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    return out.subarray(0, count);
+  }
+
+  /**
+   * The binding for elements [start, start+count) of a buffer. Offsets must be 256-byte aligned,
+   * so the range starts at the aligned-down byte and the shader adds `elemOffset`.
+   */
+  range(buffer: GPUBuffer, start: number, count: number): BufferRange {
+    const align = this.limits.minStorageBufferOffsetAlignment;
+    const byteStart = start * 4;
+    const byteOffset = Math.floor(byteStart / align) * align;
+    const byteSize = Math.max(4, byteStart - byteOffset + count * 4);
+    if (byteSize > this.maxBindingBytes) {
+      throw new GpuError(`a binding of ${fmtBytes(byteSize)} exceeds the adapter's ${fmtBytes(this.maxBindingBytes)} limit`);
+    }
+    return { buffer, byteOffset, byteSize, elemOffset: (byteStart - byteOffset) / 4 };
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.destroyAll();
+    this.device.destroy();
+  }
+}
+
+function writeUniforms(target: ArrayBuffer, byteOffset: number, values: Uniform[]): void {
+  if (values.length * 4 > UNIFORM_SLOT) throw new GpuError(`too many uniforms (${values.length})`);
+  const view = new DataView(target, byteOffset, UNIFORM_SLOT);
+  values.forEach((v, i) => {
+    if (typeof v === 'number') {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new GpuError(`uniform ${i} = ${v} is not a u32`);
+      view.setUint32(i * 4, v, true);
+    } else if ('f32' in v) view.setFloat32(i * 4, v.f32, true);
+    else view.setInt32(i * 4, v.i32, true);
+  });
+}
+
+function summarise(labels: string[]): string {
+  const uniq = [...new Set(labels)];
+  return uniq.length <= 6 ? uniq.join('; ') : `${uniq.slice(0, 6).join('; ')}; …`;
+}
+
+export function fmtBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
+  return `${n} B`;
+}

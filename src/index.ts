@@ -1,0 +1,20 @@
+// Public entry point.
+export { init, engine, Engine } from './engine.js';
+export { Tensor, tidy, keep, sizeOf } from './tensor.js';
+export { OpError, type Shape } from './errors.js';
+export { GpuError, Runtime } from './gpu/runtime.js';
+export type { PoolStats } from './gpu/pool.js';
+export { backward, noGrad, clearTape } from './autograd/tape.js';
+export { Rng } from './rng.js';
+export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
+export { linear, type LinearOptions } from './ops/linear.js';
+export { matmul } from './ops/matmul.js';
+export { maxPool2d } from './ops/maxpool2d.js';
+export { lrn, LRN_DEFAULTS, type LrnOptions, type LrnConvention } from './ops/lrn.js';
+export { relu } from './ops/relu.js';
+export { dropout, type DropoutOptions } from './ops/dropout.js';
+export { softmaxCrossEntropy } from './ops/softmax_cross_entropy.js';
+export { globalAvgPool } from './ops/global_avg_pool.js';
+export { reshape, flatten } from './ops/reshape.js';
+export { add, scale, fill, fillInPlace, accumulateInto } from './ops/elementwise.js';
+export { SGD, type SgdOptions } from './optim/sgd.js';

@@ -1,0 +1,66 @@
+// Tile selection and launching for the register-tiled GEMM body (kernels/gemm_body.wgsl) that
+// matmul and the three convolution passes share.
+import { engine } from '../engine.js';
+import type { BufferRange, Uniform } from '../gpu/runtime.js';
+import type { BakedConstants } from '../gpu/kernels.js';
+
+export interface GemmTile {
+  TM: number;
+  TN: number;
+  WG_X: number;
+  WG_Y: number;
+}
+
+const WG_INVOCATIONS = 64;
+
+/** Register tile per invocation and workgroup shape for an M×N output. */
+export function chooseTile(M: number, N: number): GemmTile {
+  const TM = M >= 8 ? 8 : M >= 4 ? 4 : M >= 2 ? 2 : 1;
+  const TN = N >= 8 ? 8 : 4;
+  let WG_Y = 1;
+  while (WG_Y < 8 && WG_Y * TM < M) WG_Y *= 2;
+  return { TM, TN, WG_X: WG_INVOCATIONS / WG_Y, WG_Y };
+}
+
+export interface GemmLaunch {
+  kernel: string;
+  label: string;
+  M: number;
+  N: number;
+  K: number;
+  /** Split K over this many workgroup layers (the kernel must write partials per split). */
+  splits?: number;
+  /** Op-specific uniforms following M, N, K, kChunk. */
+  uniforms: Uniform[];
+  buffers: BufferRange[];
+  constants: BakedConstants;
+  tile?: GemmTile;
+}
+
+/** How many K-splits keep the adapter busy for an M×N output with a K-long reduction. */
+export function chooseSplits(M: number, N: number, K: number, tile = chooseTile(M, N)): number {
+  const [gx, gy] = gemmGrid(M, N, tile);
+  const want = Math.ceil(engine().rt.targetWorkgroups / (gx * gy));
+  return Math.max(1, Math.min(want, Math.floor(K / 256), 64));
+}
+
+function gemmGrid(M: number, N: number, t: GemmTile): [number, number] {
+  return [Math.ceil(N / (t.TN * t.WG_X)), Math.ceil(M / (t.TM * t.WG_Y))];
+}
+
+/** Launches one GEMM; returns how many K-splits it used. */
+export function launchGemm(g: GemmLaunch): number {
+  const tile = g.tile ?? chooseTile(g.M, g.N);
+  const splits = g.splits ?? 1;
+  const kChunk = Math.ceil(g.K / splits);
+  const [gx, gy] = gemmGrid(g.M, g.N, tile);
+  engine().rt.dispatch({
+    kernel: g.kernel,
+    constants: { ...g.constants, ...tile },
+    uniforms: [g.M, g.N, g.K, kChunk, ...g.uniforms],
+    buffers: g.buffers,
+    workgroups: [gx, gy, Math.ceil(g.K / kChunk)],
+    label: g.label,
+  });
+  return Math.ceil(g.K / kChunk);
+}

@@ -1,0 +1,84 @@
+// Matrix products on the shared tiled GEMM (kernels/matmul.wgsl): the public `matmul` op and the
+// strided launcher that the fully-connected layer uses for all three of its passes.
+import { record } from '../autograd/tape.js';
+import { engine } from '../engine.js';
+import { OpError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { launchGemm } from './gemm.js';
+
+/** A matrix operand: element (i, j) is at tensor[start + i·s0 + j·s1], covering `count` elements from start. */
+export interface Operand {
+  t: Tensor;
+  start: number;
+  count: number;
+  s0: number;
+  s1: number;
+}
+
+export interface StridedMatmul {
+  M: number;
+  N: number;
+  K: number;
+  /** A[m, k]. */
+  a: Operand;
+  /** B[k, n]. */
+  b: Operand;
+  /** C[m, n] at start + m·s0 + n (s1 must be 1). */
+  c: Operand;
+  /** bias[n] at bias.start + n. */
+  bias?: { t: Tensor; start: number; count: number };
+  relu?: boolean;
+  accumulate?: boolean;
+  label: string;
+}
+
+/** C (+)= A·B (+ bias) (ReLU) over strided views; every operand must fit one binding. */
+export function stridedMatmul(p: StridedMatmul): void {
+  const rt = engine().rt;
+  if (p.c.s1 !== 1) throw new OpError('matmul', 'output rows must be contiguous');
+  const ar = rt.range(p.a.t.buffer, p.a.start, p.a.count);
+  const br = rt.range(p.b.t.buffer, p.b.start, p.b.count);
+  const cr = rt.range(p.c.t.buffer, p.c.start, p.c.count);
+  const biasr = p.bias ? rt.range(p.bias.t.buffer, p.bias.start, p.bias.count) : rt.unused;
+  launchGemm({
+    kernel: 'matmul',
+    label: p.label,
+    M: p.M,
+    N: p.N,
+    K: p.K,
+    uniforms: [ar.elemOffset, p.a.s0, p.a.s1, br.elemOffset, p.b.s0, p.b.s1, cr.elemOffset, p.c.s0, biasr.elemOffset],
+    buffers: [ar, br, biasr, cr],
+    constants: { HAS_BIAS: !!p.bias, RELU: !!p.relu, ACCUMULATE: !!p.accumulate },
+  });
+}
+
+/** Row-major operand covering a whole [rows, cols] tensor (transposed: element (i, j) = t[j, i]). */
+export function whole(t: Tensor, transposed = false): Operand {
+  const [rows, cols] = t.shape;
+  return transposed ? { t, start: 0, count: t.size, s0: 1, s1: cols } : { t, start: 0, count: t.size, s0: cols, s1: 1 };
+}
+
+/** a [M, K] · b [K, N] → [M, N]. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new OpError('matmul', 'needs a [M, K] and b [K, N]', { a: a.shape, b: b.shape });
+  }
+  const [M, K] = a.shape;
+  const N = b.shape[1];
+  const y = Tensor.empty([M, N], 'matmul');
+  stridedMatmul({ M, N, K, a: whole(a), b: whole(b), c: whole(y), label: `matmul ${a}·${b}` });
+  record('matmul', [a, b], y, [a, b], (g, needs) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (needs[0]) {
+      da = Tensor.empty(a.shape, 'matmul dA');
+      stridedMatmul({ M, N: K, K: N, a: whole(g), b: whole(b, true), c: whole(da), label: `matmul dA ${g}·${b}ᵀ` });
+    }
+    if (needs[1]) {
+      db = Tensor.empty(b.shape, 'matmul dB');
+      stridedMatmul({ M: K, N, K: M, a: whole(a, true), b: whole(g), c: whole(db), label: `matmul dB ${a}ᵀ·${g}` });
+    }
+    return [da, db];
+  });
+  return y;
+}

@@ -1,0 +1,89 @@
+// Sums over axes (bias gradients, mean loss, global average pooling) and split-K combination
+// (kernels/sum.wgsl).
+import { engine } from '../engine.js';
+import { OpError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { forEachImageSlice, grid2d, gridFor } from './launch.js';
+
+/**
+ * out[r] = scale · Σ_{o,i} x[o, r, i] for x viewed as [outer, R, inner]. Writes into `out`
+ * (shape with R elements) if given, adding to it when `accumulate`; else returns a new [R] tensor.
+ */
+export function sumAxes(x: Tensor, outer: number, R: number, inner: number, scale = 1, out?: Tensor, accumulate = false): Tensor {
+  if (outer * R * inner !== x.size) throw new OpError('sumAxes', `outer·R·inner = ${outer}·${R}·${inner} does not match the input`, { x: x.shape });
+  const y = out ?? Tensor.empty([R], 'sum');
+  if (y.size !== R) throw new OpError('sumAxes', `output must have ${R} elements`, { out: y.shape });
+  const rt = engine().rt;
+  forEachImageSlice('sumAxes', outer, [R * inner], (first, count) => {
+    const xr = rt.range(x.buffer, first * R * inner, count * R * inner);
+    const yr = rt.range(y.buffer, 0, R);
+    rt.dispatch({
+      kernel: 'sum',
+      entry: 'sum_axes',
+      constants: { ACCUMULATE: accumulate || first > 0 },
+      uniforms: [R, inner, count, xr.elemOffset, yr.elemOffset, { f32: scale }],
+      buffers: [xr, yr],
+      workgroups: grid2d(R),
+      label: `sumAxes ${x} as [${outer}, ${R}, ${inner}]`,
+    });
+  });
+  return y;
+}
+
+/** out[r] = scale · Σ_i x[r, i] for x viewed as [rows, inner], slicing rows to fit bindings. */
+export function sumInner(x: Tensor, rows: number, inner: number, scale: number, shape: readonly number[]): Tensor {
+  if (rows * inner !== x.size) throw new OpError('sumInner', `rows·inner = ${rows}·${inner} does not match the input`, { x: x.shape });
+  const y = Tensor.empty(shape, 'sum');
+  const rt = engine().rt;
+  forEachImageSlice('sumInner', rows, [inner], (first, count) => {
+    const xr = rt.range(x.buffer, first * inner, count * inner);
+    const yr = rt.range(y.buffer, first, count);
+    rt.dispatch({
+      kernel: 'sum',
+      entry: 'sum_axes',
+      constants: { ACCUMULATE: false },
+      uniforms: [count, inner, 1, xr.elemOffset, yr.elemOffset, { f32: scale }],
+      buffers: [xr, yr],
+      workgroups: grid2d(count),
+      label: `sumInner ${x} as [${rows}, ${inner}]`,
+    });
+  });
+  return y;
+}
+
+/** out[i] (+)= Σ_s part[s·R + i] for s < splits: the second pass of a split-K GEMM. */
+export function sumSplits(part: Tensor, splits: number, R: number, out: Tensor, outOffset: number, accumulate: boolean, label: string): void {
+  const rt = engine().rt;
+  const pr = rt.range(part.buffer, 0, splits * R);
+  const yr = rt.range(out.buffer, outOffset, R);
+  rt.dispatch({
+    kernel: 'sum',
+    entry: 'sum_splits',
+    constants: { ACCUMULATE: accumulate },
+    uniforms: [R, 1, splits, pr.elemOffset, yr.elemOffset, { f32: 1 }],
+    buffers: [pr, yr],
+    workgroups: gridFor(R),
+    label,
+  });
+}
+
+/** out[i] = scale · x[floor(i / inner)]: spreads one value over `inner` outputs. */
+export function broadcastInner(x: Tensor, inner: number, scale: number, shape: readonly number[]): Tensor {
+  const y = Tensor.empty(shape, 'broadcast');
+  if (y.size !== x.size * inner) throw new OpError('broadcast', 'sizes do not match', { x: x.shape, out: shape });
+  const rt = engine().rt;
+  forEachImageSlice('broadcast', x.size, [inner], (first, count) => {
+    const xr = rt.range(x.buffer, first, count);
+    const yr = rt.range(y.buffer, first * inner, count * inner);
+    rt.dispatch({
+      kernel: 'sum',
+      entry: 'broadcast',
+      constants: { ACCUMULATE: false },
+      uniforms: [count, inner, 1, xr.elemOffset, yr.elemOffset, { f32: scale }],
+      buffers: [xr, yr],
+      workgroups: gridFor(count * inner),
+      label: `broadcast ${x} ×${inner}`,
+    });
+  });
+  return y;
+}

@@ -1,0 +1,37 @@
+// ReLU (kernels/relu.wgsl). Conv and linear layers fuse it into their output write instead.
+import { record } from '../autograd/tape.js';
+import { engine } from '../engine.js';
+import { Tensor } from '../tensor.js';
+import { forEachChunk, gridFor } from './launch.js';
+
+export function relu(x: Tensor): Tensor {
+  const rt = engine().rt;
+  const y = Tensor.empty(x.shape, 'relu');
+  forEachChunk(x.size, (s, n) => {
+    const xr = rt.range(x.buffer, s, n);
+    const yr = rt.range(y.buffer, s, n);
+    rt.dispatch({ kernel: 'relu', entry: 'forward', uniforms: [n, xr.elemOffset, 0, yr.elemOffset], buffers: [xr, yr], workgroups: gridFor(n), label: `relu ${x}` });
+  });
+  record('relu', [x], y, [y], (g) => [reluBackward(y, g)]);
+  return y;
+}
+
+/** dX = dY where the saved output y > 0, else 0. */
+export function reluBackward(y: Tensor, dy: Tensor): Tensor {
+  const rt = engine().rt;
+  const dx = Tensor.empty(y.shape, 'relu dX');
+  forEachChunk(y.size, (s, n) => {
+    const yr = rt.range(y.buffer, s, n);
+    const dyr = rt.range(dy.buffer, s, n);
+    const dxr = rt.range(dx.buffer, s, n);
+    rt.dispatch({
+      kernel: 'relu',
+      entry: 'backward',
+      uniforms: [n, yr.elemOffset, dyr.elemOffset, dxr.elemOffset],
+      buffers: [yr, dyr, dxr],
+      workgroups: gridFor(n),
+      label: `relu backward ${y}`,
+    });
+  });
+  return dx;
+}

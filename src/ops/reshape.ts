@@ -1,0 +1,15 @@
+// Reshape (e.g. flatten before the classifier): a view of the same storage; the gradient is
+// reshaped back. PyTorch's flatten order c·H·W + h·W + w falls out of the NCHW layout.
+import { record } from '../autograd/tape.js';
+import { Tensor } from '../tensor.js';
+
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const y = x.view(shape);
+  record('reshape', [x], y, [], (g) => [g.view(x.shape)]);
+  return y;
+}
+
+/** [N, …] → [N, product of the rest]. */
+export function flatten(x: Tensor): Tensor {
+  return reshape(x, [x.shape[0], x.size / x.shape[0]]);
+}

@@ -1,0 +1,77 @@
+// Mini-batch SGD with momentum and L2 weight decay (PyTorch semantics, as in the paper's recipe):
+//   d = g + wd·p;  buf = momentum·buf + d;  p −= lr·buf     — one kernel pass per parameter.
+import { engine } from '../engine.js';
+import { OpError } from '../errors.js';
+import { fillInPlace } from '../ops/elementwise.js';
+import { forEachChunk, gridFor } from '../ops/launch.js';
+import { keep, Tensor } from '../tensor.js';
+
+export interface SgdOptions {
+  /** Learning rate (paper: 1e-2). */
+  lr: number;
+  /** Momentum (paper: 0.9). */
+  momentum?: number;
+  /** L2 weight decay (paper: 5e-4). */
+  weightDecay?: number;
+}
+
+export class SGD {
+  lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  /** Momentum buffer per parameter, created zero on first use. */
+  readonly buffers = new Map<Tensor, Tensor>();
+
+  constructor(
+    readonly params: Tensor[],
+    options: SgdOptions,
+  ) {
+    this.lr = options.lr;
+    this.momentum = options.momentum ?? 0.9;
+    this.weightDecay = options.weightDecay ?? 5e-4;
+    if (!(this.lr > 0)) throw new OpError('SGD', `lr must be > 0, got ${this.lr}`);
+    if (!(this.momentum >= 0 && this.momentum < 1)) throw new OpError('SGD', `momentum must be in [0, 1), got ${this.momentum}`);
+    if (!(this.weightDecay >= 0)) throw new OpError('SGD', `weightDecay must be ≥ 0, got ${this.weightDecay}`);
+  }
+
+  /** Updates every parameter that has a gradient. */
+  step(): void {
+    const rt = engine().rt;
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      const g = p.grad;
+      let buf = this.buffers.get(p);
+      if (!buf) {
+        buf = keep(Tensor.empty(p.shape, 'momentum'));
+        fillInPlace(buf, 0);
+        this.buffers.set(p, buf);
+      }
+      const b = buf;
+      forEachChunk(p.size, (s, n) => {
+        const pr = rt.range(p.buffer, s, n);
+        const gr = rt.range(g.buffer, s, n);
+        const br = rt.range(b.buffer, s, n);
+        rt.dispatch({
+          kernel: 'sgd',
+          uniforms: [n, pr.elemOffset, gr.elemOffset, br.elemOffset, { f32: this.lr }, { f32: this.momentum }, { f32: this.weightDecay }],
+          buffers: [pr, gr, br],
+          workgroups: gridFor(n),
+          label: `sgd ${p}`,
+        });
+      });
+    }
+  }
+
+  /** Drops every parameter's gradient (the next backward starts from zero). */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+  }
+}

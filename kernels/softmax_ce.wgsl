@@ -1,7 +1,8 @@
 // Softmax cross-entropy over logits [B, C] with integer labels (stored as exact f32 values).
-// Forward: one 256-wide workgroup per row computes lse = max + log(sum exp(x - max)) (stable for
-// large logits) and the row loss lse - x[label]; the mean over rows is a separate reduction.
-// Backward (fused softmax + CE): dx[r, c] = (exp(x[r,c] - lse[r]) - [c == label[r]]) * dloss / B.
+// Forward: one 256-wide workgroup per row computes m = max and ls = log(sum exp(x - m)) (stable for
+// large logits), kept apart because m + ls rounds badly in f32 when m is large, and the row loss
+// (m - x[label]) + ls; the mean over rows is a separate reduction.
+// Backward (fused softmax + CE): dx[r, c] = (exp((x[r,c] - m) - ls) - [c == label[r]]) * dloss / B.
 struct Params { B: u32, C: u32, xOff: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
@@ -36,9 +37,10 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     workgroupBarrier();
   }
   if (lid.x == 0u && r < P.B) {
-    let lse = rowMax + log(red[0]);
-    rowLse[r] = lse;
-    rowLoss[r] = lse - logits[row + u32(labels[r])];
+    let ls = log(red[0]);
+    rowLse[2u * r] = rowMax;
+    rowLse[2u * r + 1u] = ls;
+    rowLoss[r] = (rowMax - logits[row + u32(labels[r])]) + ls;
   }
 }
 
@@ -51,7 +53,7 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
   if (i >= P.B * P.C) { return; }
   let r = i / P.C;
   let c = i % P.C;
-  let p = exp(logits[P.xOff + i] - lse[r]);
-  let target = select(0.0, 1.0, u32(labels[r]) == c);
-  dlogits[i] = (p - target) * dloss[0] / f32(P.B);
+  let p = exp((logits[P.xOff + i] - lse[2u * r]) - lse[2u * r + 1u]);
+  let onehot = select(0.0, 1.0, u32(labels[r]) == c);
+  dlogits[i] = (p - onehot) * dloss[0] / f32(P.B);
 }

@@ -44,9 +44,10 @@ export function backward(loss: Tensor, gradOutput?: Tensor): void {
   const grads = new Map<Tensor, Tensor>();
   const wasEnabled = e.gradEnabled;
   e.gradEnabled = false;
+  let i = tape.length - 1;
   try {
     grads.set(loss, gradOutput ? gradOutput.view(loss.shape) : fill(loss.shape, 1));
-    for (let i = tape.length - 1; i >= 0; i--) {
+    for (; i >= 0; i--) {
       const node = tape[i];
       const g = grads.get(node.output);
       if (g) {
@@ -78,6 +79,8 @@ export function backward(loss: Tensor, gradOutput?: Tensor): void {
   } finally {
     e.gradEnabled = wasEnabled;
     for (const g of grads.values()) g.dispose();
+    // On an error part-way, still release what the unvisited nodes saved.
+    for (; i >= 0; i--) for (const t of tape[i].saved) t.release();
   }
 }
 

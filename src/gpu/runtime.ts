@@ -131,6 +131,13 @@ export class Runtime {
     if (!p) {
       const t0 = performance.now();
       const module = this.device.createShaderModule({ code, label: key });
+      // Compile errors reach the user at the next sync, with the shader's name and line.
+      this.pendingErrors.push(
+        module.getCompilationInfo().then((info) => {
+          const errs = info.messages.filter((m) => m.type === 'error');
+          return errs.length ? `WGSL compile error in ${key}: ${errs.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ')}` : null;
+        }),
+      );
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: entry }, label: cacheKey });
       this.compileMs += performance.now() - t0;
       this.pipelines.set(cacheKey, p);
@@ -200,6 +207,8 @@ export class Runtime {
     this.pendingErrors = [];
     const messages = (await Promise.all(pending)).filter((m): m is string => m !== null);
     this.checkAlive('the last batch');
+    // A compile error explains the invalid-pipeline errors that follow it: report it first.
+    messages.sort((a, b) => Number(b.startsWith('WGSL')) - Number(a.startsWith('WGSL')));
     if (messages.length) throw new GpuError(messages[0]);
   }
 

@@ -1,6 +1,6 @@
 // Softmax cross-entropy with integer labels, mean over the batch (kernels/softmax_ce.wgsl).
 // Stable for large logits (log-sum-exp with the row maximum); the backward is the fused
-// (softmax − one-hot)/B, from the saved log-sum-exp.
+// (softmax − one-hot)/B, from the saved row maximum and log-sum.
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
@@ -23,7 +23,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): 
   const rt = engine().rt;
   const labelT = Tensor.from(Float32Array.from(labels), [B]);
   const rowLoss = Tensor.empty([B], 'ce row loss');
-  const lse = Tensor.empty([B], 'ce lse');
+  const lse = Tensor.empty([B, 2], 'ce row max and log-sum');
   const lr = rt.range(logits.buffer, 0, logits.size);
   const whole = (t: Tensor) => rt.range(t.buffer, 0, t.size);
   rt.dispatch({

@@ -1,0 +1,60 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { engine, GpuError, init, Tensor } from '../src/index.js';
+
+beforeAll(async () => {
+  await init();
+});
+
+describe('device', () => {
+  it('reports the adapter and backend it picked, and asks for the adapter’s limits', () => {
+    const rt = engine().rt;
+    expect(rt.describe()).toMatch(/^(vulkan|metal|d3d12|opengles) \((core|compatibility)\): /);
+    const a = rt.adapter.adapter.limits;
+    expect(rt.limits.maxStorageBufferBindingSize).toBe(a.maxStorageBufferBindingSize);
+    expect(rt.limits.maxBufferSize).toBe(a.maxBufferSize);
+    expect(rt.limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(256);
+    if (rt.adapter.backend === 'opengles') expect(rt.adapter.featureLevel).toBe('compatibility');
+  });
+
+  it('turns a GPU validation error into a thrown error naming the kernel launch', async () => {
+    const rt = engine().rt;
+    const t = Tensor.from([1, 2, 3, 4], [4]);
+    // The fill entry point binds one buffer; passing two is a validation error.
+    const r = rt.range(t.buffer, 0, 4);
+    rt.dispatch({ kernel: 'elementwise', entry: 'fill', uniforms: [4, 0, 0, 0, { f32: 1 }], buffers: [r, r], workgroups: [1], label: 'deliberately bad fill [4]' });
+    const err = await rt.sync().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GpuError);
+    expect((err as Error).message).toMatch(/deliberately bad fill \[4\]/);
+    // The engine keeps working afterwards.
+    expect(Array.from(await t.toArray())).toEqual([1, 2, 3, 4]);
+  });
+
+  it('refuses a buffer beyond the adapter’s maxBufferSize with the sizes and a fix', () => {
+    const max = engine().rt.limits.maxBufferSize;
+    const n = Math.ceil(max / 4) + 1024;
+    expect(() => Tensor.empty([n], 'huge')).toThrowError(/huge \[\d+\]: needs a .* buffer but the adapter allows at most .*; use a smaller batch or width/);
+  });
+
+  it('counts live, pooled and allocated bytes, and reuses released buffers', () => {
+    const pool = engine().rt.pool;
+    const before = pool.stats();
+    const a = Tensor.empty([1000]);
+    const mid = pool.stats();
+    expect(mid.liveBuffers).toBe(before.liveBuffers + 1);
+    a.dispose();
+    const b = Tensor.empty([1000]);
+    expect(pool.stats().allocatedBytes).toBe(mid.allocatedBytes);
+    b.dispose();
+    expect(pool.stats().liveBuffers).toBe(before.liveBuffers);
+  });
+
+  it('reads back exactly what was written, and refuses use after dispose', async () => {
+    const data = Float32Array.from({ length: 1001 }, (_, i) => i * 0.5 - 7);
+    const t = Tensor.from(data, [7, 11, 13]);
+    expect(Array.from(await t.toArray())).toEqual(Array.from(data));
+    t.dispose();
+    expect(() => t.buffer).toThrowError(/used after dispose/);
+    expect(() => Tensor.from([1, 2, 3], [2, 2])).toThrowError(/Tensor.from: 3 values do not fill the shape \(shape \[2, 2\]\)/);
+    expect(() => Tensor.empty([2, 0])).toThrowError(/shape must be a list of positive integers/);
+  });
+});

@@ -1,10 +1,12 @@
-// 3x3 / 1x1 "same" convolution forward as implicit GEMM (im2col indexing inside the B loads):
-//   Y[img, co, p] = bias[co] + sum_{ci,ky,kx} W[co, ci, ky, kx] * X[img, ci, p + (ky-PAD, kx-PAD)]
-//   M = Cout, N = images*H*W, K = Cin*KS*KS.  Bias and ReLU are fused into the store.
+// Stride-1 convolution forward as implicit GEMM (im2col indexing inside the B loads):
+//   Y[img, co, o] = bias[co] + sum_{ci,ky,kx} W[co, ci, ky, kx] * X[img, ci, o + (ky-PAD, kx-PAD)]
+//   M = Cout (this launch's channel range), N = images*Ho*Wo, K = Cin*KS*KS.
+// Bias and ReLU are fused into the store. A weight too big for one binding is launched in
+// output-channel ranges: coOff is the range's first channel, CoTotal the layer's channel count.
 // Baked: KS, PAD, TM, TN, WG_X, WG_Y, RELU.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
-  C: u32, H: u32, W: u32,
+  C: u32, H: u32, W: u32, Ho: u32, Wo: u32, coOff: u32, CoTotal: u32,
   xOff: u32, wOff: u32, bOff: u32, yOff: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -14,7 +16,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 const KK = KS * KS;
-var<private> colBase: array<i32, TN>;  // index of the output pixel's position in channel 0 of X
+var<private> colBase: array<i32, TN>;  // X index of (img, ci=0, oy, ox)
 var<private> colY: array<i32, TN>;
 var<private> colX: array<i32, TN>;
 var<private> kOff: i32;
@@ -22,14 +24,16 @@ var<private> kDy: i32;
 var<private> kDx: i32;
 
 fn initTile(m0: u32, n0: u32) {
-  let HW = P.H * P.W;
+  let HoWo = P.Ho * P.Wo;
   for (var c = 0u; c < TN; c++) {
     let n = n0 + c;
-    let img = n / HW;
-    let q = n % HW;
-    colY[c] = select(-100000, i32(q / P.W), n < P.N);  // far outside: every tap invalid
-    colX[c] = i32(q % P.W);
-    colBase[c] = i32(P.xOff + img * P.C * HW + q);
+    let img = n / HoWo;
+    let q = n % HoWo;
+    let oy = q / P.Wo;
+    let ox = q % P.Wo;
+    colY[c] = select(-100000, i32(oy), n < P.N);  // far outside: every tap invalid
+    colX[c] = i32(ox);
+    colBase[c] = i32(P.xOff + img * P.C * P.H * P.W + oy * P.W + ox);
   }
 }
 
@@ -58,10 +62,10 @@ fn loadB4(k: u32, j: u32) -> vec4f {
 }
 
 fn storeC(m: u32, n: u32, split: u32, v: f32) {
-  let HW = P.H * P.W;
+  let HoWo = P.Ho * P.Wo;
   var r = v + bias[P.bOff + m];
   if (RELU) { r = max(r, 0.0); }
-  y[P.yOff + (n / HW) * P.M * HW + m * HW + n % HW] = r;
+  y[P.yOff + (n / HoWo) * P.CoTotal * HoWo + (P.coOff + m) * HoWo + n % HoWo] = r;
 }
 
 //#include gemm_body.wgsl

@@ -1,10 +1,10 @@
 // Convolution input gradient as implicit GEMM (a convolution of dY with the flipped weights):
-//   dX[img, ci, p] = sum_{co,ky,kx} W[co, ci, ky, kx] * dY[img, co, p - (ky-PAD, kx-PAD)]
-//   M = Cin, N = images*H*W, K = Cout*KS*KS.
+//   dX[img, ci, i] = sum_{co,ky,kx} W[co, ci, ky, kx] * dY[img, co, i - (ky-PAD, kx-PAD)]
+//   M = Cin, N = images*H*W (input pixels), K = Cout*KS*KS; dY is Ho x Wo.
 // Baked: KS, PAD, TM, TN, WG_X, WG_Y, ACCUMULATE.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
-  Cout: u32, H: u32, W: u32,
+  Cout: u32, H: u32, W: u32, Ho: u32, Wo: u32,
   dyOff: u32, wOff: u32, dxOff: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -13,7 +13,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 const KK = KS * KS;
-var<private> colBase: array<i32, TN>;
+var<private> colBase: array<i32, TN>;  // dY index of (img, co=0, iy, ix)
 var<private> colY: array<i32, TN>;
 var<private> colX: array<i32, TN>;
 var<private> kOff: i32;
@@ -29,7 +29,7 @@ fn initTile(m0: u32, n0: u32) {
     let q = n % HW;
     colY[c] = select(-100000, i32(q / P.W), n < P.N);
     colX[c] = i32(q % P.W);
-    colBase[c] = i32(P.dyOff + img * P.Cout * HW + q);
+    colBase[c] = i32(P.dyOff + img * P.Cout * P.Ho * P.Wo) + colY[c] * i32(P.Wo) + colX[c];
   }
 }
 
@@ -38,7 +38,7 @@ fn beginK(k: u32) {
   let r = k % KK;
   kDy = i32(PAD) - i32(r / KS);
   kDx = i32(PAD) - i32(r % KS);
-  kOff = i32(co * P.H * P.W) + kDy * i32(P.W) + kDx;
+  kOff = i32(co * P.Ho * P.Wo) + kDy * i32(P.Wo) + kDx;
   kW = P.wOff + co * P.M * KK + r;
 }
 
@@ -52,7 +52,7 @@ fn loadB4(k: u32, j: u32) -> vec4f {
     let col = 4u * j + c;
     let oy = colY[col] + kDy;
     let ox = colX[col] + kDx;
-    let ok = oy >= 0 && oy < i32(P.H) && ox >= 0 && ox < i32(P.W);
+    let ok = oy >= 0 && oy < i32(P.Ho) && ox >= 0 && ox < i32(P.Wo);
     v[c] = select(0.0, dy[u32(select(0, colBase[col] + kOff, ok))], ok);
   }
   return v;

@@ -1,11 +1,11 @@
 // Convolution weight gradient as a GEMM whose reduction runs over every output pixel of the batch:
-//   dW[co, (ci,ky,kx)] = sum_{img,p} dY[img, co, p] * X[img, ci, p + (ky-PAD, kx-PAD)]
-//   M = Cout, N = Cin*KS*KS, K = images*H*W, split over workgroup_id.z into partial sums
+//   dW[co, (ci,ky,kx)] = sum_{img,o} dY[img, co, o] * X[img, ci, o + (ky-PAD, kx-PAD)]
+//   M = Cout, N = Cin*KS*KS, K = images*Ho*Wo, split over workgroup_id.z into partial sums
 //   (out[split, co, n]) that sum_splits.wgsl adds up; with one split it writes dW directly.
 // Baked: KS, PAD, TM, TN, WG_X, WG_Y, ACCUMULATE.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
-  Cin: u32, H: u32, W: u32,
+  Cin: u32, H: u32, W: u32, Ho: u32, Wo: u32,
   dyOff: u32, xOff: u32, outOff: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -19,8 +19,8 @@ var<private> colDy: array<i32, TN>;
 var<private> colDx: array<i32, TN>;
 var<private> pY: i32;
 var<private> pX: i32;
-var<private> pX0: u32;   // X index of (img, ci=0, p)
-var<private> pDy: u32;   // dY index of (img, co=0, p)
+var<private> pX0: u32;   // X index of (img, ci=0, oy, ox)
+var<private> pDy: u32;   // dY index of (img, co=0, oy, ox)
 
 fn initTile(m0: u32, n0: u32) {
   for (var c = 0u; c < TN; c++) {
@@ -34,17 +34,19 @@ fn initTile(m0: u32, n0: u32) {
 }
 
 fn beginK(k: u32) {
-  let HW = P.H * P.W;
-  let img = k / HW;
-  let q = k % HW;
-  pY = i32(q / P.W);
-  pX = i32(q % P.W);
-  pX0 = P.xOff + img * P.Cin * HW + q;
-  pDy = P.dyOff + img * P.M * HW + q;
+  let HoWo = P.Ho * P.Wo;
+  let img = k / HoWo;
+  let q = k % HoWo;
+  let oy = q / P.Wo;
+  let ox = q % P.Wo;
+  pY = i32(oy);
+  pX = i32(ox);
+  pX0 = P.xOff + img * P.Cin * P.H * P.W + oy * P.W + ox;
+  pDy = P.dyOff + img * P.M * HoWo + q;
 }
 
 fn loadA(m: u32, k: u32) -> f32 {
-  return dy[pDy + m * P.H * P.W];
+  return dy[pDy + m * P.Ho * P.Wo];
 }
 
 fn loadB4(k: u32, j: u32) -> vec4f {

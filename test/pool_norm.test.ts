@@ -64,7 +64,7 @@ describe('lrn', () => {
     [[1, 6, 2, 3], 'alexnet', { size: 4, k: 1.5, alpha: 0.5, beta: 0.6 }],
   ] as const) {
     it(`matches the CPU reference for [${shape}], ${conv} convention, n=${params.size} α=${params.alpha}`, async () => {
-      const xd = randn(shape.reduce((a, b) => a * b), 21, 2);
+      const xd = randn((shape as readonly number[]).reduce((a, b) => a * b, 1), 21, 2);
       const x = param(xd, [...shape]);
       const y = lrn(x, { ...params, convention: conv });
       const aEff = conv === 'caffe' ? params.alpha / params.size : params.alpha;

@@ -2,13 +2,15 @@
 
 export type Arr = ArrayLike<number>;
 
-export function conv2d(x: Arr, [N, C, H, W]: number[], w: Arr, [Co, , K]: number[], b: Arr, relu = false): Float64Array {
-  const P = (K - 1) / 2;
-  const y = new Float64Array(N * Co * H * W);
+/** Stride-1 convolution with zero padding P (default "same"). */
+export function conv2d(x: Arr, [N, C, H, W]: number[], w: Arr, [Co, , K]: number[], b: Arr, relu = false, P = (K - 1) / 2): Float64Array {
+  const Ho = H + 2 * P - K + 1;
+  const Wo = W + 2 * P - K + 1;
+  const y = new Float64Array(N * Co * Ho * Wo);
   for (let n = 0; n < N; n++)
     for (let co = 0; co < Co; co++)
-      for (let oy = 0; oy < H; oy++)
-        for (let ox = 0; ox < W; ox++) {
+      for (let oy = 0; oy < Ho; oy++)
+        for (let ox = 0; ox < Wo; ox++) {
           let s = b[co];
           for (let ci = 0; ci < C; ci++)
             for (let ky = 0; ky < K; ky++)
@@ -18,22 +20,23 @@ export function conv2d(x: Arr, [N, C, H, W]: number[], w: Arr, [Co, , K]: number
                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                 s += w[((co * C + ci) * K + ky) * K + kx] * x[((n * C + ci) * H + iy) * W + ix];
               }
-          y[((n * Co + co) * H + oy) * W + ox] = relu ? Math.max(0, s) : s;
+          y[((n * Co + co) * Ho + oy) * Wo + ox] = relu ? Math.max(0, s) : s;
         }
   return y;
 }
 
 /** Gradients of conv2d (without ReLU) given dY. */
-export function conv2dBackward(x: Arr, [N, C, H, W]: number[], w: Arr, [Co, , K]: number[], dy: Arr) {
-  const P = (K - 1) / 2;
+export function conv2dBackward(x: Arr, [N, C, H, W]: number[], w: Arr, [Co, , K]: number[], dy: Arr, P = (K - 1) / 2) {
+  const Ho = H + 2 * P - K + 1;
+  const Wo = W + 2 * P - K + 1;
   const dx = new Float64Array(N * C * H * W);
   const dw = new Float64Array(Co * C * K * K);
   const db = new Float64Array(Co);
   for (let n = 0; n < N; n++)
     for (let co = 0; co < Co; co++)
-      for (let oy = 0; oy < H; oy++)
-        for (let ox = 0; ox < W; ox++) {
-          const g = dy[((n * Co + co) * H + oy) * W + ox];
+      for (let oy = 0; oy < Ho; oy++)
+        for (let ox = 0; ox < Wo; ox++) {
+          const g = dy[((n * Co + co) * Ho + oy) * Wo + ox];
           db[co] += g;
           for (let ci = 0; ci < C; ci++)
             for (let ky = 0; ky < K; ky++)

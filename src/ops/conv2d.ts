@@ -1,97 +1,109 @@
-// 2-D "same" convolution (stride 1, odd square kernel, padding (k-1)/2: VGG's 3×3/pad 1 and
-// 1×1/pad 0), bias and optional fused ReLU. Forward, input gradient and weight gradient are
-// implicit GEMMs over kernels/conv2d_*.wgsl; the bias gradient is a sum over images and pixels.
+// 2-D convolution, stride 1, square kernel, zero padding (default "same": (k−1)/2, i.e. VGG's
+// 3×3/pad 1 and 1×1/pad 0; padding 0 gives the "valid" convolution of FC layers in dense form),
+// bias and optional fused ReLU. Forward, input gradient and weight gradient are implicit GEMMs
+// over kernels/conv2d_*.wgsl; the bias gradient is a sum over images and pixels.
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { chooseSplits, chooseTile, launchGemm } from './gemm.js';
-import { forEachImageSlice } from './launch.js';
+import { forEachImageSlice, maxChunkElems } from './launch.js';
 import { reluBackward } from './relu.js';
 import { sumAxes, sumSplits } from './reduce.js';
 
 export interface Conv2dOptions {
   /** Apply ReLU to the output in the same pass (the backward then uses the saved output). */
   relu?: boolean;
+  /** Zero padding on each side; default (k−1)/2 ("same", odd k only). */
+  padding?: number;
 }
 
-/** x [N, Cin, H, W], weight [Cout, Cin, k, k] (k odd), bias [Cout] → [N, Cout, H, W]. */
+/** x [N, Cin, H, W], weight [Cout, Cin, k, k], bias [Cout] → [N, Cout, H+2p−k+1, W+2p−k+1]. */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor, options: Conv2dOptions = {}): Tensor {
   const relu = options.relu ?? false;
-  const [N, C, H, W] = checkConv(x, weight, bias);
-  const Cout = weight.shape[0];
-  const y = Tensor.empty([N, Cout, H, W], 'conv2d');
-  convForward(x, weight, bias, y, relu);
+  const pad = checkConv(x, weight, bias, options.padding);
+  const [N, , H, W] = x.shape;
+  const [Cout, , KS] = weight.shape;
+  const y = Tensor.empty([N, Cout, H + 2 * pad - KS + 1, W + 2 * pad - KS + 1], 'conv2d');
+  convForward(x, weight, bias, y, relu, pad);
   record('conv2d', [x, weight, bias], y, relu ? [x, weight, y] : [x, weight], (g, needs) => {
     const gy = relu ? reluBackward(y, g) : g;
-    const dx = needs[0] ? convGradInput(gy, weight, x.shape) : null;
-    const dw = needs[1] ? convGradWeight(gy, x, weight.shape) : null;
-    const db = needs[2] ? sumAxes(gy, N, Cout, H * W) : null;
+    const dx = needs[0] ? convGradInput(gy, weight, x.shape, pad) : null;
+    const dw = needs[1] ? convGradWeight(gy, x, weight.shape, pad) : null;
+    const db = needs[2] ? sumAxes(gy, N, Cout, y.shape[2] * y.shape[3]) : null;
     if (gy !== g) gy.dispose();
     return [dx, dw, db];
   });
   return y;
 }
 
-function checkConv(x: Tensor, w: Tensor, b: Tensor): [number, number, number, number] {
+/** Validates the shapes and returns the padding. */
+function checkConv(x: Tensor, w: Tensor, b: Tensor, padding: number | undefined): number {
   const shapes = { input: x.shape, weight: w.shape, bias: b.shape };
   if (x.shape.length !== 4) throw new OpError('conv2d', 'input must be [N, C, H, W]', shapes);
   if (w.shape.length !== 4) throw new OpError('conv2d', 'weight must be [Cout, Cin, k, k]', shapes);
-  const [, C] = x.shape;
+  const [, C, H, W] = x.shape;
   const [Cout, Cin, kh, kw] = w.shape;
   if (Cin !== C) throw new OpError('conv2d', `input has ${C} channels but the weight expects ${Cin}`, shapes);
-  if (kh !== kw || kh % 2 === 0) throw new OpError('conv2d', 'only square, odd kernels (same padding) are supported', shapes);
+  if (kh !== kw) throw new OpError('conv2d', 'only square kernels are supported', shapes);
+  if (padding === undefined && kh % 2 === 0) throw new OpError('conv2d', '"same" padding needs an odd kernel; pass padding explicitly', shapes);
+  const pad = padding ?? (kh - 1) / 2;
+  if (!Number.isInteger(pad) || pad < 0) throw new OpError('conv2d', `padding must be a non-negative integer, got ${pad}`, shapes);
+  if (H + 2 * pad < kh || W + 2 * pad < kw) throw new OpError('conv2d', `a ${kh}×${kw} kernel with padding ${pad} does not fit the input`, shapes);
   if (b.shape.length !== 1 || b.shape[0] !== Cout) throw new OpError('conv2d', `bias must be [${Cout}]`, shapes);
-  return x.shape as [number, number, number, number];
+  return pad;
 }
 
-function kernelConsts(KS: number) {
-  return { KS, PAD: (KS - 1) / 2 };
-}
-
-function convForward(x: Tensor, w: Tensor, b: Tensor, y: Tensor, relu: boolean): void {
+function convForward(x: Tensor, w: Tensor, b: Tensor, y: Tensor, relu: boolean, pad: number): void {
   const rt = engine().rt;
   const [N, C, H, W] = x.shape;
   const [Cout, , KS] = w.shape;
-  const HW = H * W;
-  forEachImageSlice('conv2d', N, [C * HW, Cout * HW], (n0, n) => {
-    const xr = rt.range(x.buffer, n0 * C * HW, n * C * HW);
-    const wr = rt.range(w.buffer, 0, w.size);
-    const br = rt.range(b.buffer, 0, b.size);
-    const yr = rt.range(y.buffer, n0 * Cout * HW, n * Cout * HW);
-    launchGemm({
-      kernel: 'conv2d_forward',
-      label: `conv2d forward x ${x} w ${w}`,
-      M: Cout,
-      N: n * HW,
-      K: C * KS * KS,
-      uniforms: [C, H, W, xr.elemOffset, wr.elemOffset, br.elemOffset, yr.elemOffset],
-      buffers: [xr, wr, br, yr],
-      constants: { ...kernelConsts(KS), RELU: relu },
-    });
+  const [, , Ho, Wo] = y.shape;
+  const K = C * KS * KS;
+  // Output-channel ranges whose weights fit one binding (VGG's FC1 as a 7×7 conv is 411 MB).
+  const coPer = Math.floor(maxChunkElems() / K);
+  if (coPer < 1) throw new OpError('conv2d', `one output channel's weights (${K} floats) exceed a storage binding`, { weight: w.shape });
+  forEachImageSlice('conv2d', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
+    const xr = rt.range(x.buffer, n0 * C * H * W, n * C * H * W);
+    const yr = rt.range(y.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
+    for (let co0 = 0; co0 < Cout; co0 += coPer) {
+      const co = Math.min(coPer, Cout - co0);
+      const wr = rt.range(w.buffer, co0 * K, co * K);
+      const br = rt.range(b.buffer, co0, co);
+      launchGemm({
+        kernel: 'conv2d_forward',
+        label: `conv2d forward x ${x} w ${w}`,
+        M: co,
+        N: n * Ho * Wo,
+        K,
+        uniforms: [C, H, W, Ho, Wo, co0, Cout, xr.elemOffset, wr.elemOffset, br.elemOffset, yr.elemOffset],
+        buffers: [xr, wr, br, yr],
+        constants: { KS, PAD: pad, RELU: relu },
+      });
+    }
   });
 }
 
 /** dX = conv of dY with the flipped weights (a GEMM over Cout·k·k). */
-export function convGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]): Tensor {
+export function convGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], pad: number): Tensor {
   const rt = engine().rt;
   const [N, C, H, W] = xShape;
   const [Cout, , KS] = w.shape;
-  const HW = H * W;
+  const [, , Ho, Wo] = dy.shape;
   const dx = Tensor.empty(xShape, 'conv2d dX');
-  forEachImageSlice('conv2d backward', N, [C * HW, Cout * HW], (n0, n) => {
-    const dyr = rt.range(dy.buffer, n0 * Cout * HW, n * Cout * HW);
+  forEachImageSlice('conv2d backward', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
+    const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
     const wr = rt.range(w.buffer, 0, w.size);
-    const dxr = rt.range(dx.buffer, n0 * C * HW, n * C * HW);
+    const dxr = rt.range(dx.buffer, n0 * C * H * W, n * C * H * W);
     launchGemm({
       kernel: 'conv2d_grad_input',
       label: `conv2d input-gradient dy ${dy} w ${w}`,
       M: C,
-      N: n * HW,
+      N: n * H * W,
       K: Cout * KS * KS,
-      uniforms: [Cout, H, W, dyr.elemOffset, wr.elemOffset, dxr.elemOffset],
+      uniforms: [Cout, H, W, Ho, Wo, dyr.elemOffset, wr.elemOffset, dxr.elemOffset],
       buffers: [dyr, wr, dxr],
-      constants: { ...kernelConsts(KS), ACCUMULATE: false },
+      constants: { KS, PAD: pad, ACCUMULATE: false },
     });
   });
   return dx;
@@ -101,21 +113,21 @@ export function convGradInput(dy: Tensor, w: Tensor, xShape: readonly number[]):
  * dW[co, ci, ky, kx] = Σ over images and pixels of dY·X(shifted): a GEMM whose reduction is split
  * across workgroups (partials, then one summing pass) so it parallelises at any batch size.
  */
-export function convGradWeight(dy: Tensor, x: Tensor, wShape: readonly number[]): Tensor {
+export function convGradWeight(dy: Tensor, x: Tensor, wShape: readonly number[], pad: number): Tensor {
   const rt = engine().rt;
   const [N, C, H, W] = x.shape;
   const [Cout, , KS] = wShape;
-  const HW = H * W;
+  const [, , Ho, Wo] = dy.shape;
   const M = Cout;
   const Ncols = C * KS * KS;
   const dw = Tensor.empty(wShape, 'conv2d dW');
-  forEachImageSlice('conv2d backward', N, [C * HW, Cout * HW], (n0, n) => {
-    const K = n * HW;
+  forEachImageSlice('conv2d backward', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
+    const K = n * Ho * Wo;
     const tile = chooseTile(M, Ncols);
     const splits = Math.min(chooseSplits(M, Ncols, K, tile), Math.max(1, Math.floor(rt.maxBindingElems / (M * Ncols)) - 1));
     const part = splits > 1 ? Tensor.empty([splits, M, Ncols], 'conv2d dW partials') : dw;
-    const dyr = rt.range(dy.buffer, n0 * Cout * HW, n * Cout * HW);
-    const xr = rt.range(x.buffer, n0 * C * HW, n * C * HW);
+    const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
+    const xr = rt.range(x.buffer, n0 * C * H * W, n * C * H * W);
     const outr = rt.range(part.buffer, 0, part.size);
     const used = launchGemm({
       kernel: 'conv2d_grad_weight',
@@ -125,9 +137,9 @@ export function convGradWeight(dy: Tensor, x: Tensor, wShape: readonly number[])
       K,
       splits,
       tile,
-      uniforms: [C, H, W, dyr.elemOffset, xr.elemOffset, outr.elemOffset],
+      uniforms: [C, H, W, Ho, Wo, dyr.elemOffset, xr.elemOffset, outr.elemOffset],
       buffers: [dyr, xr, outr],
-      constants: { ...kernelConsts(KS), ACCUMULATE: splits === 1 && n0 > 0 },
+      constants: { KS, PAD: pad, ACCUMULATE: splits === 1 && n0 > 0 },
     });
     if (part !== dw) {
       sumSplits(part, used, M * Ncols, dw, 0, n0 > 0, `conv2d weight-gradient split-K sum ${dw}`);

@@ -1,0 +1,160 @@
+// VGG checkpoints: the parameters under torchvision's names (so torchvision VGG-11/13/16/19 state
+// dicts saved as safetensors load into A/B/D/E, and ours load in PyTorch), the configuration in
+// the metadata, and — in a sibling `.train.safetensors` file, so the model file stays a plain
+// state dict — the optimiser's momentum and the training state needed to resume exactly.
+import { existsSync } from 'node:fs';
+import { engine } from '../engine.js';
+import { fmtShape } from '../errors.js';
+import type { SGD } from '../optim/sgd.js';
+import { keep, Tensor } from '../tensor.js';
+import { resolveConfig, type VggConfig } from '../vgg/config.js';
+import type { Vgg } from '../vgg/model.js';
+import { CheckpointError, readSafetensors, type SafetensorsFile, type StoredTensor, writeSafetensors } from './safetensors.js';
+
+const CONFIG_KEY = 'vggpu.config';
+const STEP_KEY = 'vggpu.step';
+const STATE_KEY = 'vggpu.train_state';
+
+export function trainStatePath(modelFile: string): string {
+  return modelFile.replace(/\.safetensors$/, '') + '.train.safetensors';
+}
+
+async function readParams(net: Vgg): Promise<Array<[string, StoredTensor]>> {
+  const out: Array<[string, StoredTensor]> = [];
+  for (const [name, t] of net.namedParameters()) out.push([name, { shape: [...t.shape], data: await t.toArray() }]);
+  return out;
+}
+
+/** Saves the parameters (torchvision names) with the configuration in the metadata. */
+export async function saveModel(file: string, net: Vgg, step = 0): Promise<void> {
+  writeSafetensors(file, await readParams(net), { format: 'pt', [CONFIG_KEY]: JSON.stringify(net.config), [STEP_KEY]: String(step) });
+}
+
+/** The configuration stored in a checkpoint of ours, or null for a foreign (e.g. torchvision) one. */
+export function checkpointConfig(file: SafetensorsFile, path: string): VggConfig | null {
+  const raw = file.metadata[CONFIG_KEY];
+  if (!raw) return null;
+  try {
+    return resolveConfig(JSON.parse(raw));
+  } catch (e) {
+    throw new CheckpointError(path, `its stored configuration is invalid (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Copies a checkpoint's tensors into `net`. Every parameter must be present with the same shape and
+ * nothing else may be there; the first mismatch is reported with both shapes, before anything is
+ * written.
+ */
+export function loadParameters(net: Vgg, file: SafetensorsFile, path: string): void {
+  const params = net.namedParameters();
+  const describe = `VGG-${net.config.net} (${net.config.inChannels} channels, ${net.config.inputSize}px, ${net.config.classes} classes, width ×${net.config.width})`;
+  for (const [name, t] of params) {
+    const s = file.tensors.get(name);
+    if (!s) throw new CheckpointError(path, `has no tensor '${name}' that ${describe} needs; is it a checkpoint of another net?`);
+    if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+      throw new CheckpointError(path, `tensor '${name}' is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} in ${describe}`);
+    }
+  }
+  const names = new Set(params.map(([n]) => n));
+  for (const name of file.tensors.keys()) {
+    if (!names.has(name)) throw new CheckpointError(path, `has a tensor '${name}' that ${describe} does not have; is it a checkpoint of another net?`);
+  }
+  const rt = engine().rt;
+  for (const [name, t] of params) rt.write(t.buffer, 0, file.tensors.get(name)!.data);
+}
+
+/** Loads a model checkpoint into `net` (see loadParameters). */
+export function loadModel(path: string, net: Vgg): SafetensorsFile {
+  const file = readSafetensors(path);
+  loadParameters(net, file, path);
+  return file;
+}
+
+/**
+ * The paper's initialisation of deeper nets (section 3.1): the first four conv layers and the three
+ * FC layers come from a trained net A; A's block-b, position-j conv fills the deeper net's conv at
+ * the same block and position (so each keeps its shape). The other layers keep their random init.
+ */
+export function initFromNetA(net: Vgg, path: string): string[] {
+  const file = readSafetensors(path);
+  const aConfig = checkpointConfig(file, path);
+  if (aConfig && aConfig.net !== 'A' && aConfig.net !== 'A-LRN') {
+    throw new CheckpointError(path, `is a checkpoint of VGG-${aConfig.net}; initialisation needs a trained net A`);
+  }
+  const aConvNames = [...file.tensors.keys()].filter((n) => n.startsWith('features.') && n.endsWith('.weight'));
+  aConvNames.sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+  // Net A's first four convs sit at (block, position) (0,0), (1,0), (2,0), (2,1).
+  const targets: Array<[number, number]> = [[0, 0], [1, 0], [2, 0], [2, 1]];
+  const convs = net.convLayers();
+  const copied: string[] = [];
+  const pairs: Array<[Tensor, StoredTensor, string]> = [];
+  targets.forEach(([block, pos], i) => {
+    const src = aConvNames[i];
+    const dst = convs.find((c) => c.plan.block === block && c.plan.indexInBlock === pos);
+    if (!src || !dst) throw new CheckpointError(path, `has too few conv layers for net A (found ${aConvNames.length})`);
+    const prefix = src.replace(/\.weight$/, '');
+    pairs.push([dst.conv.weight, file.tensors.get(`${prefix}.weight`)!, `${prefix}.weight → ${dst.plan.name}.weight`]);
+    const bias = file.tensors.get(`${prefix}.bias`);
+    if (!bias) throw new CheckpointError(path, `has no tensor '${prefix}.bias'`);
+    pairs.push([dst.conv.bias, bias, `${prefix}.bias → ${dst.plan.name}.bias`]);
+  });
+  for (const c of net.classifier) {
+    for (const [p, t] of c.fc.parameters()) {
+      const s = file.tensors.get(`${c.name}.${p}`);
+      if (!s) throw new CheckpointError(path, `has no tensor '${c.name}.${p}'`);
+      pairs.push([t, s, `${c.name}.${p}`]);
+    }
+  }
+  for (const [t, s, what] of pairs) {
+    if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+      throw new CheckpointError(path, `cannot initialise from net A: ${what} is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} here (same width, channels, input size and classes are needed)`);
+    }
+  }
+  const rt = engine().rt;
+  for (const [t, s, what] of pairs) {
+    rt.write(t.buffer, 0, s.data);
+    copied.push(what);
+  }
+  return copied;
+}
+
+/** Everything besides parameters and momentum that resuming needs; stored as JSON. */
+export type TrainState = Record<string, unknown> & { step: number };
+
+/**
+ * Writes a resumable checkpoint: first the training state with the momentum buffers, then the
+ * model; both carry the step, so a crash between the two writes is detected on load.
+ */
+export async function saveTrainingCheckpoint(file: string, net: Vgg, opt: SGD, state: TrainState): Promise<void> {
+  const momentum: Array<[string, StoredTensor]> = [];
+  for (const [name, p] of net.namedParameters()) {
+    const b = opt.buffers.get(p);
+    if (b) momentum.push([name, { shape: [...b.shape], data: await b.toArray() }]);
+  }
+  writeSafetensors(trainStatePath(file), momentum, { [STATE_KEY]: JSON.stringify(state), [STEP_KEY]: String(state.step) });
+  await saveModel(file, net, state.step);
+}
+
+/** Loads a resumable checkpoint into `net` and `opt`; returns the training state. */
+export function loadTrainingCheckpoint(file: string, net: Vgg, opt: SGD): TrainState {
+  const model = loadModel(file, net);
+  const statePath = trainStatePath(file);
+  if (!existsSync(statePath)) throw new CheckpointError(statePath, 'is missing: this checkpoint has weights only and cannot resume training');
+  const st = readSafetensors(statePath);
+  if (st.metadata[STEP_KEY] !== model.metadata[STEP_KEY]) {
+    throw new CheckpointError(statePath, `is from step ${st.metadata[STEP_KEY]} but the model file from step ${model.metadata[STEP_KEY]} (interrupted write?)`);
+  }
+  const byName = new Map(net.namedParameters());
+  for (const [name, s] of st.tensors) {
+    const p = byName.get(name);
+    if (!p || p.size !== s.data.length) throw new CheckpointError(statePath, `momentum '${name}' does not match the net`);
+    let b = opt.buffers.get(p);
+    if (!b) {
+      b = keep(Tensor.empty(p.shape, 'momentum'));
+      opt.buffers.set(p, b);
+    }
+    engine().rt.write(b.buffer, 0, s.data);
+  }
+  return JSON.parse(st.metadata[STATE_KEY] ?? '{"step":0}') as TrainState;
+}

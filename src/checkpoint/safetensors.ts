@@ -1,0 +1,128 @@
+// The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
+// length, a JSON header {name: {dtype, shape, data_offsets}, __metadata__: {string: string}},
+// then the raw little-endian tensor bytes. Reading validates everything against the file size
+// before allocating; writing is atomic (temporary file, fsync, rename, fsync of the folder).
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+export interface StoredTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, StoredTensor>;
+  metadata: Record<string, string>;
+}
+
+const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+const MAX_HEADER = 100 * 2 ** 20;
+
+export class CheckpointError extends Error {
+  constructor(file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Reads a safetensors file, converting F16/BF16/F64 tensors to f32. */
+export function readSafetensors(file: string): SafetensorsFile {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    throw new CheckpointError(file, 'cannot read the checkpoint (missing file?); check the path');
+  }
+  const fail = (why: string): never => {
+    throw new CheckpointError(file, `not a valid safetensors file: ${why}`);
+  };
+  if (size < 8) fail(`only ${size} bytes`);
+  const buf = readFileSync(file);
+  const headerLen = Number(buf.readBigUInt64LE(0));
+  if (headerLen > size - 8 || headerLen > MAX_HEADER) fail(`header claims ${headerLen} bytes but the file has ${size - 8} after the length`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
+  } catch (e) {
+    return fail(`header is not JSON (${(e as Error).message})`);
+  }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  const dataStart = 8 + headerLen;
+  const dataLen = size - dataStart;
+  const metadata: Record<string, string> = {};
+  const tensors = new Map<string, StoredTensor>();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (entry && typeof entry === 'object') for (const [k, v] of Object.entries(entry)) if (typeof v === 'string') metadata[k] = v;
+      continue;
+    }
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const bytes = typeof e?.dtype === 'string' ? BYTES[e.dtype] : undefined;
+    if (!bytes) fail(`tensor '${name}' has unsupported dtype ${JSON.stringify(e?.dtype)} (F32, F16, BF16, F64 are read)`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor '${name}' has a bad shape`);
+    const shape = e.shape as number[];
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0)) fail(`tensor '${name}' has bad data_offsets`);
+    const [begin, end] = offs as number[];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (end < begin || end > dataLen) fail(`tensor '${name}' claims bytes ${begin}–${end} but the data section has ${dataLen}`);
+    if (end - begin !== count * bytes!) fail(`tensor '${name}' of shape [${shape}] needs ${count * bytes!} bytes, has ${end - begin}`);
+    const raw = buf.subarray(dataStart + begin, dataStart + end);
+    const data = new Float32Array(count);
+    if (e.dtype === 'F32') new Uint8Array(data.buffer).set(raw);
+    else if (e.dtype === 'F64') for (let i = 0; i < count; i++) data[i] = raw.readDoubleLE(i * 8);
+    else if (e.dtype === 'F16') for (let i = 0; i < count; i++) data[i] = f16ToF32(raw.readUInt16LE(i * 2));
+    else for (let i = 0; i < count; i++) data[i] = new Float32Array(new Uint32Array([raw.readUInt16LE(i * 2) << 16]).buffer)[0];
+    tensors.set(name, { shape, data });
+  }
+  return { tensors, metadata };
+}
+
+/** Writes f32 tensors (in the order given) and string metadata atomically. */
+export function writeSafetensors(file: string, tensors: Array<[string, StoredTensor]>, metadata: Record<string, string> = {}): void {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) throw new Error(`writeSafetensors: tensor '${name}' has ${t.data.length} values for shape [${t.shape}]`);
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + n * 4] };
+    offset += n * 4;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8); // keep the data 8-byte aligned
+  const head = Buffer.alloc(8 + Buffer.byteLength(json));
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
+  head.write(json, 8, 'utf8');
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    writeAll(fd, head);
+    for (const [, t] of tensors) writeAll(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+  const dirFd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
+}

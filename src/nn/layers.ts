@@ -1,0 +1,132 @@
+// Layers: modules that own parameters and call the ops. Minimal on purpose — a layer is its
+// parameters plus one forward function; the tape does the rest.
+import { type Conv2dOptions, conv2d } from '../ops/conv2d.js';
+import { dropout } from '../ops/dropout.js';
+import { linear } from '../ops/linear.js';
+import { lrn, type LrnOptions } from '../ops/lrn.js';
+import { maxPool2d } from '../ops/maxpool2d.js';
+import { relu } from '../ops/relu.js';
+import { flatten } from '../ops/reshape.js';
+import { keep, Tensor } from '../tensor.js';
+
+export type NamedParameter = [name: string, tensor: Tensor];
+
+export interface Module {
+  forward(x: Tensor): Tensor;
+  /** Trainable tensors, named relative to this module (e.g. "weight", "0.bias"). */
+  parameters(): NamedParameter[];
+  /** Switches training behaviour (dropout) on or off, recursively. */
+  setTraining(training: boolean): void;
+}
+
+/** A parameter tensor: uninitialised, marked as needing a gradient, not owned by any tidy scope. */
+function parameterTensor(shape: number[], label: string): Tensor {
+  const t = keep(Tensor.empty(shape, label));
+  t.requiresGrad = true;
+  return t;
+}
+
+abstract class Leaf implements Module {
+  abstract forward(x: Tensor): Tensor;
+  parameters(): NamedParameter[] {
+    return [];
+  }
+  setTraining(_training: boolean): void {}
+}
+
+export class Conv2d extends Leaf {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly options: Conv2dOptions = {},
+  ) {
+    super();
+    this.weight = parameterTensor([outChannels, inChannels, kernelSize, kernelSize], 'conv weight');
+    this.bias = parameterTensor([outChannels], 'conv bias');
+  }
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, this.options);
+  }
+  override parameters(): NamedParameter[] {
+    return [['weight', this.weight], ['bias', this.bias]];
+  }
+}
+
+export class Linear extends Leaf {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    readonly options: { relu?: boolean } = {},
+  ) {
+    super();
+    this.weight = parameterTensor([outFeatures, inFeatures], 'linear weight');
+    this.bias = parameterTensor([outFeatures], 'linear bias');
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias, this.options);
+  }
+  override parameters(): NamedParameter[] {
+    return [['weight', this.weight], ['bias', this.bias]];
+  }
+}
+
+export class MaxPool2d extends Leaf {
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x);
+  }
+}
+
+export class LRN extends Leaf {
+  constructor(readonly options: LrnOptions = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return lrn(x, this.options);
+  }
+}
+
+export class ReLU extends Leaf {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+export class Flatten extends Leaf {
+  forward(x: Tensor): Tensor {
+    return flatten(x);
+  }
+}
+
+export class Dropout extends Leaf {
+  training = true;
+  constructor(readonly p: number) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, { p: this.p, training: this.training });
+  }
+  override setTraining(training: boolean): void {
+    this.training = training;
+  }
+}
+
+/** Runs named modules in order; parameter names are prefixed with each module's name. */
+export class Sequential implements Module {
+  constructor(readonly modules: Array<[name: string, module: Module]>) {}
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const [, m] of this.modules) h = m.forward(h);
+    return h;
+  }
+  parameters(): NamedParameter[] {
+    return this.modules.flatMap(([name, m]) => m.parameters().map(([p, t]): NamedParameter => [`${name}.${p}`, t]));
+  }
+  setTraining(training: boolean): void {
+    for (const [, m] of this.modules) m.setTraining(training);
+  }
+}

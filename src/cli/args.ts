@@ -1,0 +1,63 @@
+// Flag parsing shared by the CLIs: typed values, ranges, and errors that name the flag and the fix.
+import { parseArgs } from 'node:util';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  help: string;
+  default?: string | boolean;
+  multiple?: boolean;
+}
+
+/** Parses argv strictly: unknown flags and stray positionals are errors. Only given flags are returned. */
+export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Record<string, string | boolean | string[] | undefined> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type, multiple: s.multiple === true }])),
+      allowPositionals: true,
+      strict: true,
+    });
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; flags start with -- (see --help)`);
+    return values as Record<string, string | boolean | string[] | undefined>;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${(e as Error).message.replace(/\. To specify a positional.*$/s, '')} (see --help)`);
+  }
+}
+
+export function helpText(title: string, specs: Record<string, FlagSpec>): string {
+  const rows = Object.entries(specs).map(([k, s]) => [`--${k}${s.type === 'string' ? ' VALUE' : ''}`, `${s.help}${s.default !== undefined && s.default !== false ? ` (default: ${s.default})` : ''}`]);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return `${title}\n\n${rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`).join('\n')}\n`;
+}
+
+export function num(flag: string, raw: string, check: { int?: boolean; min?: number; max?: number; gt?: number } = {}): number {
+  const v = Number(raw);
+  const want = [check.int ? 'an integer' : 'a number', check.gt !== undefined ? `> ${check.gt}` : '', check.min !== undefined ? `≥ ${check.min}` : '', check.max !== undefined ? `≤ ${check.max}` : ''].filter(Boolean).join(' ');
+  if (raw.trim() === '' || !Number.isFinite(v) || (check.int && !Number.isInteger(v)) || (check.min !== undefined && v < check.min) || (check.max !== undefined && v > check.max) || (check.gt !== undefined && !(v > check.gt))) {
+    throw new UsageError(`--${flag} ${raw}: must be ${want}`);
+  }
+  return v;
+}
+
+export function oneOf<T extends string>(flag: string, raw: string, choices: readonly T[]): T {
+  if (!choices.includes(raw as T)) throw new UsageError(`--${flag} ${raw}: choose one of ${choices.join(', ')}`);
+  return raw as T;
+}
+
+/** "256" → [256, 256]; "256:512" → [256, 512]. */
+export function scaleRange(flag: string, raw: string): [number, number] {
+  const parts = raw.split(':');
+  if (parts.length > 2) throw new UsageError(`--${flag} ${raw}: use S or Smin:Smax`);
+  const lo = num(flag, parts[0], { int: true, min: 1 });
+  const hi = parts.length === 2 ? num(flag, parts[1], { int: true, min: 1 }) : lo;
+  if (hi < lo) throw new UsageError(`--${flag} ${raw}: Smax is below Smin`);
+  return [lo, hi];
+}

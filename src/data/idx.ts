@@ -1,0 +1,90 @@
+// Fashion-MNIST (and MNIST) in the IDX format, optionally gzipped as Debian's
+// dataset-fashion-mnist package ships them under /usr/share/datasets/fashion-mnist.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DatasetError, type ImageDataset, type RawImage } from './dataset.js';
+
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+/** Parses an IDX file: magic 0x0000 0x08 (unsigned byte) ndim, then ndim big-endian u32 sizes, then the data. */
+export function parseIdx(bytes: Uint8Array, file: string): { dims: number[]; data: Uint8Array } {
+  const fail = (why: string): never => {
+    throw new DatasetError(file, `not a valid IDX file: ${why}; re-download or reinstall the dataset`);
+  };
+  if (bytes.length < 4) fail(`only ${bytes.length} bytes`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) fail('bad magic number');
+  if (bytes[2] !== 0x08) fail(`element type 0x${bytes[2].toString(16)} is not unsigned byte`);
+  const ndim = bytes[3];
+  if (ndim < 1 || ndim > 4) fail(`${ndim} dimensions`);
+  if (bytes.length < 4 + 4 * ndim) fail('truncated header');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const count = dims.reduce((a, b) => a * b, 1);
+  const start = 4 + 4 * ndim;
+  if (bytes.length - start !== count) fail(`header promises ${count} values of [${dims}] but the file holds ${bytes.length - start}`);
+  return { dims, data: bytes.subarray(start) };
+}
+
+function readMaybeGz(dir: string, base: string): { bytes: Uint8Array; file: string } {
+  for (const name of [base, `${base}.gz`]) {
+    const file = join(dir, name);
+    if (!existsSync(file)) continue;
+    const raw = readFileSync(file);
+    if (!name.endsWith('.gz')) return { bytes: raw, file };
+    try {
+      return { bytes: gunzipSync(raw), file };
+    } catch (e) {
+      throw new DatasetError(file, `corrupt gzip data (${(e as Error).message}); re-download or reinstall the dataset`);
+    }
+  }
+  throw new DatasetError(
+    join(dir, base),
+    `missing (also looked for ${base}.gz). Install Debian's dataset-fashion-mnist package (\`npm run setup\`) or pass --data with a folder holding the four IDX files`,
+  );
+}
+
+export class IdxDataset implements ImageDataset {
+  readonly channels = 1;
+  readonly classNames = FASHION_MNIST_CLASSES;
+  readonly name: string;
+  readonly length: number;
+  private readonly images: Uint8Array;
+  private readonly labels: Uint8Array;
+  private readonly h: number;
+  private readonly w: number;
+
+  constructor(
+    readonly dir: string,
+    readonly split: 'train' | 'test',
+  ) {
+    const prefix = split === 'train' ? 'train' : 't10k';
+    const img = readMaybeGz(dir, `${prefix}-images-idx3-ubyte`);
+    const lab = readMaybeGz(dir, `${prefix}-labels-idx1-ubyte`);
+    const images = parseIdx(img.bytes, img.file);
+    const labels = parseIdx(lab.bytes, lab.file);
+    if (images.dims.length !== 3) throw new DatasetError(img.file, `expected [N, H, W] images, found [${images.dims}]`);
+    if (labels.dims.length !== 1) throw new DatasetError(lab.file, `expected [N] labels, found [${labels.dims}]`);
+    if (images.dims[0] !== labels.dims[0]) throw new DatasetError(lab.file, `${labels.dims[0]} labels for ${images.dims[0]} images in ${img.file}`);
+    const bad = labels.data.findIndex((l) => l >= 10);
+    if (bad >= 0) throw new DatasetError(lab.file, `label ${bad} is ${labels.data[bad]}, outside 0–9`);
+    [this.length, this.h, this.w] = images.dims;
+    this.images = images.data;
+    this.labels = labels.data;
+    this.name = `fashion-mnist ${split}`;
+  }
+
+  get spec() {
+    return { kind: 'fashion-mnist' as const, dir: this.dir, split: this.split };
+  }
+
+  image(i: number): RawImage {
+    const n = this.h * this.w;
+    return { width: this.w, height: this.h, channels: 1, data: this.images.subarray(i * n, (i + 1) * n) };
+  }
+
+  label(i: number): number {
+    return this.labels[i];
+  }
+}

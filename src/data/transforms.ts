@@ -1,0 +1,180 @@
+// The paper's preprocessing and augmentation (section 3.1), on 8-bit images, into f32 CHW tensors:
+// isotropic rescale so the smallest side is S (fixed, or jittered per image), a random crop of the
+// training size, a random horizontal flip, AlexNet's PCA colour shift, and subtraction of the
+// training set's mean value per channel. Pixel values are scaled to [0, 1] before the mean is taken
+// away. Every window is sampled straight from the source with bilinear interpolation, so the whole
+// rescaled image is never materialised.
+import type { Rng } from '../rng.js';
+import type { ImageDataset, RawImage } from './dataset.js';
+
+export interface ChannelStats {
+  /** Mean per channel, on the [0, 1] scale. */
+  mean: number[];
+  /** Eigenvalues and eigenvectors (rows) of the channel covariance, for the PCA colour shift. */
+  eigenvalues: number[];
+  eigenvectors: number[][];
+}
+
+export interface AugmentOptions {
+  /** Output size (the net's input size). */
+  crop: number;
+  /** Smallest side after rescaling: [S, S] fixed, or [Smin, Smax] jittered per image. */
+  scale: [number, number];
+  flip: boolean;
+  /** Standard deviation of the PCA colour shift's coefficients (AlexNet: 0.1); 0 turns it off. */
+  colorShift: number;
+  /** Subtract `stats.mean` (on by default in the paper). */
+  subtractMean: boolean;
+  stats: ChannelStats;
+}
+
+/** Size of an image rescaled so its smallest side is `s` (aspect ratio kept). */
+export function rescaledSize(img: { width: number; height: number }, s: number): [number, number] {
+  const k = s / Math.min(img.width, img.height);
+  return [Math.max(s, Math.round(img.width * k)), Math.max(s, Math.round(img.height * k))];
+}
+
+/**
+ * Writes the window [x0, x0+outW) × [y0, y0+outH) of `img` rescaled to scaledW × scaledH into `out`
+ * (CHW at `offset`), values in [0, 1], mirrored horizontally when `flip`.
+ */
+export function sampleWindow(img: RawImage, scaledW: number, scaledH: number, x0: number, y0: number, outW: number, outH: number, flip: boolean, out: Float32Array, offset: number): void {
+  const { width: W, height: H, channels: C, data } = img;
+  const sx = W / scaledW;
+  const sy = H / scaledH;
+  const plane = outW * outH;
+  for (let oy = 0; oy < outH; oy++) {
+    const fy = Math.min(Math.max((y0 + oy + 0.5) * sy - 0.5, 0), H - 1);
+    const y1 = Math.floor(fy);
+    const y2 = Math.min(y1 + 1, H - 1);
+    const wy = fy - y1;
+    for (let ox = 0; ox < outW; ox++) {
+      const tx = flip ? outW - 1 - ox : ox;
+      const fx = Math.min(Math.max((x0 + tx + 0.5) * sx - 0.5, 0), W - 1);
+      const x1 = Math.floor(fx);
+      const x2 = Math.min(x1 + 1, W - 1);
+      const wx = fx - x1;
+      for (let c = 0; c < C; c++) {
+        const a = data[(y1 * W + x1) * C + c];
+        const b = data[(y1 * W + x2) * C + c];
+        const d = data[(y2 * W + x1) * C + c];
+        const e = data[(y2 * W + x2) * C + c];
+        const v = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy;
+        out[offset + c * plane + oy * outW + ox] = v / 255;
+      }
+    }
+  }
+}
+
+/** Mean subtraction and (if `shift` is given) a per-image constant colour shift, in place. */
+function normalise(out: Float32Array, offset: number, channels: number, plane: number, mean: number[] | null, shift: number[] | null): void {
+  for (let c = 0; c < channels; c++) {
+    const delta = (shift ? shift[c] : 0) - (mean ? mean[c] : 0);
+    if (delta === 0) continue;
+    const base = offset + c * plane;
+    for (let i = 0; i < plane; i++) out[base + i] += delta;
+  }
+}
+
+/** One training sample: jittered rescale, random crop, random flip, colour shift, mean subtraction. */
+export function trainSample(img: RawImage, o: AugmentOptions, rng: Rng, out: Float32Array, offset: number): void {
+  const s = o.scale[0] + rng.int(o.scale[1] - o.scale[0] + 1);
+  const [w, h] = rescaledSize(img, s);
+  const x0 = rng.int(w - o.crop + 1);
+  const y0 = rng.int(h - o.crop + 1);
+  const flip = o.flip && rng.uniform() < 0.5;
+  sampleWindow(img, w, h, x0, y0, o.crop, o.crop, flip, out, offset);
+  let shift: number[] | null = null;
+  if (o.colorShift > 0) {
+    // AlexNet: add Σ_i α_i λ_i p_i with α_i ~ N(0, σ²) to every pixel.
+    const { eigenvalues: l, eigenvectors: p } = o.stats;
+    const alpha = l.map(() => rng.normal() * o.colorShift);
+    shift = img.channels === l.length ? Array.from({ length: l.length }, (_, c) => l.reduce((a, li, i) => a + alpha[i] * li * p[i][c], 0)) : null;
+  }
+  normalise(out, offset, img.channels, o.crop * o.crop, o.subtractMean ? o.stats.mean : null, shift);
+}
+
+/** The centre crop of the image rescaled to smallest side `q` (single-scale evaluation). */
+export function centreSample(img: RawImage, q: number, crop: number, mean: number[] | null, out: Float32Array, offset: number, flip = false): void {
+  const [w, h] = rescaledSize(img, q);
+  sampleWindow(img, w, h, Math.floor((w - crop) / 2), Math.floor((h - crop) / 2), crop, crop, flip, out, offset);
+  normalise(out, offset, img.channels, crop * crop, mean, null);
+}
+
+/** The whole image rescaled to smallest side `q` (dense evaluation): CHW values and its size. */
+export function fullSample(img: RawImage, q: number, mean: number[] | null, flip = false): { data: Float32Array; width: number; height: number } {
+  const [w, h] = rescaledSize(img, q);
+  const data = new Float32Array(img.channels * w * h);
+  sampleWindow(img, w, h, 0, 0, w, h, flip, data, 0);
+  normalise(data, 0, img.channels, w * h, mean, null);
+  return { data, width: w, height: h };
+}
+
+/**
+ * Channel mean and covariance eigen-decomposition over up to `maxImages` training images
+ * (a seeded sample when the set is larger), on the [0, 1] scale.
+ */
+export function channelStats(ds: ImageDataset, maxImages: number, rng: Rng): ChannelStats {
+  const C = ds.channels;
+  const n = Math.min(ds.length, maxImages);
+  const pick = n === ds.length ? (i: number) => i : () => rng.int(ds.length);
+  const sum = new Float64Array(C);
+  const sq = new Float64Array(C * C);
+  let count = 0;
+  for (let k = 0; k < n; k++) {
+    const img = ds.image(pick(k));
+    const px = img.width * img.height;
+    for (let p = 0; p < px; p++) {
+      for (let a = 0; a < C; a++) {
+        const va = img.data[p * C + a] / 255;
+        sum[a] += va;
+        for (let b = 0; b < C; b++) sq[a * C + b] += va * (img.data[p * C + b] / 255);
+      }
+    }
+    count += px;
+  }
+  const mean = Array.from(sum, (s) => s / count);
+  const cov = Array.from({ length: C }, (_, a) => Array.from({ length: C }, (_, b) => sq[a * C + b] / count - mean[a] * mean[b]));
+  const { values, vectors } = symmetricEigen(cov);
+  return { mean, eigenvalues: values.map((v) => Math.sqrt(Math.max(v, 0))), eigenvectors: vectors };
+}
+
+/** Jacobi eigen-decomposition of a small symmetric matrix: eigenvalues and eigenvectors as rows. */
+export function symmetricEigen(m: number[][]): { values: number[]; vectors: number[][] } {
+  const n = m.length;
+  const a = m.map((r) => [...r]);
+  const v: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+  for (let sweep = 0; sweep < 50; sweep++) {
+    let off = 0;
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += a[i][j] ** 2;
+    if (off < 1e-20) break;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        if (Math.abs(a[p][q]) < 1e-30) continue;
+        const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k][p];
+          const akq = a[k][q];
+          a[k][p] = c * akp - s * akq;
+          a[k][q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p][k];
+          const aqk = a[q][k];
+          a[p][k] = c * apk - s * aqk;
+          a[q][k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k][p];
+          const vkq = v[k][q];
+          v[k][p] = c * vkp - s * vkq;
+          v[k][q] = s * vkp + c * vkq;
+        }
+      }
+  }
+  // Columns of v are eigenvectors; return them as rows.
+  return { values: a.map((r, i) => r[i]), vectors: Array.from({ length: n }, (_, i) => v.map((row) => row[i])) };
+}

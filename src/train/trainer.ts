@@ -1,0 +1,244 @@
+// The paper's training procedure (section 3.1) over any dataset: mini-batch SGD with momentum and
+// weight decay, dropout, the plateau learning-rate schedule, scale-jittered crops, flips and colour
+// shift; validation each epoch; atomic checkpoints, `best`, metrics and charts; exact resume.
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { backward } from '../autograd/tape.js';
+import { BatchMaker, epochOrder, mixSeed } from '../data/batches.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { openData } from '../data/open.js';
+import { type ChannelStats, channelStats } from '../data/transforms.js';
+import { engine } from '../engine.js';
+import { accumulateInto, fill, fillInPlace } from '../ops/elementwise.js';
+import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
+import { SGD } from '../optim/sgd.js';
+import { Rng } from '../rng.js';
+import { keep, Tensor, tidy } from '../tensor.js';
+import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, saveModel, saveTrainingCheckpoint } from '../checkpoint/checkpoint.js';
+import { readSafetensors } from '../checkpoint/safetensors.js';
+import type { NetName } from '../vgg/config.js';
+import type { InitScheme } from '../vgg/init.js';
+import { buildVgg, type Vgg } from '../vgg/model.js';
+import type { LrnConvention } from '../ops/lrn.js';
+import { evaluateCentreCrop } from './evaluate.js';
+import { PlateauSchedule, type PlateauState } from './schedule.js';
+import { writeFilterGrid, writeTrainingChart } from './charts.js';
+
+export interface TrainOptions {
+  net: NetName;
+  data: string;
+  out: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  dropout: number;
+  patience: number;
+  maxDecays: number;
+  width: number;
+  /** Training crop = the net's input size. */
+  inputSize: number;
+  /** Smallest side S before cropping: fixed [S, S] or jittered [Smin, Smax]. */
+  scale: [number, number];
+  flip: boolean;
+  colorShift: number;
+  subtractMean: boolean;
+  init: InitScheme;
+  initFrom: string | null;
+  lrnConvention: LrnConvention;
+  seed: number;
+  workers: number;
+  valFraction: number;
+  evalBatch: number;
+  resume: boolean;
+  /** Stop (with a checkpoint) after this many steps in total; for tests and time-boxed runs. */
+  maxSteps: number | null;
+}
+
+export type TrainEvent =
+  | { kind: 'start'; message: string }
+  | { kind: 'step'; epoch: number; step: number; steps: number; loss: number | null; imagesPerSec: number; etaSec: number }
+  | { kind: 'eval'; epoch: number; done: number; total: number }
+  | { kind: 'epoch'; record: EpochRecord }
+  | { kind: 'message'; message: string };
+
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  valTop1: number;
+  valTop5: number;
+  lr: number;
+  seconds: number;
+  imagesPerSec: number;
+  schedule: string;
+}
+
+interface RunState {
+  [key: string]: unknown;
+  step: number;
+  epoch: number;
+  stepInEpoch: number;
+  lossSum: number;
+  lossCount: number;
+  schedule: PlateauState;
+  history: EpochRecord[];
+  stats: ChannelStats;
+}
+
+export class Trainer {
+  readonly model: Vgg;
+  readonly opt: SGD;
+  readonly train: ImageDataset;
+  readonly val: ImageDataset;
+  private schedule: PlateauSchedule;
+  private state: RunState;
+  private stopRequested = false;
+
+  constructor(
+    readonly o: TrainOptions,
+    private emit: (e: TrainEvent) => void = () => {},
+  ) {
+    const data = openData(o.data, o.valFraction, o.seed);
+    this.train = data.train;
+    this.val = data.val;
+    mkdirSync(o.out, { recursive: true });
+    const classes = this.train.classNames.length;
+    const resumeFile = join(o.out, 'last.safetensors');
+    if (o.resume && !existsSync(resumeFile)) throw new Error(`--resume: no checkpoint at ${resumeFile}; start without --resume or point --out at the run's folder`);
+    if (o.resume) {
+      const cfg = checkpointConfig(readSafetensors(resumeFile), resumeFile);
+      if (cfg && (cfg.net !== o.net || cfg.width !== o.width || cfg.inputSize !== o.inputSize || cfg.classes !== classes || cfg.inChannels !== this.train.channels)) {
+        throw new Error(`--resume: ${resumeFile} holds VGG-${cfg.net} width ${cfg.width}, ${cfg.inputSize}px, ${cfg.classes} classes, ${cfg.inChannels} channels; run with the same --net, --width and --input-size (or another --out)`);
+      }
+    }
+    engine().rng.setState({ state: mixSeed(o.seed, 0x1417), spare: null });
+    this.model = buildVgg({ net: o.net, width: o.width, inputSize: o.inputSize, classes, inChannels: this.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention, init: o.init });
+    this.opt = new SGD(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
+    this.schedule = new PlateauSchedule(o.lr, o.patience, o.maxDecays);
+    if (o.resume) {
+      this.state = loadTrainingCheckpoint(resumeFile, this.model, this.opt) as RunState;
+      this.schedule.state = this.state.schedule;
+      this.opt.lr = this.state.schedule.lr;
+      emit({ kind: 'message', message: `resumed from ${resumeFile} at epoch ${this.state.epoch + 1}, step ${this.state.step}` });
+    } else {
+      if (o.initFrom) {
+        const copied = initFromNetA(this.model, o.initFrom);
+        emit({ kind: 'message', message: `initialised ${copied.length} tensors from net A (${o.initFrom})` });
+      }
+      const stats = channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)));
+      this.state = { step: 0, epoch: 0, stepInEpoch: 0, lossSum: 0, lossCount: 0, schedule: this.schedule.state, history: [], stats };
+      writeFileSync(join(o.out, 'options.json'), JSON.stringify(o, null, 2));
+    }
+  }
+
+  /** Asks the loop to stop after the current step and write a checkpoint (Ctrl-C). */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  get evalScale(): number {
+    return Math.round((this.o.scale[0] + this.o.scale[1]) / 2);
+  }
+
+  /** Trains until the epochs run out, the schedule finishes, maxSteps, or a stop request. */
+  async run(): Promise<{ stoppedEarly: boolean; history: EpochRecord[] }> {
+    const o = this.o;
+    const st = this.state;
+    const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats };
+    const maker = new BatchMaker(this.train, aug, o.seed, o.workers);
+    const C = this.train.channels;
+    const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
+    const lossSum = keep(fill([1], 0));
+    try {
+      while (st.epoch < o.epochs && !this.schedule.state.done) {
+        const order = epochOrder(this.train.length, o.seed, st.epoch);
+        const batchAt = (k: number) => maker.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch);
+        const t0 = performance.now();
+        let images = 0;
+        let next = batchAt(st.stepInEpoch);
+        for (let k = st.stepInEpoch; k < stepsPerEpoch; k++) {
+          const batch = await next;
+          if (k + 1 < stepsPerEpoch) next = batchAt(k + 1);
+          const B = batch.labels.length;
+          engine().rng.setState({ state: mixSeed(o.seed, st.step, 0xd40), spare: null }); // dropout masks
+          const loss = tidy(() => {
+            const x = Tensor.from(batch.x, [B, C, o.inputSize, o.inputSize]);
+            return softmaxCrossEntropy(this.model.forward(x), batch.labels);
+          });
+          backward(loss);
+          this.opt.step();
+          this.opt.zeroGrad();
+          accumulateInto(lossSum, loss);
+          loss.dispose();
+          st.step++;
+          st.stepInEpoch = k + 1;
+          st.lossCount++;
+          images += B;
+          const report = k % 10 === 9 || k + 1 === stepsPerEpoch;
+          let shown: number | null = null;
+          if (report) {
+            // Reading the running sum syncs with the GPU only every few steps.
+            const total = (await lossSum.toArray())[0];
+            const sum = st.lossSum + total;
+            shown = sum / st.lossCount;
+            if (!Number.isFinite(total)) throw new DivergedError(st.step, join(o.out, 'last.safetensors'));
+          }
+          const elapsed = (performance.now() - t0) / 1000;
+          const rate = images / Math.max(elapsed, 1e-9);
+          this.emit({ kind: 'step', epoch: st.epoch + 1, step: k + 1, steps: stepsPerEpoch, loss: shown, imagesPerSec: rate, etaSec: ((stepsPerEpoch - k - 1) * o.batch) / Math.max(rate, 1e-9) });
+          if (this.stopRequested || (o.maxSteps !== null && st.step >= o.maxSteps)) {
+            await maker.close();
+            st.lossSum += (await lossSum.toArray())[0];
+            await this.checkpoint();
+            return { stoppedEarly: true, history: st.history };
+          }
+        }
+        const trainLoss = (st.lossSum + (await lossSum.toArray())[0]) / Math.max(1, st.lossCount);
+        fillInPlace(lossSum, 0);
+        const seconds = (performance.now() - t0) / 1000;
+        const rates = await evaluateCentreCrop(this.model, this.val, this.evalScale, o.subtractMean ? st.stats.mean : null, o.evalBatch, (done) =>
+          this.emit({ kind: 'eval', epoch: st.epoch + 1, done, total: this.val.length }),
+        );
+        const lr = this.opt.lr;
+        const outcome = this.schedule.step(rates.top1);
+        this.opt.lr = this.schedule.state.lr;
+        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, schedule: outcome };
+        st.history.push(record);
+        st.epoch++;
+        st.stepInEpoch = 0;
+        st.lossSum = 0;
+        st.lossCount = 0;
+        appendFileSync(join(o.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+        await this.checkpoint();
+        if (outcome === 'improved') await saveModel(join(o.out, 'best.safetensors'), this.model, st.step);
+        await writeTrainingChart(join(o.out, 'chart.png'), st.history);
+        await writeFilterGrid(join(o.out, 'filters.png'), this.model);
+        this.emit({ kind: 'epoch', record });
+      }
+    } finally {
+      await maker.close();
+      lossSum.dispose();
+    }
+    return { stoppedEarly: false, history: st.history };
+  }
+
+  private async checkpoint(): Promise<void> {
+    this.state.schedule = this.schedule.state;
+    await saveTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state);
+  }
+}
+
+export class DivergedError extends Error {
+  constructor(step: number, lastGood: string) {
+    super(`the loss became NaN or infinite by step ${step}; training stopped. The last good checkpoint is ${lastGood} (not overwritten). Try a lower --lr or another --init.`);
+    this.name = 'DivergedError';
+  }
+}
+
+/** Reads a run's saved options (for --resume without repeating every flag). */
+export function savedOptions(out: string): Partial<TrainOptions> | null {
+  const f = join(out, 'options.json');
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Partial<TrainOptions>) : null;
+}

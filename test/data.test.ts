@@ -1,0 +1,163 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeBatch, BatchMaker, epochOrder } from '../src/data/batches.js';
+import { CifarDataset } from '../src/data/cifar.js';
+import { IdxDataset } from '../src/data/idx.js';
+import { ImageFolderDataset } from '../src/data/image_folder.js';
+import { openData } from '../src/data/open.js';
+import { centreSample, channelStats, fullSample, rescaledSize, sampleWindow, symmetricEigen, trainSample, type AugmentOptions } from '../src/data/transforms.js';
+import { Rng } from '../src/rng.js';
+import { writeCifarLike, writeFashionLike, writeImageFolder, idxBytes } from './fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vggpu-data-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('dataset readers', () => {
+  it('read Fashion-MNIST IDX files, gzipped or not, and say what is wrong with broken ones', () => {
+    writeFashionLike(join(dir, 'fm'), 20, 7);
+    writeFashionLike(join(dir, 'fm-raw'), 5, 3, 9, false);
+    const ds = new IdxDataset(join(dir, 'fm'), 'train');
+    expect(ds.length).toBe(20);
+    expect(ds.image(3)).toMatchObject({ width: 28, height: 28, channels: 1 });
+    expect(ds.label(3)).toBeGreaterThanOrEqual(0);
+    expect(new IdxDataset(join(dir, 'fm-raw'), 'test').length).toBe(3);
+    // Truncated image file: the error names the file and the mismatch.
+    const bad = join(dir, 'fm-bad');
+    writeFashionLike(bad, 5, 3, 1, false);
+    const f = join(bad, 'train-images-idx3-ubyte');
+    writeFileSync(f, readFileSync(f).subarray(0, 1000));
+    expect(() => new IdxDataset(bad, 'train')).toThrowError(new RegExp(`${f}: not a valid IDX file: header promises 3920 values of \\[5,28,28\\] but the file holds 984`));
+    writeFileSync(f, Buffer.from([1, 2, 3, 4, 5, 6]));
+    expect(() => new IdxDataset(bad, 'train')).toThrowError(/bad magic number/);
+    writeFileSync(join(bad, 'train-images-idx3-ubyte'), idxBytes([4, 28, 28], new Uint8Array(4 * 784)));
+    expect(() => new IdxDataset(bad, 'train')).toThrowError(/5 labels for 4 images/);
+    expect(() => new IdxDataset(join(dir, 'nowhere'), 'train')).toThrowError(/missing .*npm run setup.*--data/);
+  });
+
+  it('read CIFAR-10 binary batches as RGB, and reject truncated files', () => {
+    writeCifarLike(join(dir, 'cifar'), 4);
+    const ds = new CifarDataset(join(dir, 'cifar'), 'train');
+    expect(ds.length).toBe(20);
+    const raw = readFileSync(join(dir, 'cifar', 'data_batch_1.bin'));
+    const img = ds.image(1);
+    // Planar R, G, B in the file → interleaved pixels.
+    expect([img.data[0], img.data[1], img.data[2]]).toEqual([raw[3073 + 1], raw[3073 + 1 + 1024], raw[3073 + 1 + 2048]]);
+    expect(ds.label(1)).toBe(raw[3073]);
+    writeFileSync(join(dir, 'cifar', 'test_batch.bin'), raw.subarray(0, 5000));
+    expect(() => new CifarDataset(join(dir, 'cifar'), 'test')).toThrowError(/test_batch.bin: 5000 bytes is not a whole number of 3073-byte records/);
+  });
+
+  it('read an image folder of PNG and JPEG files of any size, and name empty folders and broken images', () => {
+    const root = join(dir, 'folder');
+    writeImageFolder(join(root, 'train'), ['cat', 'dog', 'emu'], 3);
+    writeImageFolder(join(root, 'val'), ['cat', 'dog', 'emu'], 2);
+    const data = openData(`folder:${root}`, 0.1, 1);
+    expect(data.train.length).toBe(9);
+    expect(data.val.length).toBe(6);
+    expect(data.train.classNames).toEqual(['cat', 'dog', 'emu']);
+    const img = data.train.image(4);
+    expect(img.channels).toBe(3);
+    expect(img.width).toBeGreaterThanOrEqual(40);
+    // Without a val folder, a seeded fraction is held out.
+    const solo = join(dir, 'solo');
+    writeImageFolder(solo, ['a', 'b'], 5);
+    const held = openData(solo, 0.2, 1);
+    expect([held.train.length, held.val.length]).toEqual([8, 2]);
+    mkdirSync(join(solo, 'c'));
+    expect(() => new ImageFolderDataset(solo, 'train')).toThrowError(/solo\/c: is an empty class folder/);
+    rmSync(join(solo, 'c'), { recursive: true });
+    writeFileSync(join(solo, 'a', 'broken.png'), Buffer.from('not a png'));
+    const ds = new ImageFolderDataset(solo, 'train');
+    const i = Array.from({ length: ds.length }, (_, k) => k).find((k) => ds.file(k).endsWith('broken.png'))!;
+    expect(() => ds.image(i)).toThrowError(/broken.png: unreadable PNG image/);
+    writeImageFolder(join(root, 'val2'), ['cat', 'dog', 'yak'], 1);
+    expect(() => new ImageFolderDataset(join(root, 'val2'), 'val', ['cat', 'dog', 'emu'])).toThrowError(/class folders differ from the training set's \(missing: emu; extra: yak\)/);
+  });
+});
+
+describe('augmentation and preprocessing', () => {
+  const img = { width: 28, height: 28, channels: 1, data: Uint8Array.from({ length: 784 }, (_, i) => i % 256) };
+  const stats = { mean: [0.5], eigenvalues: [0.3], eigenvectors: [[1]] };
+  const aug: AugmentOptions = { crop: 32, scale: [32, 40], flip: true, colorShift: 0.1, subtractMean: true, stats };
+
+  it('rescales isotropically so the smallest side is S', () => {
+    expect(rescaledSize({ width: 28, height: 28 }, 36)).toEqual([36, 36]);
+    expect(rescaledSize({ width: 500, height: 375 }, 256)).toEqual([341, 256]);
+    expect(rescaledSize({ width: 300, height: 600 }, 256)).toEqual([256, 512]);
+  });
+
+  it('crops the training size with values in range, and a fixed seed fixes the result', () => {
+    const out = (seed: number) => {
+      const o = new Float32Array(32 * 32);
+      trainSample(img, aug, new Rng(seed), o, 0);
+      return o;
+    };
+    const a = out(5);
+    expect(a.length).toBe(1024);
+    // [0, 1] pixels minus the mean 0.5, plus a small brightness shift.
+    expect(Math.min(...a)).toBeGreaterThanOrEqual(-0.5 - 0.2);
+    expect(Math.max(...a)).toBeLessThanOrEqual(0.5 + 0.2);
+    expect(Array.from(out(5))).toEqual(Array.from(a));
+    expect(Array.from(out(6))).not.toEqual(Array.from(a));
+  });
+
+  it('flips horizontally and subtracts the mean exactly', () => {
+    const ramp = { width: 4, height: 4, channels: 1, data: Uint8Array.from({ length: 16 }, (_, i) => (i % 4) * 50) };
+    const plain = new Float32Array(16);
+    const flipped = new Float32Array(16);
+    sampleWindow(ramp, 4, 4, 0, 0, 4, 4, false, plain, 0);
+    sampleWindow(ramp, 4, 4, 0, 0, 4, 4, true, flipped, 0);
+    expect(Array.from(plain.slice(0, 4))).toEqual([0, 50, 100, 150].map((v) => Math.fround(v / 255)));
+    expect(Array.from(flipped.slice(0, 4))).toEqual([150, 100, 50, 0].map((v) => Math.fround(v / 255)));
+    const c = new Float32Array(16);
+    centreSample(ramp, 4, 4, [0.25], c, 0);
+    expect(c[1]).toBeCloseTo(50 / 255 - 0.25, 6);
+    const full = fullSample({ width: 8, height: 4, channels: 1, data: new Uint8Array(32).fill(255) }, 6, [1]);
+    expect([full.width, full.height]).toEqual([12, 6]);
+    expect(Math.max(...full.data.map(Math.abs))).toBeLessThan(1e-6);
+  });
+
+  it('shifts colour along the principal components of the training set', () => {
+    const rgb = { width: 2, height: 1, channels: 3, data: Uint8Array.from([10, 20, 30, 200, 210, 220]) };
+    const o = { ...aug, crop: 1, scale: [1, 1] as [number, number], flip: false, subtractMean: false, stats: { mean: [0, 0, 0], eigenvalues: [1, 0, 0], eigenvectors: [[1, 1, 1], [1, -1, 0], [0, 0, 1]] } };
+    const out = new Float32Array(3);
+    trainSample(rgb, o, new Rng(3), out, 0);
+    // Only the first component has weight: the same shift on all three channels.
+    const base = new Float32Array(3);
+    trainSample(rgb, { ...o, colorShift: 0 }, new Rng(3), base, 0);
+    const d = Array.from(out, (v, i) => v - base[i]);
+    expect(d[0]).not.toBe(0);
+    expect(d[1]).toBeCloseTo(d[0], 6);
+    expect(d[2]).toBeCloseTo(d[0], 6);
+  });
+
+  it('computes channel statistics and eigen-decompositions', () => {
+    const { values, vectors } = symmetricEigen([[2, 1, 0], [1, 2, 0], [0, 0, 5]]);
+    expect([...values].sort((a, b) => a - b).map((v) => Number(v.toFixed(6)))).toEqual([1, 3, 5]);
+    const i3 = values.findIndex((v) => Math.abs(v - 3) < 1e-6);
+    expect(Math.abs(vectors[i3][0])).toBeCloseTo(Math.SQRT1_2, 6);
+    writeFashionLike(join(dir, 'fm-stats'), 10, 2);
+    const s = channelStats(new IdxDataset(join(dir, 'fm-stats'), 'train'), 100, new Rng(1));
+    expect(s.mean[0]).toBeGreaterThan(0);
+    expect(s.mean[0]).toBeLessThan(1);
+    expect(s.eigenvalues[0]).toBeGreaterThan(0);
+  });
+
+  it('makes the same batches on worker threads as on the main thread', async () => {
+    writeFashionLike(join(dir, 'fm-w'), 40, 4);
+    const ds = new IdxDataset(join(dir, 'fm-w'), 'train');
+    const order = epochOrder(ds.length, 3, 1);
+    expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(Array.from(epochOrder(ds.length, 3, 1))).toEqual(Array.from(order));
+    expect(Array.from(epochOrder(ds.length, 3, 2))).not.toEqual(Array.from(order));
+    const local = makeBatch(ds, order.subarray(0, 8), aug, 3, 1);
+    const maker = new BatchMaker(ds, aug, 3, 1);
+    const remote = await maker.make(order.subarray(0, 8), 1);
+    await maker.close();
+    expect(remote.x.length).toBe(8 * 32 * 32);
+    expect(Array.from(remote.x)).toEqual(Array.from(local.x));
+    expect(Array.from(remote.labels)).toEqual(Array.from(local.labels));
+  });
+});

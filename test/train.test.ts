@@ -1,0 +1,99 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { init } from '../src/index.js';
+import { PlateauSchedule } from '../src/train/schedule.js';
+import { topKMisses } from '../src/train/metrics.js';
+import { Trainer, type TrainOptions } from '../src/train/trainer.js';
+import { writeFashionLike } from './fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vggpu-train-'));
+beforeAll(async () => {
+  await init();
+  writeFashionLike(join(dir, 'data'), 48, 16);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function options(out: string, over: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    net: 'A', data: `fashion-mnist:${join(dir, 'data')}`, out, epochs: 2, batch: 16, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, dropout: 0.5,
+    patience: 2, maxDecays: 3, width: 1 / 16, inputSize: 32, scale: [32, 40], flip: true, colorShift: 0.1, subtractMean: true, init: 'kaiming',
+    initFrom: null, lrnConvention: 'caffe', seed: 5, workers: 0, valFraction: 0.1, evalBatch: 8, resume: false, maxSteps: null, ...over,
+  };
+}
+
+async function params(t: Trainer): Promise<Float32Array[]> {
+  return Promise.all(t.model.parameters().map((p) => p.toArray()));
+}
+
+describe('learning-rate schedule', () => {
+  it('divides by 10 after `patience` epochs without improvement, at most maxDecays times, then finishes', () => {
+    const s = new PlateauSchedule(0.01, 2, 2);
+    expect(s.step(0.5)).toBe('improved');
+    expect(s.step(0.4)).toBe('improved');
+    expect(s.step(0.4)).toBe('waiting');
+    expect(s.step(0.41)).toBe('decayed');
+    expect(s.state.lr).toBeCloseTo(0.001, 12);
+    expect(s.step(0.3)).toBe('improved');
+    expect(s.step(0.3)).toBe('waiting');
+    expect(s.step(0.3)).toBe('decayed');
+    expect(s.state.lr).toBeCloseTo(0.0001, 12);
+    expect(s.step(0.35)).toBe('waiting');
+    expect(s.step(0.35)).toBe('finished');
+    expect(s.state.done).toBe(true);
+  });
+});
+
+describe('top-k error', () => {
+  it('counts misses on hand-made score vectors', () => {
+    const scores = [
+      [0.1, 0.7, 0.2, 0, 0, 0], // label 1: top-1 hit
+      [0.5, 0.1, 0.2, 0.15, 0.05, 0], // label 3: rank 3 → top-1 miss, top-5 hit
+      [0.3, 0.25, 0.2, 0.15, 0.1, 0], // label 5: rank 6 → misses both
+    ].flat();
+    expect(topKMisses(scores, 6, [1, 3, 5], 1)).toBe(2);
+    expect(topKMisses(scores, 6, [1, 3, 5], 5)).toBe(1);
+  });
+});
+
+describe('training', () => {
+  it('resumes an interrupted run to exactly the parameters of an uninterrupted one', async () => {
+    const full = new Trainer(options(join(dir, 'full')));
+    const r = await full.run();
+    expect(r.history.length).toBe(2);
+    const want = await params(full);
+
+    const first = new Trainer(options(join(dir, 'cut'), { maxSteps: 4 })); // stops mid-epoch 2 (3 steps per epoch)
+    expect((await first.run()).stoppedEarly).toBe(true);
+    const resumed = new Trainer(options(join(dir, 'cut'), { resume: true }));
+    const r2 = await resumed.run();
+    expect(r2.stoppedEarly).toBe(false);
+    const got = await params(resumed);
+    got.forEach((g, i) => expect(Array.from(g), `parameter ${i}`).toEqual(Array.from(want[i])));
+    expect(r2.history.map((h) => h.trainLoss)).toEqual(r.history.map((h) => h.trainLoss));
+
+    // The run folder has everything a user looks for.
+    for (const f of ['last.safetensors', 'last.train.safetensors', 'best.safetensors', 'metrics.jsonl', 'chart.png', 'filters.png', 'options.json']) {
+      expect(existsSync(join(dir, 'full', f)), f).toBe(true);
+    }
+    const lines = readFileSync(join(dir, 'full', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
+    expect(lines[0].valTop1).toBeGreaterThanOrEqual(0);
+    expect(lines[0].valTop5).toBeLessThanOrEqual(lines[0].valTop1);
+  });
+
+  it('refuses to resume a run of another net, or with no checkpoint', () => {
+    expect(() => new Trainer(options(join(dir, 'none'), { resume: true }))).toThrowError(/--resume: no checkpoint at .*none\/last.safetensors/);
+    expect(() => new Trainer(options(join(dir, 'full'), { resume: true, width: 1 / 8 }))).toThrowError(/holds VGG-A width 0.0625.*run with the same --net, --width/);
+  });
+
+  it('trains every configuration at small width for a few dozen steps without diverging', async () => {
+    for (const net of ['A-LRN', 'B', 'C', 'D', 'E'] as const) {
+      const t = new Trainer(options(join(dir, `net-${net}`), { net, epochs: 1, maxSteps: 3 }));
+      await t.run();
+      const ps = await params(t);
+      expect(ps.every((p) => p.every(Number.isFinite)), net).toBe(true);
+    }
+  });
+});

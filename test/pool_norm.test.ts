@@ -107,3 +107,17 @@ describe('globalAvgPool', () => {
     await fdCheck(([t]) => globalAvgPool(t), [{ data: xd, shape }]);
   });
 });
+
+describe('relu', () => {
+  it('matches the reference, passes a finite-difference check, and routes gradients by the saved output', async () => {
+    const { relu } = await import('../src/index.js');
+    const xd = randn(3 * 5 * 7, 41);
+    const x = param(xd, [3, 5, 7]);
+    const y = relu(x);
+    expectClose(await y.toArray(), Array.from(xd, (v) => Math.max(0, v)), 0, 0);
+    const dyd = randn(y.size, 42);
+    backward(y, Tensor.from(dyd, y.shape));
+    expectClose(await x.grad!.toArray(), Array.from(dyd, (g, i) => (xd[i] > 0 ? g : 0)), 0, 0);
+    await fdCheck(([t]) => relu(t), [{ data: xd, shape: [3, 5, 7] }], { eps: 1e-3 });
+  });
+});

@@ -63,7 +63,7 @@ describe('conv2d', () => {
   }
 
   it('launches a weight larger than one binding in output-channel ranges (forward)', async () => {
-    engine().rt.setBindingLimit(1024); // 256 floats: 3·3·3 = 27 per channel → 9 channels per range
+    engine().rt.setBindingLimit(2048); // 448 usable floats: 27 per channel → 16 channels per range, so two ranges
     const [xs, ws] = [[2, 3, 5, 4], [20, 3, 3, 3]];
     const xd = randn(2 * 3 * 5 * 4, 1);
     const wd = randn(20 * 27, 2);
@@ -100,7 +100,8 @@ describe('conv2d', () => {
     expect(() => conv2d(x, w, b)).toThrowError(/conv2d: input has 5 channels but the weight expects 3 \(input \[2, 5, 4, 4\], weight \[4, 3, 3, 3\]/);
     const w2 = Tensor.from(new Float32Array(4 * 5 * 4), [4, 5, 2, 2]);
     expect(() => conv2d(x, w2, b)).toThrowError(/"same" padding needs an odd kernel/);
-    expect(() => conv2d(x, w, b, { padding: -1 })).toThrowError(/padding must be a non-negative integer/);
+    const w5 = Tensor.from(new Float32Array(4 * 5 * 9), [4, 5, 3, 3]);
+    expect(() => conv2d(x, w5, b, { padding: -1 })).toThrowError(/padding must be a non-negative integer/);
     const w7 = Tensor.from(new Float32Array(4 * 5 * 49), [4, 5, 7, 7]);
     expect(() => conv2d(x, w7, b, { padding: 0 })).toThrowError(/a 7×7 kernel with padding 0 does not fit the input/);
     expect(() => conv2d(x.view([2, 5, 16]), w, b)).toThrowError(/input must be \[N, C, H, W\]/);

@@ -14,6 +14,7 @@ import { CheckpointError, readSafetensors, type SafetensorsFile, type StoredTens
 const CONFIG_KEY = 'vggpu.config';
 const STEP_KEY = 'vggpu.step';
 const STATE_KEY = 'vggpu.train_state';
+const PREPROCESS_KEY = 'vggpu.preprocess';
 
 export function trainStatePath(modelFile: string): string {
   return modelFile.replace(/\.safetensors$/, '') + '.train.safetensors';
@@ -25,9 +26,25 @@ async function readParams(net: Vgg): Promise<Array<[string, StoredTensor]>> {
   return out;
 }
 
-/** Saves the parameters (torchvision names) with the configuration in the metadata. */
-export async function saveModel(file: string, net: Vgg, step = 0): Promise<void> {
-  writeSafetensors(file, await readParams(net), { format: 'pt', [CONFIG_KEY]: JSON.stringify(net.config), [STEP_KEY]: String(step) });
+/** How a net's inputs were prepared in training; evaluation must do the same. */
+export interface Preprocess {
+  /** Per-channel mean subtracted from [0, 1] pixels (null: none). */
+  mean: number[] | null;
+  /** Training scale S: [S, S] or jittered [Smin, Smax]. */
+  scale: [number, number];
+}
+
+/** Saves the parameters (torchvision names) with the configuration and preprocessing in the metadata. */
+export async function saveModel(file: string, net: Vgg, step = 0, preprocess?: Preprocess): Promise<void> {
+  const meta: Record<string, string> = { format: 'pt', [CONFIG_KEY]: JSON.stringify(net.config), [STEP_KEY]: String(step) };
+  if (preprocess) meta[PREPROCESS_KEY] = JSON.stringify(preprocess);
+  writeSafetensors(file, await readParams(net), meta);
+}
+
+/** The preprocessing stored with a checkpoint of ours, or null. */
+export function checkpointPreprocess(file: SafetensorsFile): Preprocess | null {
+  const raw = file.metadata[PREPROCESS_KEY];
+  return raw ? (JSON.parse(raw) as Preprocess) : null;
 }
 
 /** The configuration stored in a checkpoint of ours, or null for a foreign (e.g. torchvision) one. */
@@ -126,14 +143,14 @@ export type TrainState = Record<string, unknown> & { step: number };
  * Writes a resumable checkpoint: first the training state with the momentum buffers, then the
  * model; both carry the step, so a crash between the two writes is detected on load.
  */
-export async function saveTrainingCheckpoint(file: string, net: Vgg, opt: SGD, state: TrainState): Promise<void> {
+export async function saveTrainingCheckpoint(file: string, net: Vgg, opt: SGD, state: TrainState, preprocess?: Preprocess): Promise<void> {
   const momentum: Array<[string, StoredTensor]> = [];
   for (const [name, p] of net.namedParameters()) {
     const b = opt.buffers.get(p);
     if (b) momentum.push([name, { shape: [...b.shape], data: await b.toArray() }]);
   }
   writeSafetensors(trainStatePath(file), momentum, { [STATE_KEY]: JSON.stringify(state), [STEP_KEY]: String(state.step) });
-  await saveModel(file, net, state.step);
+  await saveModel(file, net, state.step, preprocess);
 }
 
 /** Loads a resumable checkpoint into `net` and `opt`; returns the training state. */

@@ -14,7 +14,7 @@ import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
 import { SGD } from '../optim/sgd.js';
 import { Rng } from '../rng.js';
 import { keep, Tensor, tidy } from '../tensor.js';
-import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, saveModel, saveTrainingCheckpoint } from '../checkpoint/checkpoint.js';
+import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, type Preprocess, saveModel, saveTrainingCheckpoint } from '../checkpoint/checkpoint.js';
 import { readSafetensors } from '../checkpoint/safetensors.js';
 import type { NetName } from '../vgg/config.js';
 import type { InitScheme } from '../vgg/init.js';
@@ -157,6 +157,7 @@ export class Trainer {
         const batchAt = (k: number) => maker.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch);
         const t0 = performance.now();
         let images = 0;
+        let shown: number | null = null;
         let next = batchAt(st.stepInEpoch);
         for (let k = st.stepInEpoch; k < stepsPerEpoch; k++) {
           const batch = await next;
@@ -177,7 +178,6 @@ export class Trainer {
           st.lossCount++;
           images += B;
           const report = k % 10 === 9 || k + 1 === stepsPerEpoch;
-          let shown: number | null = null;
           if (report) {
             // Reading the running sum syncs with the GPU only every few steps.
             const total = (await lossSum.toArray())[0];
@@ -212,7 +212,7 @@ export class Trainer {
         st.lossCount = 0;
         appendFileSync(join(o.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
         await this.checkpoint();
-        if (outcome === 'improved') await saveModel(join(o.out, 'best.safetensors'), this.model, st.step);
+        if (outcome === 'improved') await saveModel(join(o.out, 'best.safetensors'), this.model, st.step, this.preprocess);
         await writeTrainingChart(join(o.out, 'chart.png'), st.history);
         await writeFilterGrid(join(o.out, 'filters.png'), this.model);
         this.emit({ kind: 'epoch', record });
@@ -226,7 +226,12 @@ export class Trainer {
 
   private async checkpoint(): Promise<void> {
     this.state.schedule = this.schedule.state;
-    await saveTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state);
+    await saveTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state, this.preprocess);
+  }
+
+  /** Stored with every checkpoint so evaluation prepares images as training did. */
+  get preprocess(): Preprocess {
+    return { mean: this.o.subtractMean ? this.state.stats.mean : null, scale: this.o.scale };
   }
 }
 

@@ -1,0 +1,119 @@
+// `npm run eval -- --checkpoint run/best.safetensors`: the paper's test protocols, top-1/top-5 error.
+import { writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { init } from '../engine.js';
+import { openData } from '../data/open.js';
+import { Subset } from '../data/dataset.js';
+import { savedOptions } from '../train/trainer.js';
+import { ErrorCounter } from '../train/metrics.js';
+import { METHODS, type Method, posteriors } from '../eval/protocols.js';
+import { checkFits, loadForEval, testScales } from '../eval/load.js';
+import { NET_NAMES } from '../vgg/config.js';
+import { fmtDuration, Progress } from './progress.js';
+import { type FlagSpec, helpText, num, oneOf, parseFlags, UsageError } from './args.js';
+
+const FLAGS: Record<string, FlagSpec> = {
+  checkpoint: { type: 'string', multiple: true, help: 'checkpoint to evaluate; repeat to fuse several nets' },
+  data: { type: 'string', help: 'dataset (as for training); default: the one the first checkpoint’s run used' },
+  method: { type: 'string', help: `${METHODS.join(', ')}, or all; comma-separated for several`, default: 'centre' },
+  scales: { type: 'string', help: 'test scales Q, comma-separated (overrides the paper’s defaults)' },
+  'multi-scale': { type: 'boolean', help: 'average over the paper’s three test scales instead of one' },
+  limit: { type: 'string', help: 'evaluate only the first N validation images' },
+  batch: { type: 'string', help: 'views per forward pass', default: '128' },
+  net: { type: 'string', help: `which VGG a foreign (torchvision) checkpoint is: ${NET_NAMES.join(', ')}` },
+  json: { type: 'string', help: 'also write the results as JSON to this file ("-" for standard output)' },
+  'val-fraction': { type: 'string', help: 'held-out share for data without a test split (as in training)', default: '0.1' },
+  seed: { type: 'string', help: 'seed of the held-out split (as in training)', default: '1' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+interface Row {
+  net: string;
+  trainScale: string;
+  testScales: string;
+  method: Method;
+  top1: number;
+  top5: number;
+  images: number;
+  seconds: number;
+}
+
+async function main(): Promise<number> {
+  const f = parseFlags(process.argv.slice(2), FLAGS);
+  if (f.help) {
+    process.stdout.write(helpText('npm run eval -- --checkpoint FILE [--checkpoint FILE …] [flags]   Test a trained VGG with the paper’s protocols.', FLAGS));
+    return 0;
+  }
+  const files = (f.checkpoint as string[] | undefined) ?? [];
+  if (files.length === 0) throw new UsageError('--checkpoint FILE is required (e.g. runs/<run>/best.safetensors); repeat it to fuse several nets');
+  const methodArg = (f.method as string | undefined) ?? 'centre';
+  const methods: Method[] = methodArg === 'all' ? [...METHODS] : methodArg.split(',').map((m) => oneOf('method', m, METHODS));
+  const saved = savedOptions(dirname(files[0]));
+  const dataArg = (f.data as string | undefined) ?? saved?.data ?? 'fashion-mnist';
+  const valFraction = num('val-fraction', (f['val-fraction'] as string | undefined) ?? String(saved?.valFraction ?? 0.1), { gt: 0, max: 0.9 });
+  const seed = num('seed', (f.seed as string | undefined) ?? String(saved?.seed ?? 1), { int: true, min: 0 });
+  const batch = num('batch', (f.batch as string | undefined) ?? '128', { int: true, min: 1 });
+  const scalesArg = f.scales as string | undefined;
+  const forced = scalesArg ? scalesArg.split(',').map((q) => num('scales', q, { int: true, min: 1 })) : null;
+  const net = f.net ? oneOf('net', f.net as string, NET_NAMES) : undefined;
+
+  const e = await init();
+  console.log(`adapter: ${e.rt.describe()}`);
+  const nets = files.map((file) => loadForEval(file, net));
+  let { val } = openData(dataArg, valFraction, seed);
+  for (const n of nets) checkFits(n, val);
+  for (const n of nets) {
+    const bad = forced?.find((q) => q < n.model.config.inputSize);
+    if (bad) throw new UsageError(`--scales: Q = ${bad} is below ${n.file}'s crop size ${n.model.config.inputSize}`);
+  }
+  if (f.limit) {
+    const limit = num('limit', f.limit as string, { int: true, min: 1 });
+    if (limit < val.length) val = new Subset(val, Array.from({ length: limit }, (_, i) => i), `${val.name} (first ${limit})`);
+  }
+  console.log(`evaluating ${nets.length > 1 ? `a fusion of ${nets.length} nets` : nets[0].file} on ${val.name} (${val.length} images)`);
+  const rows: Row[] = [];
+  const progress = new Progress();
+  for (const method of methods) {
+    const models = nets.map((n) => ({ model: n.model, mean: n.preprocess.mean, scales: forced ?? testScales(n.preprocess.scale, f['multi-scale'] === true, n.model.config.inputSize) }));
+    const t0 = Date.now();
+    const probs = await posteriors(models, val, method, { batch, onProgress: (done) => progress.update(`  ${method}`, done, val.length, '') });
+    progress.done();
+    const counter = new ErrorCounter();
+    const labels = Int32Array.from({ length: val.length }, (_, i) => val.label(i));
+    counter.add(probs, nets[0].model.config.classes, labels);
+    const r = counter.rates();
+    rows.push({
+      net: nets.map((n) => n.model.config.net).join('+'),
+      trainScale: nets.map((n) => (n.preprocess.scale[0] === n.preprocess.scale[1] ? `${n.preprocess.scale[0]}` : `[${n.preprocess.scale.join(';')}]`)).join(', '),
+      testScales: models.map((m) => m.scales.join(',')).join(' | '),
+      method,
+      top1: r.top1,
+      top5: r.top5,
+      images: r.images,
+      seconds: (Date.now() - t0) / 1000,
+    });
+  }
+  printTable(rows);
+  if (f.json) {
+    const text = JSON.stringify({ checkpoints: files, data: dataArg, results: rows }, null, 2);
+    if (f.json === '-') console.log(text);
+    else writeFileSync(f.json as string, text + '\n');
+  }
+  return 0;
+}
+
+function printTable(rows: Row[]): void {
+  const head = ['net', 'train S', 'test Q', 'method', 'top-1 err %', 'top-5 err %', 'images', 'time'];
+  const body = rows.map((r) => [r.net, r.trainScale, r.testScales, r.method, (r.top1 * 100).toFixed(2), (r.top5 * 100).toFixed(2), String(r.images), fmtDuration(r.seconds)]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 4 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
+  console.log([line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n'));
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`error: ${err.message}`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  },
+);

@@ -1,0 +1,157 @@
+// The paper's test protocols (section 3.2), producing class posteriors per image:
+// - centre:     rescale to smallest side Q, centre crop of the training size, softmax;
+// - dense:      the fully-convolutional net on the whole rescaled image, its score map averaged
+//               over space, softmax; the same for the mirrored image; the two posteriors averaged;
+// - multi-crop: a 5×5 grid of training-size crops × 2 flips (50 per scale), posteriors averaged;
+// - dense+multi-crop: the average of the two.
+// Several scales (multi-scale) and several nets (fusion) average their posteriors too.
+import { noGrad } from '../autograd/tape.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { rescaledSize, sampleWindow } from '../data/transforms.js';
+import { Tensor, tidy } from '../tensor.js';
+import type { Vgg } from '../vgg/model.js';
+
+export const METHODS = ['centre', 'dense', 'multi-crop', 'dense+multi-crop'] as const;
+export type Method = (typeof METHODS)[number];
+
+/** Row-wise softmax of scores [n, classes], in float64. */
+export function softmaxRows(scores: ArrayLike<number>, classes: number): Float64Array {
+  const out = new Float64Array(scores.length);
+  for (let r = 0; r < scores.length / classes; r++) {
+    let m = -Infinity;
+    for (let c = 0; c < classes; c++) m = Math.max(m, scores[r * classes + c]);
+    let s = 0;
+    for (let c = 0; c < classes; c++) s += out[r * classes + c] = Math.exp(scores[r * classes + c] - m);
+    for (let c = 0; c < classes; c++) out[r * classes + c] /= s;
+  }
+  return out;
+}
+
+/** Top-left corners of the 5×5 grid of `crop`-sized windows over a w×h image: corners and centre included. */
+export function gridPositions(w: number, h: number, crop: number, n = 5): Array<[number, number]> {
+  const at = (size: number, i: number) => Math.round(((size - crop) * i) / (n - 1));
+  const out: Array<[number, number]> = [];
+  for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) out.push([at(w, i), at(h, j)]);
+  return out;
+}
+
+type Image = ReturnType<ImageDataset['image']>;
+
+/** One network input made from an image: a training-size crop, or the whole image (dense). */
+interface View {
+  image: number;
+  whole: boolean;
+  x0: number;
+  y0: number;
+  flip: boolean;
+}
+
+/** The views `method` takes of an image at test scale q. */
+export function viewsOf(method: Method, w: number, h: number, crop: number, image: number): View[] {
+  const views: View[] = [];
+  if (method === 'centre') views.push({ image, whole: false, x0: Math.floor((w - crop) / 2), y0: Math.floor((h - crop) / 2), flip: false });
+  if (method === 'multi-crop' || method === 'dense+multi-crop') {
+    for (const [x0, y0] of gridPositions(w, h, crop)) for (const flip of [false, true]) views.push({ image, whole: false, x0, y0, flip });
+  }
+  if (method === 'dense' || method === 'dense+multi-crop') for (const flip of [false, true]) views.push({ image, whole: true, x0: 0, y0: 0, flip });
+  return views;
+}
+
+function subtractMean(x: Float32Array, offset: number, channels: number, plane: number, mean: number[] | null): void {
+  if (!mean) return;
+  for (let c = 0; c < channels; c++) for (let i = 0; i < plane; i++) x[offset + c * plane + i] -= mean[c];
+}
+
+/**
+ * Runs a batch of views of the same size through the net (crops through the FC net, whole images
+ * through the dense form) and returns their posteriors, `batch` views per forward pass.
+ */
+async function runViews(model: Vgg, images: Image[], views: View[], q: number, mean: number[] | null, batch: number): Promise<Float64Array> {
+  const { inputSize: crop, classes } = model.config;
+  const out = new Float64Array(views.length * classes);
+  for (let s = 0; s < views.length; s += batch) {
+    const part = views.slice(s, s + batch);
+    const first = images[part[0].image];
+    const C = first.channels;
+    const [w, h] = part[0].whole ? rescaledSize(first, q) : [crop, crop];
+    const per = C * w * h;
+    const x = new Float32Array(part.length * per);
+    part.forEach((v, k) => {
+      const img = images[v.image];
+      const [sw, sh] = rescaledSize(img, q);
+      sampleWindow(img, sw, sh, v.x0, v.y0, w, h, v.flip, x, k * per);
+      subtractMean(x, k * per, C, w * h, mean);
+    });
+    const scores = tidy(() =>
+      noGrad(() => {
+        const t = Tensor.from(x, [part.length, C, h, w]);
+        return part[0].whole ? model.denseForward(t) : model.forward(t);
+      }),
+    );
+    out.set(softmaxRows(await scores.toArray(), classes), s * classes);
+    scores.dispose();
+  }
+  return out;
+}
+
+/** Posteriors [images, classes] of `images` under `method` at test scale q. */
+export async function imagesPosteriors(model: Vgg, images: Image[], method: Method, q: number, mean: number[] | null, batch = 128): Promise<Float64Array> {
+  const { inputSize: crop, classes } = model.config;
+  const views = images.flatMap((img, i) => {
+    const [w, h] = rescaledSize(img, q);
+    return viewsOf(method, w, h, crop, i);
+  });
+  // Crops share one size; whole images are grouped by their rescaled size.
+  const groups = new Map<string, View[]>();
+  for (const v of views) {
+    const [w, h] = rescaledSize(images[v.image], q);
+    const key = v.whole ? `${w}x${h}` : 'crop';
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(v);
+  }
+  // Per image: the mean posterior of its crops and of its dense views; the two averaged.
+  const sums = new Float64Array(images.length * classes * 2);
+  const counts = new Float64Array(images.length * 2);
+  for (const group of groups.values()) {
+    const probs = await runViews(model, images, group, q, mean, batch);
+    group.forEach((v, k) => {
+      const slot = v.image * 2 + (v.whole ? 1 : 0);
+      counts[slot]++;
+      for (let c = 0; c < classes; c++) sums[slot * classes + c] += probs[k * classes + c];
+    });
+  }
+  const out = new Float64Array(images.length * classes);
+  for (let i = 0; i < images.length; i++) {
+    const kinds = [0, 1].filter((k) => counts[i * 2 + k] > 0);
+    for (const k of kinds) for (let c = 0; c < classes; c++) out[i * classes + c] += sums[(i * 2 + k) * classes + c] / counts[i * 2 + k] / kinds.length;
+  }
+  return out;
+}
+
+/**
+ * Averaged posteriors [images, classes] over every net in `models` (fusion) and every test scale
+ * (multi-scale), images taken `chunk` at a time.
+ */
+export async function posteriors(
+  models: Array<{ model: Vgg; mean: number[] | null; scales: number[] }>,
+  ds: ImageDataset,
+  method: Method,
+  options: { batch?: number; chunk?: number; onProgress?: (done: number) => void } = {},
+): Promise<Float64Array> {
+  const classes = models[0].model.config.classes;
+  const chunk = options.chunk ?? 64;
+  const out = new Float64Array(ds.length * classes);
+  const weight = 1 / models.reduce((a, m) => a + m.scales.length, 0);
+  for (const m of models) m.model.setTraining(false);
+  for (let s = 0; s < ds.length; s += chunk) {
+    const images = Array.from({ length: Math.min(chunk, ds.length - s) }, (_, k) => ds.image(s + k));
+    for (const m of models) {
+      for (const q of m.scales) {
+        const p = await imagesPosteriors(m.model, images, method, q, m.mean, options.batch);
+        for (let i = 0; i < p.length; i++) out[s * classes + i] += p[i] * weight;
+      }
+    }
+    options.onProgress?.(s + images.length);
+  }
+  return out;
+}

@@ -84,7 +84,7 @@ describe('training', () => {
   });
 
   it('refuses to resume a run of another net, or with no checkpoint', () => {
-    expect(() => new Trainer(options(join(dir, 'none'), { resume: true }))).toThrowError(/--resume: no checkpoint at .*none\/last.safetensors/);
+    expect(() => new Trainer(options(join(dir, 'none'), { resume: true }))).toThrowError(/--resume: no checkpoint at .*none\/last.train.safetensors/);
     expect(() => new Trainer(options(join(dir, 'full'), { resume: true, width: 1 / 8 }))).toThrowError(/holds VGG-A width 0.0625.*run with the same --net, --width/);
   });
 

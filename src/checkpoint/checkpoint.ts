@@ -139,33 +139,38 @@ export function initFromNetA(net: Vgg, path: string): string[] {
 /** Everything besides parameters and momentum that resuming needs; stored as JSON. */
 export type TrainState = Record<string, unknown> & { step: number };
 
+const MOMENTUM_PREFIX = 'momentum.';
+
 /**
- * Writes a resumable checkpoint: first the training state with the momentum buffers, then the
- * model; both carry the step, so a crash between the two writes is detected on load.
+ * Writes a resumable checkpoint as ONE file (parameters, momentum buffers under `momentum.<name>`,
+ * configuration, preprocessing and training state), so a crash at any moment leaves either the
+ * old or the new checkpoint whole. The plain model file `modelFile` (torchvision layout) follows.
  */
-export async function saveTrainingCheckpoint(file: string, net: Vgg, opt: SGD, state: TrainState, preprocess?: Preprocess): Promise<void> {
-  const momentum: Array<[string, StoredTensor]> = [];
+export async function saveTrainingCheckpoint(modelFile: string, net: Vgg, opt: SGD, state: TrainState, preprocess?: Preprocess): Promise<void> {
+  const tensors = await readParams(net);
   for (const [name, p] of net.namedParameters()) {
     const b = opt.buffers.get(p);
-    if (b) momentum.push([name, { shape: [...b.shape], data: await b.toArray() }]);
+    if (b) tensors.push([MOMENTUM_PREFIX + name, { shape: [...b.shape], data: await b.toArray() }]);
   }
-  writeSafetensors(trainStatePath(file), momentum, { [STATE_KEY]: JSON.stringify(state), [STEP_KEY]: String(state.step) });
-  await saveModel(file, net, state.step, preprocess);
+  const meta: Record<string, string> = { [CONFIG_KEY]: JSON.stringify(net.config), [STATE_KEY]: JSON.stringify(state), [STEP_KEY]: String(state.step) };
+  if (preprocess) meta[PREPROCESS_KEY] = JSON.stringify(preprocess);
+  writeSafetensors(trainStatePath(modelFile), tensors, meta);
+  await saveModel(modelFile, net, state.step, preprocess);
 }
 
-/** Loads a resumable checkpoint into `net` and `opt`; returns the training state. */
-export function loadTrainingCheckpoint(file: string, net: Vgg, opt: SGD): TrainState {
-  const model = loadModel(file, net);
-  const statePath = trainStatePath(file);
-  if (!existsSync(statePath)) throw new CheckpointError(statePath, 'is missing: this checkpoint has weights only and cannot resume training');
-  const st = readSafetensors(statePath);
-  if (st.metadata[STEP_KEY] !== model.metadata[STEP_KEY]) {
-    throw new CheckpointError(statePath, `is from step ${st.metadata[STEP_KEY]} but the model file from step ${model.metadata[STEP_KEY]} (interrupted write?)`);
-  }
+/** Loads a resumable checkpoint (the `.train.safetensors` beside `modelFile`) into `net` and `opt`. */
+export function loadTrainingCheckpoint(modelFile: string, net: Vgg, opt: SGD): TrainState {
+  const path = trainStatePath(modelFile);
+  if (!existsSync(path)) throw new CheckpointError(path, 'is missing: without it training cannot resume (the model file alone holds no optimiser state)');
+  const st = readSafetensors(path);
+  const params = new Map<string, StoredTensor>();
+  const momentum = new Map<string, StoredTensor>();
+  for (const [name, t] of st.tensors) (name.startsWith(MOMENTUM_PREFIX) ? momentum : params).set(name.replace(MOMENTUM_PREFIX, ''), t);
+  loadParameters(net, { tensors: params, metadata: st.metadata }, path);
   const byName = new Map(net.namedParameters());
-  for (const [name, s] of st.tensors) {
+  for (const [name, s] of momentum) {
     const p = byName.get(name);
-    if (!p || p.size !== s.data.length) throw new CheckpointError(statePath, `momentum '${name}' does not match the net`);
+    if (!p || p.size !== s.data.length) throw new CheckpointError(path, `momentum '${name}' does not match the net`);
     let b = opt.buffers.get(p);
     if (!b) {
       b = keep(Tensor.empty(p.shape, 'momentum'));
@@ -173,5 +178,7 @@ export function loadTrainingCheckpoint(file: string, net: Vgg, opt: SGD): TrainS
     }
     engine().rt.write(b.buffer, 0, s.data);
   }
-  return JSON.parse(st.metadata[STATE_KEY] ?? '{"step":0}') as TrainState;
+  const raw = st.metadata[STATE_KEY];
+  if (!raw) throw new CheckpointError(path, 'has no training state in its metadata');
+  return JSON.parse(raw) as TrainState;
 }

@@ -1,96 +1,16 @@
 // `npm run train -- --net E [flags]`: the paper's training recipe on a real dataset.
-import { join } from 'node:path';
 import { init } from '../engine.js';
-import { INIT_SCHEMES } from '../vgg/init.js';
-import { formatSummary, NET_NAMES, resolveConfig } from '../vgg/config.js';
-import { DivergedError, savedOptions, Trainer, type TrainOptions } from '../train/trainer.js';
+import { formatSummary, resolveConfig } from '../vgg/config.js';
+import { DivergedError, Trainer } from '../train/trainer.js';
 import { fmtDuration, Progress } from './progress.js';
-import { type FlagSpec, helpText, num, oneOf, parseFlags, scaleRange, UsageError } from './args.js';
+import { helpText, parseFlags, UsageError } from './args.js';
 import { openData } from '../data/open.js';
-
-const FLAGS: Record<string, FlagSpec> = {
-  net: { type: 'string', help: `network: ${NET_NAMES.join(', ')}`, default: 'A' },
-  data: { type: 'string', help: 'fashion-mnist[:DIR], cifar10:DIR, folder:DIR, or a folder', default: 'fashion-mnist' },
-  out: { type: 'string', help: 'run folder for checkpoints, metrics and charts', default: 'runs/<net>-<data>-<time>' },
-  epochs: { type: 'string', help: 'maximum epochs (the schedule may stop earlier)', default: '74' },
-  batch: { type: 'string', help: 'mini-batch size', default: '256' },
-  lr: { type: 'string', help: 'initial learning rate', default: '0.01' },
-  momentum: { type: 'string', help: 'SGD momentum', default: '0.9' },
-  'weight-decay': { type: 'string', help: 'L2 weight decay', default: '0.0005' },
-  dropout: { type: 'string', help: 'dropout after FC1 and FC2', default: '0.5' },
-  patience: { type: 'string', help: 'epochs without validation improvement before lr ÷ 10', default: '2' },
-  'max-decays': { type: 'string', help: 'lr cuts before training stops at the next plateau', default: '3' },
-  width: { type: 'string', help: 'channel/FC width multiplier (0.25 for CPU-sized nets)', default: '1' },
-  'input-size': { type: 'string', help: 'training crop (= net input) size', default: '224, or 32 for Fashion-MNIST/CIFAR' },
-  scale: { type: 'string', help: 'smallest side S before cropping: S or Smin:Smax (jittered)', default: '256, or 32:40 at input 32' },
-  'no-flip': { type: 'boolean', help: 'turn off random horizontal flips' },
-  'color-shift': { type: 'string', help: 'PCA colour shift std (AlexNet); 0 turns it off', default: '0.1' },
-  'no-mean': { type: 'boolean', help: 'do not subtract the training set mean' },
-  init: { type: 'string', help: `weight init: ${INIT_SCHEMES.join(', ')}`, default: 'kaiming' },
-  'init-from': { type: 'string', help: 'trained net A checkpoint for the paper’s deeper-net init' },
-  'lrn-convention': { type: 'string', help: "A-LRN's α: caffe (α/n, PyTorch) or alexnet (α, TensorFlow)", default: 'caffe' },
-  seed: { type: 'string', help: 'seed for init, data order, augmentation and dropout', default: '1' },
-  workers: { type: 'string', help: 'batch-preparation threads (0: on the main thread)', default: '1' },
-  'val-fraction': { type: 'string', help: 'held-out share when the data has no test split', default: '0.1' },
-  'eval-batch': { type: 'string', help: 'validation batch size', default: '256' },
-  'max-steps': { type: 'string', help: 'stop with a checkpoint after this many steps' },
-  resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
-  summary: { type: 'boolean', help: 'print the network summary and exit' },
-  help: { type: 'boolean', help: 'show this help' },
-};
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-/** Builds the options from flags (and, with --resume, the run's saved options). */
-function buildOptions(f: ReturnType<typeof parseFlags>): TrainOptions {
-  const saved = f.resume && str(f.out) ? savedOptions(str(f.out)!) : null;
-  if (f.resume && !str(f.out)) throw new UsageError('--resume needs --out with the run folder to continue');
-  const get = (k: string) => str(f[k]);
-  const net = oneOf('net', get('net') ?? saved?.net ?? 'A', NET_NAMES);
-  const data = get('data') ?? saved?.data ?? 'fashion-mnist';
-  const small = /^(fashion-mnist|mnist|cifar10)/.test(data) || /fashion|cifar|mnist/i.test(data);
-  const inputSize = get('input-size') ? num('input-size', get('input-size')!, { int: true, min: 32 }) : (saved?.inputSize ?? (small ? 32 : 224));
-  const scale = get('scale') ? scaleRange('scale', get('scale')!) : (saved?.scale ?? (inputSize === 224 ? [256, 256] : [inputSize, Math.round(inputSize * 1.25)]));
-  if (scale[0] < inputSize) throw new UsageError(`--scale ${scale.join(':')}: the smallest side S must be at least the crop size ${inputSize}`);
-  const pick = <T>(flag: string, parse: (raw: string) => T, fromSaved: T | undefined, dflt: T): T => (get(flag) !== undefined ? parse(get(flag)!) : (fromSaved ?? dflt));
-  const o: TrainOptions = {
-    net,
-    data,
-    out: get('out') ?? join('runs', `${net}-${data.replace(/[^a-z0-9]+/gi, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
-    epochs: pick('epochs', (r) => num('epochs', r, { int: true, min: 1 }), saved?.epochs, 74),
-    batch: pick('batch', (r) => num('batch', r, { int: true, min: 1 }), saved?.batch, 256),
-    lr: pick('lr', (r) => num('lr', r, { gt: 0 }), saved?.lr, 0.01),
-    momentum: pick('momentum', (r) => num('momentum', r, { min: 0, max: 0.999 }), saved?.momentum, 0.9),
-    weightDecay: pick('weight-decay', (r) => num('weight-decay', r, { min: 0 }), saved?.weightDecay, 5e-4),
-    dropout: pick('dropout', (r) => num('dropout', r, { min: 0, max: 0.99 }), saved?.dropout, 0.5),
-    patience: pick('patience', (r) => num('patience', r, { int: true, min: 1 }), saved?.patience, 2),
-    maxDecays: pick('max-decays', (r) => num('max-decays', r, { int: true, min: 0 }), saved?.maxDecays, 3),
-    width: pick('width', (r) => num('width', r, { gt: 0, max: 4 }), saved?.width, 1),
-    inputSize,
-    scale,
-    flip: f['no-flip'] ? false : (saved?.flip ?? true),
-    colorShift: pick('color-shift', (r) => num('color-shift', r, { min: 0 }), saved?.colorShift, 0.1),
-    subtractMean: f['no-mean'] ? false : (saved?.subtractMean ?? true),
-    init: pick('init', (r) => oneOf('init', r, INIT_SCHEMES), saved?.init, 'kaiming'),
-    initFrom: get('init-from') ?? saved?.initFrom ?? null,
-    lrnConvention: pick('lrn-convention', (r) => oneOf('lrn-convention', r, ['caffe', 'alexnet'] as const), saved?.lrnConvention, 'caffe'),
-    seed: pick('seed', (r) => num('seed', r, { int: true, min: 0 }), saved?.seed, 1),
-    workers: pick('workers', (r) => num('workers', r, { int: true, min: 0, max: 64 }), undefined, 1),
-    valFraction: pick('val-fraction', (r) => num('val-fraction', r, { gt: 0, max: 0.9 }), saved?.valFraction, 0.1),
-    evalBatch: pick('eval-batch', (r) => num('eval-batch', r, { int: true, min: 1 }), undefined, 256),
-    resume: f.resume === true,
-    maxSteps: get('max-steps') ? num('max-steps', get('max-steps')!, { int: true, min: 1 }) : null,
-  };
-  if (saved && o.net !== saved.net) throw new UsageError(`--resume: the run in ${o.out} trains VGG-${saved.net}, not VGG-${o.net}`);
-  return o;
-}
+import { buildOptions, TRAIN_FLAGS } from './train_options.js';
 
 async function main(): Promise<number> {
-  const f = parseFlags(process.argv.slice(2), FLAGS);
+  const f = parseFlags(process.argv.slice(2), TRAIN_FLAGS);
   if (f.help) {
-    process.stdout.write(helpText('npm run train -- [flags]   Train a VGG network with the paper’s recipe.', FLAGS));
+    process.stdout.write(helpText('npm run train -- [flags]   Train a VGG network with the paper’s recipe.', TRAIN_FLAGS));
     return 0;
   }
   const o = buildOptions(f);

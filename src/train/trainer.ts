@@ -14,9 +14,11 @@ import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
 import { SGD } from '../optim/sgd.js';
 import { Rng } from '../rng.js';
 import { keep, Tensor, tidy } from '../tensor.js';
-import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, type Preprocess, saveModel, saveTrainingCheckpoint } from '../checkpoint/checkpoint.js';
+import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, type Preprocess, saveModel, saveTrainingCheckpoint, trainStatePath } from '../checkpoint/checkpoint.js';
 import { readSafetensors } from '../checkpoint/safetensors.js';
-import type { NetName } from '../vgg/config.js';
+import { type NetName, resolveConfig } from '../vgg/config.js';
+import { fmtBytes, GpuError } from '../gpu/runtime.js';
+import { preflight } from './preflight.js';
 import type { InitScheme } from '../vgg/init.js';
 import { buildVgg, type Vgg } from '../vgg/model.js';
 import type { LrnConvention } from '../ops/lrn.js';
@@ -105,7 +107,8 @@ export class Trainer {
     this.val = data.val;
     mkdirSync(o.out, { recursive: true });
     const classes = this.train.classNames.length;
-    const resumeFile = join(o.out, 'last.safetensors');
+    const modelFile = join(o.out, 'last.safetensors');
+    const resumeFile = trainStatePath(modelFile);
     if (o.resume && !existsSync(resumeFile)) throw new Error(`--resume: no checkpoint at ${resumeFile}; start without --resume or point --out at the run's folder`);
     if (o.resume) {
       const cfg = checkpointConfig(readSafetensors(resumeFile), resumeFile);
@@ -114,11 +117,14 @@ export class Trainer {
       }
     }
     engine().rng.setState({ state: mixSeed(o.seed, 0x1417), spare: null });
-    this.model = buildVgg({ net: o.net, width: o.width, inputSize: o.inputSize, classes, inChannels: this.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention, init: o.init });
+    const config = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes, inChannels: this.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
+    const mem = preflight(config, o.batch, engine().rt);
+    emit({ kind: 'message', message: `${(mem.parameters / 1e6).toFixed(2)} M parameters; a training step holds about ${fmtBytes(mem.totalBytes)} on the GPU (${fmtBytes(mem.paramBytes)} weights, gradients and momentum)` });
+    this.model = buildVgg({ ...config, init: o.init });
     this.opt = new SGD(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.schedule = new PlateauSchedule(o.lr, o.patience, o.maxDecays);
     if (o.resume) {
-      this.state = loadTrainingCheckpoint(resumeFile, this.model, this.opt) as RunState;
+      this.state = loadTrainingCheckpoint(modelFile, this.model, this.opt) as RunState;
       this.schedule.state = this.state.schedule;
       this.opt.lr = this.state.schedule.lr;
       emit({ kind: 'message', message: `resumed from ${resumeFile} at epoch ${this.state.epoch + 1}, step ${this.state.step}` });
@@ -183,7 +189,7 @@ export class Trainer {
             const total = (await lossSum.toArray())[0];
             const sum = st.lossSum + total;
             shown = sum / st.lossCount;
-            if (!Number.isFinite(total)) throw new DivergedError(st.step, join(o.out, 'last.safetensors'));
+            if (!Number.isFinite(total)) throw new DivergedError(st.step, this.lastCheckpoint());
           }
           const elapsed = (performance.now() - t0) / 1000;
           const rate = images / Math.max(elapsed, 1e-9);
@@ -217,11 +223,23 @@ export class Trainer {
         await writeFilterGrid(join(o.out, 'filters.png'), this.model);
         this.emit({ kind: 'epoch', record });
       }
+    } catch (e) {
+      if (e instanceof GpuError && /device lost/.test(e.message)) {
+        const last = this.lastCheckpoint();
+        throw new GpuError(`${e.message}. ${last ? `The last checkpoint is ${last}; --resume continues from it` : 'No checkpoint was written yet'}.`);
+      }
+      throw e;
     } finally {
       await maker.close();
       lossSum.dispose();
     }
     return { stoppedEarly: false, history: st.history };
+  }
+
+  /** The resumable checkpoint on disk, or null before the first one. */
+  lastCheckpoint(): string | null {
+    const f = trainStatePath(join(this.o.out, 'last.safetensors'));
+    return existsSync(f) ? f : null;
   }
 
   private async checkpoint(): Promise<void> {
@@ -236,8 +254,9 @@ export class Trainer {
 }
 
 export class DivergedError extends Error {
-  constructor(step: number, lastGood: string) {
-    super(`the loss became NaN or infinite by step ${step}; training stopped. The last good checkpoint is ${lastGood} (not overwritten). Try a lower --lr or another --init.`);
+  constructor(step: number, lastGood: string | null) {
+    const kept = lastGood ? `The last good checkpoint is ${lastGood} (kept, not overwritten; --resume continues from it)` : 'No checkpoint was written before it';
+    super(`the loss became NaN or infinite by step ${step}; training stopped. ${kept}. Try a lower --lr or another --init.`);
     this.name = 'DivergedError';
   }
 }

@@ -1,0 +1,80 @@
+// Issue 6: the training CLI killed (SIGKILL) at random moments, or interrupted (SIGINT), always
+// leaves a valid checkpoint, and --resume reaches exactly the parameters of an uninterrupted run.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '../src/checkpoint/safetensors.js';
+import { Rng } from '../src/rng.js';
+import { writeFashionLike } from './fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vggpu-kill-'));
+const root = join(import.meta.dirname, '..');
+beforeAll(() => writeFashionLike(join(dir, 'data'), 64, 16));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function train(out: string, extra: string[], kill?: { signal: NodeJS.Signals; afterMs: number }): Promise<{ code: number | null; stdout: string }> {
+  const args = ['--import', 'tsx', join(root, 'src/cli/train.ts'), '--out', out, ...extra];
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let armed = false;
+    p.stdout.on('data', (d) => {
+      stdout += d;
+      // Start the clock once training has begun (after start-up and shader compilation).
+      if (kill && !armed && stdout.includes(' on fashion-mnist')) {
+        armed = true;
+        setTimeout(() => p.kill(kill.signal), kill.afterMs);
+      }
+    });
+    p.stderr.on('data', () => {});
+    p.on('close', (code) => resolve({ code, stdout }));
+  });
+}
+
+const RUN = ['--net', 'A', '--width', '0.0625', '--batch', '16', '--epochs', '3', '--workers', '0', '--seed', '11'];
+
+function params(file: string): Map<string, number[]> {
+  return new Map([...readSafetensors(file).tensors].map(([k, t]) => [k, Array.from(t.data)]));
+}
+
+let reference: Map<string, number[]>;
+
+describe('interrupted training', () => {
+  it('runs uninterrupted for reference', async () => {
+    const r = await train(join(dir, 'ref'), ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN]);
+    expect(r.code).toBe(0);
+    reference = params(join(dir, 'ref', 'last.train.safetensors'));
+  });
+
+  it('SIGINT finishes the step, writes a checkpoint, says how to resume; resuming matches', async () => {
+    const out = join(dir, 'int');
+    const r = await train(out, ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN], { signal: 'SIGINT', afterMs: 150 });
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/interrupt: finishing this step and writing a checkpoint/);
+    expect(r.stdout).toContain(`continue with: npm run train -- --out ${out} --resume`);
+    const done = await train(out, ['--resume']);
+    expect(done.code).toBe(0);
+    expect(params(join(out, 'last.train.safetensors'))).toEqual(reference);
+  });
+
+  it('SIGKILL at random moments always leaves a valid checkpoint, and --resume reaches the same parameters', async () => {
+    const out = join(dir, 'kill');
+    const ck = join(out, 'last.train.safetensors');
+    const rng = new Rng(7);
+    let code: number | null = null;
+    let kills = 0;
+    for (let round = 0; round < 12 && code !== 0; round++) {
+      const resume = existsSync(ck);
+      const r = await train(out, resume ? ['--resume'] : ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN], round < 8 ? { signal: 'SIGKILL', afterMs: rng.int(500) } : undefined);
+      code = r.code;
+      if (code !== 0) kills++;
+      if (existsSync(ck)) expect(() => readSafetensors(ck)).not.toThrow();
+    }
+    expect(code).toBe(0);
+    expect(kills).toBeGreaterThanOrEqual(3);
+    console.log(`SIGKILL test: ${kills} kills before the run completed`);
+    expect(params(ck)).toEqual(reference);
+  });
+});

@@ -4,6 +4,7 @@ import { Rng } from './rng.js';
 import type { Tensor } from './tensor.js';
 import type { TapeNode } from './autograd/tape.js';
 
+/** The process-wide engine state: GPU runtime, tape, tidy scopes and the seeded RNG. */
 export class Engine {
   /** Recorded ops, in execution order, while gradients are enabled. */
   readonly tape: TapeNode[] = [];

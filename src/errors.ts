@@ -1,7 +1,9 @@
 // Errors that name the op and the shapes involved, so a user can find their mistake.
 
+/** A tensor shape: sizes of each dimension, outermost first. */
 export type Shape = readonly number[];
 
+/** An op called with bad arguments; the message names the op and the shapes involved. */
 export class OpError extends Error {
   constructor(op: string, problem: string, shapes: Record<string, Shape | number | string> = {}) {
     const parts = Object.entries(shapes).map(([k, v]) => `${k} ${Array.isArray(v) ? fmtShape(v) : String(v)}`);

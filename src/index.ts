@@ -1,11 +1,23 @@
-// Public entry point.
+/**
+ * vggpu: a WebGPU deep-learning engine with hand-written WGSL kernels, built to train and evaluate
+ * the VGG networks. This is the public entry point; everything an embedder needs is exported here.
+ * @packageDocumentation
+ */
+
+// Device and engine
 export { init, engine, Engine } from './engine.js';
+export { Runtime, GpuError, fmtBytes, type BufferRange, type Dispatch, type Uniform } from './gpu/runtime.js';
+export type { AdapterChoice, BackendName } from './gpu/adapter.js';
+export { BufferPool, type PoolStats } from './gpu/pool.js';
+export type { BakedConstants } from './gpu/kernels.js';
+
+// Tensors and autograd
 export { Tensor, tidy, keep, sizeOf } from './tensor.js';
 export { OpError, type Shape } from './errors.js';
-export { GpuError, Runtime } from './gpu/runtime.js';
-export type { PoolStats } from './gpu/pool.js';
-export { backward, noGrad, clearTape } from './autograd/tape.js';
+export { backward, noGrad, clearTape, record, type BackwardRule, type TapeNode } from './autograd/tape.js';
 export { Rng } from './rng.js';
+
+// Ops (each differentiable unless noted)
 export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
 export { linear, type LinearOptions } from './ops/linear.js';
 export { matmul } from './ops/matmul.js';
@@ -16,5 +28,34 @@ export { dropout, type DropoutOptions } from './ops/dropout.js';
 export { softmaxCrossEntropy } from './ops/softmax_cross_entropy.js';
 export { globalAvgPool } from './ops/global_avg_pool.js';
 export { reshape, flatten } from './ops/reshape.js';
-export { add, scale, fill, fillInPlace, accumulateInto } from './ops/elementwise.js';
+export { add, scale, copy, fill, fillInPlace, accumulateInto } from './ops/elementwise.js';
+
+// Layers, initialisation, optimiser, schedule
+export { Conv2d, Linear, MaxPool2d, LRN, ReLU, Dropout, Flatten, Sequential, type Module, type NamedParameter } from './nn/layers.js';
+export { INIT_SCHEMES, initValues, initLayer, type InitScheme } from './vgg/init.js';
 export { SGD, type SgdOptions } from './optim/sgd.js';
+export { PlateauSchedule, type PlateauState } from './train/schedule.js';
+
+// VGG
+export { NET_NAMES, VGG_TABLE, resolveConfig, planLayers, summarise, formatSummary, type NetName, type VggToken, type VggOptions, type VggConfig, type LayerPlan, type SummaryRow } from './vgg/config.js';
+export { Vgg, buildVgg, type VggLayer } from './vgg/model.js';
+
+// Checkpoints
+export { saveModel, loadModel, loadParameters, initFromNetA, checkpointConfig, checkpointPreprocess, saveTrainingCheckpoint, loadTrainingCheckpoint, trainStatePath, type Preprocess, type TrainState } from './checkpoint/checkpoint.js';
+export { readSafetensors, writeSafetensors, CheckpointError, type SafetensorsFile, type StoredTensor } from './checkpoint/safetensors.js';
+
+// Data
+export { DatasetError, Subset, type ImageDataset, type RawImage, type DatasetSpec } from './data/dataset.js';
+export { IdxDataset, parseIdx, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from './data/idx.js';
+export { CifarDataset, CIFAR10_CLASSES } from './data/cifar.js';
+export { ImageFolderDataset, decodeImage, listClassFolders } from './data/image_folder.js';
+export { openData, openSpec, holdOut, type DataChoice } from './data/open.js';
+export { rescaledSize, sampleWindow, trainSample, centreSample, fullSample, channelStats, symmetricEigen, type AugmentOptions, type ChannelStats } from './data/transforms.js';
+export { makeBatch, epochOrder, mixSeed, BatchMaker, type Batch } from './data/batches.js';
+
+// Training and evaluation
+export { Trainer, DivergedError, savedOptions, type TrainOptions, type TrainEvent, type EpochRecord } from './train/trainer.js';
+export { topKMisses, ErrorCounter, type ErrorRates } from './train/metrics.js';
+export { estimateMemory, preflight, type MemoryEstimate } from './train/preflight.js';
+export { METHODS, softmaxRows, gridPositions, viewsOf, imagesPosteriors, posteriors, type Method, type View } from './eval/protocols.js';
+export { loadForEval, checkFits, testScales, type LoadedNet } from './eval/load.js';

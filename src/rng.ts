@@ -1,6 +1,7 @@
 // Seeded, serialisable random numbers (initialisation, dropout seeds, data order).
 // SplitMix32 is tiny, fast and passes the usual statistical batteries for this use.
 
+/** A seeded, serialisable random number generator (SplitMix32). */
 export class Rng {
   private spare: number | null = null;
   constructor(private state: number = 0x9e3779b9) {
@@ -41,9 +42,11 @@ export class Rng {
     return Math.floor(this.uniform() * n);
   }
 
+  /** The generator's state, for checkpoints. */
   getState(): { state: number; spare: number | null } {
     return { state: this.state, spare: this.spare };
   }
+  /** Restores a state from getState(). */
   setState(s: { state: number; spare: number | null }): void {
     this.state = s.state >>> 0;
     this.spare = s.spare;

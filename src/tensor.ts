@@ -13,16 +13,19 @@ class Storage {
   retain(): void {
     this.refs++;
   }
+  /** Drops a reference taken with retain(). */
   release(): void {
     if (this.refs <= 0) throw new Error('tensor storage released twice');
     if (--this.refs === 0) engine().rt.pool.release(this.buffer);
   }
 }
 
+/** Number of elements of a shape. */
 export function sizeOf(shape: Shape): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** An f32 tensor on the GPU: a shape over a pooled, reference-counted buffer. */
 export class Tensor {
   readonly size: number;
   /** Set on tensors whose gradient `backward()` should compute. */
@@ -49,6 +52,7 @@ export class Tensor {
     return new Tensor([...shape], new Storage(buffer, size));
   }
 
+  /** A tensor holding `data` (row-major for `shape`). */
   static from(data: ArrayLike<number>, shape: Shape): Tensor {
     checkShape('Tensor.from', 'shape', shape);
     if (data.length !== sizeOf(shape)) {
@@ -59,6 +63,7 @@ export class Tensor {
     return t;
   }
 
+  /** A one-element tensor. */
   static scalar(value: number): Tensor {
     return Tensor.from([value], [1]);
   }
@@ -90,6 +95,7 @@ export class Tensor {
     this.storage.retain();
     return this;
   }
+  /** Drops a reference taken with retain(). */
   release(): void {
     this.storage.release();
   }
@@ -104,6 +110,7 @@ export class Tensor {
     engine().scopes.at(-1)?.delete(this);
   }
 
+  /** e.g. `Tensor[2, 3]`. */
   toString(): string {
     return `Tensor${fmtShape(this.shape)}`;
   }

@@ -8,6 +8,7 @@ import { accumulateInto, fill } from '../ops/elementwise.js';
 /** Gradient rule: given dL/d(output), returns dL/d(input) for each input (null where not needed). */
 export type BackwardRule = (gradOutput: Tensor, needsGrad: readonly boolean[]) => Array<Tensor | null>;
 
+/** One recorded op: its inputs and output, the tensors its backward rule keeps, and the rule. */
 export interface TapeNode {
   op: string;
   inputs: Tensor[];

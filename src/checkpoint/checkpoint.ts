@@ -16,6 +16,7 @@ const STEP_KEY = 'vggpu.step';
 const STATE_KEY = 'vggpu.train_state';
 const PREPROCESS_KEY = 'vggpu.preprocess';
 
+/** The resumable checkpoint's path for a model checkpoint path (`x.safetensors` → `x.train.safetensors`). */
 export function trainStatePath(modelFile: string): string {
   return modelFile.replace(/\.safetensors$/, '') + '.train.safetensors';
 }
@@ -32,6 +33,8 @@ export interface Preprocess {
   mean: number[] | null;
   /** Training scale S: [S, S] or jittered [Smin, Smax]. */
   scale: [number, number];
+  /** The dataset's class names, in label order. */
+  classNames?: string[];
 }
 
 /** Saves the parameters (torchvision names) with the configuration and preprocessing in the metadata. */

@@ -5,11 +5,13 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
+/** An f32 tensor as stored on disk: shape and values. */
 export interface StoredTensor {
   shape: number[];
   data: Float32Array;
 }
 
+/** A parsed safetensors file: tensors by name and the string metadata. */
 export interface SafetensorsFile {
   tensors: Map<string, StoredTensor>;
   metadata: Record<string, string>;
@@ -18,6 +20,7 @@ export interface SafetensorsFile {
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 const MAX_HEADER = 100 * 2 ** 20;
 
+/** A checkpoint that cannot be read or does not fit; the message names the file and the problem. */
 export class CheckpointError extends Error {
   constructor(file: string, problem: string) {
     super(`${file}: ${problem}`);

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // `npm run eval -- --checkpoint run/best.safetensors`: the paper's test protocols, top-1/top-5 error.
 import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // `npm run train -- --net E [flags]`: the paper's training recipe on a real dataset.
 import { init } from '../engine.js';
 import { formatSummary, resolveConfig } from '../vgg/config.js';

@@ -9,6 +9,7 @@ import { Rng } from '../rng.js';
 import type { DatasetSpec, ImageDataset } from './dataset.js';
 import { type AugmentOptions, trainSample } from './transforms.js';
 
+/** One training batch: augmented images and their labels. */
 export interface Batch {
   /** [B, C, crop, crop]. */
   x: Float32Array;
@@ -106,6 +107,7 @@ export class BatchMaker {
     }
   }
 
+  /** Makes the batch of these images (positions in the dataset) for `epoch`. */
   make(indices: ArrayLike<number>, epoch: number): Promise<Batch> {
     if (this.pool.length === 0) {
       try {
@@ -129,6 +131,7 @@ export class BatchMaker {
     }
   }
 
+  /** Stops the worker threads. */
   async close(): Promise<void> {
     await Promise.all(this.pool.map((w) => w.terminate()));
     this.pool = [];

@@ -4,9 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatasetError, type ImageDataset, type RawImage } from './dataset.js';
 
+/** CIFAR-10's class names in label order. */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 const RECORD = 1 + 3 * 32 * 32;
 
+/** CIFAR-10 from its binary batch files. */
 export class CifarDataset implements ImageDataset {
   readonly channels = 3;
   readonly classNames = CIFAR10_CLASSES;
@@ -43,6 +45,7 @@ export class CifarDataset implements ImageDataset {
     return this.records.length / RECORD;
   }
 
+  /** Image i as interleaved RGB. */
   image(i: number): RawImage {
     const src = this.records.subarray(i * RECORD + 1, (i + 1) * RECORD);
     const data = new Uint8Array(3 * 1024);
@@ -50,6 +53,7 @@ export class CifarDataset implements ImageDataset {
     return { width: 32, height: 32, channels: 3, data };
   }
 
+  /** Label of image i. */
   label(i: number): number {
     return this.records[i * RECORD];
   }

@@ -1,6 +1,7 @@
 // Datasets: images with integer labels, read from the formats users have on disk.
 // Images come back as 8-bit interleaved (H×W×C) pixels; transforms turn them into float tensors.
 
+/** An 8-bit image with interleaved channels. */
 export interface RawImage {
   width: number;
   height: number;
@@ -9,24 +10,29 @@ export interface RawImage {
   data: Uint8Array;
 }
 
+/** A labelled image dataset. */
 export interface ImageDataset {
   /** e.g. "fashion-mnist train". */
   readonly name: string;
   readonly length: number;
   readonly channels: number;
   readonly classNames: readonly string[];
+  /** Image i (decoded on demand for image folders). */
   image(i: number): RawImage;
+  /** Label of image i, in [0, classNames.length). */
   label(i: number): number;
   /** Where the dataset can be reopened (in a worker thread): the spec it was opened from. */
   readonly spec: DatasetSpec;
 }
 
+/** How to reopen a dataset (in a worker thread). */
 export type DatasetSpec =
   | { kind: 'fashion-mnist'; dir: string; split: 'train' | 'test' }
   | { kind: 'cifar10'; dir: string; split: 'train' | 'test' }
   | { kind: 'image-folder'; dir: string; split: 'train' | 'val'; classNames?: readonly string[] }
   | { kind: 'subset'; of: DatasetSpec; indices: number[] };
 
+/** A dataset that cannot be read; the message names the file and says what to do. */
 export class DatasetError extends Error {
   constructor(what: string, problem: string) {
     super(`${what}: ${problem}`);
@@ -53,9 +59,11 @@ export class Subset implements ImageDataset {
   get classNames() {
     return this.base.classNames;
   }
+  /** Image i of the subset. */
   image(i: number) {
     return this.base.image(this.indices[i]);
   }
+  /** Label of image i of the subset. */
   label(i: number) {
     return this.base.label(this.indices[i]);
   }

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DatasetError, type ImageDataset, type RawImage } from './dataset.js';
 
+/** Where Debian's dataset-fashion-mnist package installs the IDX files. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+/** Fashion-MNIST's class names in label order. */
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 /** Parses an IDX file: magic 0x0000 0x08 (unsigned byte) ndim, then ndim big-endian u32 sizes, then the data. */
@@ -45,6 +47,7 @@ function readMaybeGz(dir: string, base: string): { bytes: Uint8Array; file: stri
   );
 }
 
+/** Fashion-MNIST (or MNIST) from its four IDX files, gzipped or not. */
 export class IdxDataset implements ImageDataset {
   readonly channels = 1;
   readonly classNames = FASHION_MNIST_CLASSES;
@@ -79,11 +82,13 @@ export class IdxDataset implements ImageDataset {
     return { kind: 'fashion-mnist' as const, dir: this.dir, split: this.split };
   }
 
+  /** Image i (28×28 grayscale). */
   image(i: number): RawImage {
     const n = this.h * this.w;
     return { width: this.w, height: this.h, channels: 1, data: this.images.subarray(i * n, (i + 1) * n) };
   }
 
+  /** Label of image i. */
   label(i: number): number {
     return this.labels[i];
   }

@@ -32,6 +32,7 @@ export function decodeImage(file: string): RawImage {
   }
 }
 
+/** The sub-folders of `dir`, sorted: the class names of an image folder. */
 export function listClassFolders(dir: string): string[] {
   let entries: string[];
   try {
@@ -42,6 +43,7 @@ export function listClassFolders(dir: string): string[] {
   return entries.filter((e) => statSync(join(dir, e)).isDirectory()).sort();
 }
 
+/** Images in one folder per class (PNG or JPEG, any size), delivered as RGB. */
 export class ImageFolderDataset implements ImageDataset {
   readonly channels = 3;
   readonly classNames: readonly string[];
@@ -81,12 +83,15 @@ export class ImageFolderDataset implements ImageDataset {
   get length(): number {
     return this.files.length;
   }
+  /** Image i, decoded from its file. */
   image(i: number): RawImage {
     return decodeImage(this.files[i]);
   }
+  /** Label of image i. */
   label(i: number): number {
     return this.labels[i];
   }
+  /** The file image i comes from. */
   file(i: number): string {
     return this.files[i];
   }

@@ -7,6 +7,7 @@ import { FASHION_MNIST_DIR, IdxDataset } from './idx.js';
 import { ImageFolderDataset } from './image_folder.js';
 import { Rng } from '../rng.js';
 
+/** Training and validation sets opened from a --data argument. */
 export interface DataChoice {
   train: ImageDataset;
   val: ImageDataset;

@@ -7,6 +7,7 @@
 import type { Rng } from '../rng.js';
 import type { ImageDataset, RawImage } from './dataset.js';
 
+/** Per-channel statistics of a training set, for mean subtraction and the PCA colour shift. */
 export interface ChannelStats {
   /** Mean per channel, on the [0, 1] scale. */
   mean: number[];
@@ -15,6 +16,7 @@ export interface ChannelStats {
   eigenvectors: number[][];
 }
 
+/** The training-time augmentation and preprocessing settings. */
 export interface AugmentOptions {
   /** Output size (the net's input size). */
   crop: number;

@@ -7,6 +7,7 @@ import type { ImageDataset } from '../data/dataset.js';
 import type { NetName } from '../vgg/config.js';
 import { Vgg } from '../vgg/model.js';
 
+/** A trained net ready for evaluation, with the preprocessing its training used. */
 export interface LoadedNet {
   file: string;
   model: Vgg;

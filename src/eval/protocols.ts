@@ -11,7 +11,9 @@ import { rescaledSize, sampleWindow } from '../data/transforms.js';
 import { Tensor, tidy } from '../tensor.js';
 import type { Vgg } from '../vgg/model.js';
 
+/** The evaluation methods of section 3.2. */
 export const METHODS = ['centre', 'dense', 'multi-crop', 'dense+multi-crop'] as const;
+/** One of METHODS. */
 export type Method = (typeof METHODS)[number];
 
 /** Row-wise softmax of scores [n, classes], in float64. */
@@ -38,7 +40,7 @@ export function gridPositions(w: number, h: number, crop: number, n = 5): Array<
 type Image = ReturnType<ImageDataset['image']>;
 
 /** One network input made from an image: a training-size crop, or the whole image (dense). */
-interface View {
+export interface View {
   image: number;
   whole: boolean;
   x0: number;

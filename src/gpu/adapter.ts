@@ -3,8 +3,10 @@
 // mode), which is how the engine runs on CPU-only Linux machines.
 import { create, globals } from 'webgpu';
 
+/** Dawn backends the engine knows. */
 export type BackendName = 'vulkan' | 'metal' | 'd3d12' | 'opengles';
 
+/** The adapter picked for this machine and how. */
 export interface AdapterChoice {
   adapter: GPUAdapter;
   backend: BackendName;

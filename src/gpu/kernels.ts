@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
+/** Compile-time constants baked into a kernel's source (and its pipeline cache key). */
 export type BakedConstants = Record<string, number | boolean>;
 
 function findKernelDir(): string {

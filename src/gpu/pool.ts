@@ -1,5 +1,6 @@
 // Reuses freed storage buffers by size, so a training step allocates nothing after the first.
 
+/** Buffer-pool counters, for leak checks. */
 export interface PoolStats {
   /** Buffers handed out and not yet released. */
   liveBuffers: number;
@@ -13,6 +14,7 @@ export interface PoolStats {
 
 const GRANULE = 256;
 
+/** Storage buffers reused by size. */
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
   private live = new Map<GPUBuffer, number>();
@@ -22,6 +24,7 @@ export class BufferPool {
 
   constructor(private device: GPUDevice) {}
 
+  /** A buffer of at least `bytes`, reused from the pool when one of that size is free. */
   acquire(bytes: number): GPUBuffer {
     const size = Math.max(GRANULE, Math.ceil(bytes / GRANULE) * GRANULE);
     const list = this.free.get(size);
@@ -40,6 +43,7 @@ export class BufferPool {
     return buffer;
   }
 
+  /** Returns a buffer to the pool. */
   release(buffer: GPUBuffer): void {
     const size = this.live.get(buffer);
     if (size === undefined) throw new Error('BufferPool.release: buffer is not live (released twice?)');
@@ -60,6 +64,7 @@ export class BufferPool {
     this.pooledBuffers = 0;
   }
 
+  /** Destroys every buffer, live or pooled. */
   destroyAll(): void {
     this.trim();
     for (const b of this.live.keys()) b.destroy();
@@ -67,6 +72,7 @@ export class BufferPool {
     this.liveBytes = 0;
   }
 
+  /** Current counters. */
   stats(): PoolStats {
     return {
       liveBuffers: this.live.size,

@@ -16,6 +16,7 @@ export interface BufferRange {
 /** A uniform value; plain numbers are u32, `{ f32: x }` floats, `{ i32: x }` signed ints. */
 export type Uniform = number | { f32: number } | { i32: number };
 
+/** One compute dispatch: kernel, constants, uniforms, bindings, grid, and a label for errors. */
 export interface Dispatch {
   /** Kernel file name under kernels/ (without .wgsl) and entry point. */
   kernel: string;
@@ -32,8 +33,10 @@ export interface Dispatch {
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256
 const UNIFORM_ARENA_SLOTS = 512;
 
+/** A GPU-side failure (validation, out of memory, device loss), naming the kernel launch. */
 export class GpuError extends Error {}
 
+/** The WebGPU device and everything that touches it directly. */
 export class Runtime {
   readonly pool: BufferPool;
   private pipelines = new Map<string, GPUComputePipeline>();
@@ -72,6 +75,7 @@ export class Runtime {
     });
   }
 
+  /** Picks an adapter and opens a device with the limits the kernels need. */
   static async create(): Promise<Runtime> {
     const choice = await chooseAdapter();
     const a = choice.adapter.limits;
@@ -124,6 +128,7 @@ export class Runtime {
     if (this.lostReason) throw new GpuError(`GPU device lost (${this.lostReason}) while running ${label}`);
   }
 
+  /** The compute pipeline for a kernel entry point with baked constants, compiled once and cached. */
   pipeline(kernel: string, entry: string, constants: BakedConstants = {}): GPUComputePipeline {
     const { key, code } = kernelSource(kernel, constants);
     const cacheKey = `${key}#${entry}`;
@@ -212,6 +217,7 @@ export class Runtime {
     if (messages.length) throw new GpuError(messages[0]);
   }
 
+  /** A pooled storage buffer of at least `bytes`, checked against the adapter's limit. */
   createBuffer(bytes: number, label: string): GPUBuffer {
     if (bytes > this.limits.maxBufferSize) {
       throw new GpuError(`${label}: needs a ${fmtBytes(bytes)} buffer but the adapter allows at most ${fmtBytes(this.limits.maxBufferSize)}; use a smaller batch or width`);
@@ -265,6 +271,7 @@ export class Runtime {
     return { buffer, byteOffset, byteSize, elemOffset: (byteStart - byteOffset) / 4 };
   }
 
+  /** Releases every buffer and the device. */
   destroy(): void {
     this.flush();
     this.pool.destroyAll();
@@ -289,6 +296,7 @@ function summarise(labels: string[]): string {
   return uniq.length <= 6 ? uniq.join('; ') : `${uniq.slice(0, 6).join('; ')}; …`;
 }
 
+/** Bytes as B, KiB, MiB or GiB for messages. */
 export function fmtBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;

@@ -9,9 +9,12 @@ import { relu } from '../ops/relu.js';
 import { flatten } from '../ops/reshape.js';
 import { keep, Tensor } from '../tensor.js';
 
+/** A parameter with its name (e.g. `features.0.weight`). */
 export type NamedParameter = [name: string, tensor: Tensor];
 
+/** A layer: parameters plus a forward function. */
 export interface Module {
+  /** Runs the layer (recorded on the tape when gradients are on). */
   forward(x: Tensor): Tensor;
   /** Trainable tensors, named relative to this module (e.g. "weight", "0.bias"). */
   parameters(): NamedParameter[];
@@ -34,6 +37,7 @@ abstract class Leaf implements Module {
   setTraining(_training: boolean): void {}
 }
 
+/** 2-D convolution layer (stride 1, same padding by default), optional fused ReLU. */
 export class Conv2d extends Leaf {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -47,14 +51,17 @@ export class Conv2d extends Leaf {
     this.weight = parameterTensor([outChannels, inChannels, kernelSize, kernelSize], 'conv weight');
     this.bias = parameterTensor([outChannels], 'conv bias');
   }
+  /** Runs the layer. */
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, this.options);
   }
+  /** Weight and bias. */
   override parameters(): NamedParameter[] {
     return [['weight', this.weight], ['bias', this.bias]];
   }
 }
 
+/** Fully-connected layer, optional fused ReLU. */
 export class Linear extends Leaf {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -67,49 +74,62 @@ export class Linear extends Leaf {
     this.weight = parameterTensor([outFeatures, inFeatures], 'linear weight');
     this.bias = parameterTensor([outFeatures], 'linear bias');
   }
+  /** Runs the layer. */
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias, this.options);
   }
+  /** Weight and bias. */
   override parameters(): NamedParameter[] {
     return [['weight', this.weight], ['bias', this.bias]];
   }
 }
 
+/** 2×2 max-pool, stride 2. */
 export class MaxPool2d extends Leaf {
+  /** Runs the layer. */
   forward(x: Tensor): Tensor {
     return maxPool2d(x);
   }
 }
 
+/** Local response normalisation across channels. */
 export class LRN extends Leaf {
   constructor(readonly options: LrnOptions = {}) {
     super();
   }
+  /** Runs the layer. */
   forward(x: Tensor): Tensor {
     return lrn(x, this.options);
   }
 }
 
+/** ReLU layer. */
 export class ReLU extends Leaf {
+  /** Runs the layer. */
   forward(x: Tensor): Tensor {
     return relu(x);
   }
 }
 
+/** Flattens [N, …] to [N, features]. */
 export class Flatten extends Leaf {
+  /** Runs the layer. */
   forward(x: Tensor): Tensor {
     return flatten(x);
   }
 }
 
+/** Inverted dropout; identity when not training. */
 export class Dropout extends Leaf {
   training = true;
   constructor(readonly p: number) {
     super();
   }
+  /** Runs the layer. */
   forward(x: Tensor): Tensor {
     return dropout(x, { p: this.p, training: this.training });
   }
+  /** Dropout is active only in training. */
   override setTraining(training: boolean): void {
     this.training = training;
   }
@@ -118,6 +138,7 @@ export class Dropout extends Leaf {
 /** Runs named modules in order; parameter names are prefixed with each module's name. */
 export class Sequential implements Module {
   constructor(readonly modules: Array<[name: string, module: Module]>) {}
+  /** Runs the layer. */
   forward(x: Tensor): Tensor {
     let h = x;
     for (const [, m] of this.modules) h = m.forward(h);

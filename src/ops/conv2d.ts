@@ -11,6 +11,7 @@ import { forEachImageSlice, maxChunkElems } from './launch.js';
 import { reluBackward } from './relu.js';
 import { sumAxes, sumSplits } from './reduce.js';
 
+/** Options of conv2d. */
 export interface Conv2dOptions {
   /** Apply ReLU to the output in the same pass (the backward then uses the saved output). */
   relu?: boolean;

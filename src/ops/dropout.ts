@@ -8,6 +8,7 @@ import { Tensor } from '../tensor.js';
 import { copy } from './elementwise.js';
 import { forEachChunk, gridFor } from './launch.js';
 
+/** Options of dropout. */
 export interface DropoutOptions {
   /** Drop probability in [0, 1). */
   p: number;
@@ -17,6 +18,7 @@ export interface DropoutOptions {
   seed?: number;
 }
 
+/** Inverted dropout: keeps each element with probability 1−p, scaled by 1/(1−p). */
 export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   const { p, training } = options;
   if (!(p >= 0 && p < 1)) throw new OpError('dropout', `p must be in [0, 1), got ${p}`, { input: x.shape });

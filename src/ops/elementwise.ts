@@ -65,6 +65,7 @@ export function scale(a: Tensor, alpha: number): Tensor {
   return y;
 }
 
+/** A copy of `a` (differentiable). */
 export function copy(a: Tensor): Tensor {
   return scale(a, 1);
 }

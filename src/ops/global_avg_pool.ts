@@ -4,6 +4,7 @@ import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { broadcastInner, sumInner } from './reduce.js';
 
+/** Mean over H×W: [N, C, H, W] → [N, C]. */
 export function globalAvgPool(x: Tensor): Tensor {
   if (x.shape.length !== 4) throw new OpError('globalAvgPool', 'input must be [N, C, H, W]', { input: x.shape });
   const [N, C, H, W] = x.shape;

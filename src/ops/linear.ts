@@ -9,6 +9,7 @@ import { stridedMatmul, whole } from './matmul.js';
 import { reluBackward } from './relu.js';
 import { sumAxes } from './reduce.js';
 
+/** Options of linear. */
 export interface LinearOptions {
   relu?: boolean;
 }

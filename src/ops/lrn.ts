@@ -12,6 +12,7 @@ import { forEachImageSlice, gridFor } from './launch.js';
  */
 export type LrnConvention = 'caffe' | 'alexnet';
 
+/** LRN parameters (defaults: the paper's). */
 export interface LrnOptions {
   /** Channels in the window, n (default 5). */
   size?: number;
@@ -28,6 +29,7 @@ export interface LrnOptions {
 /** The paper's (AlexNet's) parameters. */
 export const LRN_DEFAULTS = { size: 5, k: 2, alpha: 1e-4, beta: 0.75, convention: 'caffe' as LrnConvention };
 
+/** Local response normalisation across channels, [N, C, H, W] → same shape. */
 export function lrn(x: Tensor, options: LrnOptions = {}): Tensor {
   const o = { ...LRN_DEFAULTS, ...options };
   if (x.shape.length !== 4) throw new OpError('lrn', 'input must be [N, C, H, W]', { input: x.shape });

@@ -4,6 +4,7 @@ import { engine } from '../engine.js';
 import { Tensor } from '../tensor.js';
 import { forEachChunk, gridFor } from './launch.js';
 
+/** max(x, 0), elementwise. */
 export function relu(x: Tensor): Tensor {
   const rt = engine().rt;
   const y = Tensor.empty(x.shape, 'relu');

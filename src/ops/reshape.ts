@@ -3,6 +3,7 @@
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 
+/** The same values with another shape (a view; differentiable). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const y = x.view(shape);
   record('reshape', [x], y, [], (g) => [g.view(x.shape)]);

@@ -6,6 +6,7 @@ import { fillInPlace } from '../ops/elementwise.js';
 import { forEachChunk, gridFor } from '../ops/launch.js';
 import { keep, Tensor } from '../tensor.js';
 
+/** SGD hyper-parameters (defaults: the paper's). */
 export interface SgdOptions {
   /** Learning rate (paper: 1e-2). */
   lr: number;
@@ -15,6 +16,7 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
+/** SGD with momentum and weight decay, PyTorch semantics, one kernel per parameter. */
 export class SGD {
   lr: number;
   readonly momentum: number;
@@ -70,6 +72,7 @@ export class SGD {
     }
   }
 
+  /** Frees the momentum buffers. */
   dispose(): void {
     for (const b of this.buffers.values()) b.dispose();
     this.buffers.clear();

@@ -16,6 +16,7 @@ export function topKMisses(scores: ArrayLike<number>, classes: number, labels: A
   return misses;
 }
 
+/** Top-1 and top-5 error over a number of images. */
 export interface ErrorRates {
   top1: number;
   top5: number;
@@ -27,11 +28,13 @@ export class ErrorCounter {
   private miss1 = 0;
   private miss5 = 0;
   private n = 0;
+  /** Counts a batch of score rows against their labels. */
   add(scores: ArrayLike<number>, classes: number, labels: ArrayLike<number>): void {
     this.miss1 += topKMisses(scores, classes, labels, 1);
     this.miss5 += topKMisses(scores, classes, labels, Math.min(5, classes));
     this.n += labels.length;
   }
+  /** The error rates so far. */
   rates(): ErrorRates {
     return { top1: this.miss1 / Math.max(1, this.n), top5: this.miss5 / Math.max(1, this.n), images: this.n };
   }

@@ -5,6 +5,7 @@ import type { Runtime } from '../gpu/runtime.js';
 import { fmtBytes } from '../gpu/runtime.js';
 import { planLayers, type VggConfig } from '../vgg/config.js';
 
+/** GPU memory a training step holds. */
 export interface MemoryEstimate {
   parameters: number;
   /** Parameters, gradients and momentum. */
@@ -14,6 +15,7 @@ export interface MemoryEstimate {
   totalBytes: number;
 }
 
+/** Estimates the GPU memory of training `config` at `batch`. */
 export function estimateMemory(config: VggConfig, batch: number): MemoryEstimate {
   let params = 0;
   let act = config.inChannels * config.inputSize ** 2;

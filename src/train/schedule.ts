@@ -1,6 +1,7 @@
 // The paper's learning-rate schedule: divide by 10 when validation accuracy stops improving, at most
 // `maxDecays` times (three in the paper); training ends when the last rate plateaus too.
 
+/** The schedule's state (checkpointed). */
 export interface PlateauState {
   lr: number;
   best: number;
@@ -9,6 +10,7 @@ export interface PlateauState {
   done: boolean;
 }
 
+/** Learning rate ÷ 10 on validation plateaus, at most maxDecays times, then stop. */
 export class PlateauSchedule {
   state: PlateauState;
 

@@ -26,6 +26,7 @@ import { evaluateCentreCrop } from './evaluate.js';
 import { PlateauSchedule, type PlateauState } from './schedule.js';
 import { writeFilterGrid, writeTrainingChart } from './charts.js';
 
+/** Everything a training run needs (the CLI's flags). */
 export interface TrainOptions {
   net: NetName;
   data: string;
@@ -58,6 +59,7 @@ export interface TrainOptions {
   maxSteps: number | null;
 }
 
+/** Progress events a Trainer reports. */
 export type TrainEvent =
   | { kind: 'start'; message: string }
   | { kind: 'step'; epoch: number; step: number; steps: number; loss: number | null; imagesPerSec: number; etaSec: number }
@@ -65,6 +67,7 @@ export type TrainEvent =
   | { kind: 'epoch'; record: EpochRecord }
   | { kind: 'message'; message: string };
 
+/** One epoch's metrics (a line of metrics.jsonl). */
 export interface EpochRecord {
   epoch: number;
   step: number;
@@ -89,6 +92,7 @@ interface RunState {
   stats: ChannelStats;
 }
 
+/** Trains a VGG with the paper's recipe: see TrainOptions. */
 export class Trainer {
   readonly model: Vgg;
   readonly opt: SGD;
@@ -249,10 +253,11 @@ export class Trainer {
 
   /** Stored with every checkpoint so evaluation prepares images as training did. */
   get preprocess(): Preprocess {
-    return { mean: this.o.subtractMean ? this.state.stats.mean : null, scale: this.o.scale };
+    return { mean: this.o.subtractMean ? this.state.stats.mean : null, scale: this.o.scale, classNames: [...this.train.classNames] };
   }
 }
 
+/** Training stopped because the loss became NaN or infinite. */
 export class DivergedError extends Error {
   constructor(step: number, lastGood: string | null) {
     const kept = lastGood ? `The last good checkpoint is ${lastGood} (kept, not overwritten; --resume continues from it)` : 'No checkpoint was written before it';

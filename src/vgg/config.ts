@@ -3,14 +3,18 @@
 // summary and checkpoint name is derived from. No GPU needed here.
 import type { LrnConvention } from '../ops/lrn.js';
 
+/** The six VGG configurations of Table 1. */
 export const NET_NAMES = ['A', 'A-LRN', 'B', 'C', 'D', 'E'] as const;
+/** One of NET_NAMES. */
 export type NetName = (typeof NET_NAMES)[number];
 
 /** Per block: 'c3' = 3×3 conv, 'c1' = 1×1 conv, 'lrn' = local response normalisation. */
-type Token = 'c3' | 'c1' | 'lrn';
-const c3x = (n: number): Token[] => Array<Token>(n).fill('c3');
+/** A layer in Table 1: 3×3 conv, 1×1 conv, or LRN. */
+export type VggToken = 'c3' | 'c1' | 'lrn';
+const c3x = (n: number): VggToken[] => Array<VggToken>(n).fill('c3');
 
-export const VGG_TABLE: Record<NetName, Token[][]> = {
+/** Table 1 of the paper: each configuration's blocks as lists of layers. */
+export const VGG_TABLE: Record<NetName, VggToken[][]> = {
   A: [c3x(1), c3x(1), c3x(2), c3x(2), c3x(2)],
   'A-LRN': [['c3', 'lrn'], c3x(1), c3x(2), c3x(2), c3x(2)],
   B: [c3x(2), c3x(2), c3x(2), c3x(2), c3x(2)],
@@ -23,6 +27,7 @@ export const VGG_TABLE: Record<NetName, Token[][]> = {
 const BLOCK_CHANNELS = [64, 128, 256, 512, 512];
 const FC_WIDTH = 4096;
 
+/** Options that scale a VGG configuration. */
 export interface VggOptions {
   net: NetName;
   /** Input channels: 3 for RGB, 1 for grayscale. Default 3. */
@@ -39,8 +44,10 @@ export interface VggOptions {
   lrnConvention?: LrnConvention;
 }
 
+/** VggOptions with every default filled in. */
 export type VggConfig = Required<VggOptions>;
 
+/** Fills in defaults and validates, with errors that say what to do. */
 export function resolveConfig(o: VggOptions): VggConfig {
   const c: VggConfig = { inChannels: 3, inputSize: 224, classes: 1000, width: 1, dropout: 0.5, lrnConvention: 'caffe', ...o };
   const bad = (what: string, fix: string) => {
@@ -56,6 +63,7 @@ export function resolveConfig(o: VggOptions): VggConfig {
   return c;
 }
 
+/** One layer of a network's plan, with torchvision's module name. */
 export type LayerPlan =
   | { kind: 'conv'; name: string; inChannels: number; outChannels: number; kernel: 1 | 3; size: number; block: number; indexInBlock: number }
   | { kind: 'lrn'; name: string; channels: number; size: number }
@@ -97,6 +105,7 @@ export function planLayers(config: VggConfig): LayerPlan[] {
   return plan;
 }
 
+/** One row of a network summary. */
 export interface SummaryRow {
   name: string;
   layer: string;
@@ -107,6 +116,7 @@ export interface SummaryRow {
   macs: number;
 }
 
+/** Per-layer output shapes, parameters and multiply-adds, and totals. */
 export function summarise(config: VggConfig): { rows: SummaryRow[]; params: number; macs: number } {
   const rows = planLayers(config).map((l): SummaryRow => {
     switch (l.kind) {

@@ -13,6 +13,7 @@ import { Rng } from '../rng.js';
  *   or stall with it; it is here to reproduce the paper's setting.
  */
 export const INIT_SCHEMES = ['kaiming', 'xavier', 'paper'] as const;
+/** One of INIT_SCHEMES. */
 export type InitScheme = (typeof INIT_SCHEMES)[number];
 
 /** Values for a weight of `shape` ([out, in] or [out, in, k, k]). */

@@ -10,16 +10,18 @@ import type { Tensor } from '../tensor.js';
 import { type InitScheme, initLayer } from './init.js';
 import { type LayerPlan, planLayers, resolveConfig, type VggConfig, type VggOptions } from './config.js';
 
-interface Named {
+/** A named feature layer of a Vgg. */
+export interface VggLayer {
   name: string;
   module: Module;
 }
 
+/** A VGG network built from its configuration's layer plan. */
 export class Vgg {
   readonly config: VggConfig;
   readonly plan: LayerPlan[];
   /** Convolutions, LRN and pools, in order, with torchvision's `features.i` names. */
-  readonly features: Named[] = [];
+  readonly features: VggLayer[] = [];
   /** FC layers (`classifier.0/3/6`), each followed by its dropout where the paper has one. */
   readonly classifier: Array<{ name: string; fc: Linear; dropout: Dropout | null }> = [];
 
@@ -43,6 +45,7 @@ export class Vgg {
     return out;
   }
 
+  /** All parameters, in state-dict order. */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
@@ -54,10 +57,12 @@ export class Vgg {
     return convPlans.map((plan, i) => ({ plan, conv: convs[i] }));
   }
 
+  /** Dropout on (training) or off (evaluation). */
   setTraining(training: boolean): void {
     for (const c of this.classifier) c.dropout?.setTraining(training);
   }
 
+  /** (Re-)initialises every weight with `scheme`, biases to zero. */
   init(scheme: InitScheme = 'kaiming'): void {
     for (const { conv } of this.convLayers()) initLayer(conv.weight, conv.bias, scheme);
     for (const { fc } of this.classifier) initLayer(fc.weight, fc.bias, scheme);
@@ -115,10 +120,12 @@ export class Vgg {
     return globalAvgPool(this.denseScoreMap(x));
   }
 
+  /** Frees every parameter. */
   dispose(): void {
     for (const t of this.parameters()) t.dispose();
   }
 
+  /** A one-line description. */
   toString(): string {
     const c = this.config;
     return `VGG-${c.net} (${c.inChannels}×${c.inputSize}×${c.inputSize} → ${c.classes} classes, width ×${c.width})`;

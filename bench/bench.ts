@@ -1,0 +1,182 @@
+// `npm run bench [-- --filter TEXT] [--json FILE] [--quick]`: kernel throughput per kernel and per
+// VGG layer shape, and whole training steps, on whatever adapter the engine picks. Speed is judged
+// by ratios within one run (a conv pass against our own GEMM), since the machines are shared.
+import { writeFileSync } from 'node:fs';
+import { backward, engine, init, matmul, noGrad, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/index.js';
+import { conv2d } from '../src/ops/conv2d.js';
+import { convGradInput, convGradWeight } from '../src/ops/conv2d.js';
+import { linear } from '../src/ops/linear.js';
+import { lrn } from '../src/ops/lrn.js';
+import { maxPool2d } from '../src/ops/maxpool2d.js';
+import { relu } from '../src/ops/relu.js';
+import { NET_NAMES, planLayers, resolveConfig, summarise, type NetName } from '../src/vgg/config.js';
+import { buildVgg } from '../src/vgg/model.js';
+
+interface Result {
+  group: string;
+  name: string;
+  ms: number;
+  /** Counted floating-point operations per run (2 per multiply-add). */
+  gflops?: number;
+  gbps?: number;
+  imagesPerSec?: number;
+  compileMs: number;
+  vsGemm?: number;
+}
+
+const args = process.argv.slice(2);
+const flag = (n: string) => {
+  const i = args.indexOf(`--${n}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const filter = flag('filter');
+// `--json` alone prints JSON instead of the table; `--json FILE` writes it to FILE as well.
+const jsonFlag = args.includes('--json');
+const jsonFile = flag('json')?.startsWith('--') ? undefined : flag('json');
+const quick = args.includes('--quick');
+const budgetMs = quick ? 300 : 1200;
+
+const e = await init();
+const rt = e.rt;
+const results: Result[] = [];
+
+/** Times fn (which returns tensors to dispose) until the budget is spent; the first run (compile) is apart. */
+async function time(group: string, name: string, fn: () => Tensor | Tensor[] | void, counts: { flops?: number; bytes?: number; images?: number }): Promise<Result | null> {
+  if (filter && !`${group} ${name}`.toLowerCase().includes(filter.toLowerCase())) return null;
+  const dispose = (r: Tensor | Tensor[] | void) => (Array.isArray(r) ? r : r ? [r] : []).forEach((t) => t.dispose());
+  const c0 = rt.compileMs;
+  dispose(fn());
+  await rt.sync();
+  const compileMs = rt.compileMs - c0;
+  let n = 0;
+  const t0 = performance.now();
+  do {
+    dispose(fn());
+    await rt.sync();
+    n++;
+  } while (performance.now() - t0 < budgetMs && n < 200);
+  const ms = (performance.now() - t0) / n;
+  const r: Result = { group, name, ms, compileMs };
+  if (counts.flops) r.gflops = counts.flops / ms / 1e6;
+  if (counts.bytes) r.gbps = counts.bytes / ms / 1e6;
+  if (counts.images) r.imagesPerSec = (counts.images * 1000) / ms;
+  results.push(r);
+  const fmt = [r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOPS` : '', r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '', r.imagesPerSec !== undefined ? `${r.imagesPerSec.toFixed(1)} img/s` : ''].filter(Boolean).join('  ');
+  process.stderr.write(`  ${group.padEnd(14)} ${name.padEnd(44)} ${ms.toFixed(2).padStart(10)} ms  ${fmt}\n`);
+  return r;
+}
+
+const rand = (n: number, s = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s) * 0.5);
+const T = (shape: number[], s = 1) => Tensor.from(rand(shape.reduce((a, b) => a * b, 1), s), shape);
+
+process.stderr.write(`adapter: ${rt.describe()}\n`);
+
+// GEMM: 1024³ and the FC shapes (batch 32).
+let gemm1024: number | undefined;
+{
+  const a = T([1024, 1024]);
+  const b = T([1024, 1024], 2);
+  const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(a, b)), { flops: 2 * 1024 ** 3 });
+  gemm1024 = r?.gflops;
+  for (const [B, IN, OUT] of [[32, 25088, 4096], [32, 4096, 4096], [32, 4096, 1000], [32, 128, 1024], [32, 1024, 1024]]) {
+    if (quick && IN === 25088) continue;
+    const x = T([B, IN]);
+    const w = T([OUT, IN], 3);
+    const bias = T([OUT], 4);
+    await time('gemm', `FC ${B}×${IN}→${OUT}`, () => noGrad(() => linear(x, w, bias)), { flops: 2 * B * IN * OUT });
+    [x, w, bias].forEach((t) => t.dispose());
+  }
+  a.dispose();
+  b.dispose();
+}
+
+// Convolution passes at every distinct VGG conv shape: 224×224 batch 1, and 32×32 batch 32 at width 1 and 1/4.
+const settings: Array<{ label: string; size: number; batch: number; width: number }> = [
+  { label: '224 b1', size: 224, batch: 1, width: 1 },
+  { label: '32 b32', size: 32, batch: 32, width: 1 },
+  { label: '32 b32 w¼', size: 32, batch: 32, width: 0.25 },
+];
+for (const s of quick ? settings.slice(2) : settings) {
+  const seen = new Set<string>();
+  for (const net of ['C', 'E'] as NetName[]) {
+    for (const l of planLayers(resolveConfig({ net, inputSize: s.size, width: s.width }))) {
+      if (l.kind !== 'conv') continue;
+      const key = `${l.inChannels}→${l.outChannels} k${l.kernel} ${l.size}²`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const x = T([s.batch, l.inChannels, l.size, l.size]);
+      const w = T([l.outChannels, l.inChannels, l.kernel, l.kernel], 2);
+      const b = T([l.outChannels], 3);
+      const dy = T([s.batch, l.outChannels, l.size, l.size], 4);
+      const flops = 2 * s.batch * l.outChannels * l.inChannels * l.kernel ** 2 * l.size ** 2;
+      const pad = (l.kernel - 1) / 2;
+      const rows = [
+        await time(`conv ${s.label}`, `${key} forward`, () => noGrad(() => conv2d(x, w, b, { relu: true })), { flops }),
+        l.inChannels > 3 ? await time(`conv ${s.label}`, `${key} input-grad`, () => convGradInput(dy, w, x.shape, pad), { flops }) : null,
+        await time(`conv ${s.label}`, `${key} weight-grad`, () => convGradWeight(dy, x, w.shape, pad), { flops }),
+      ];
+      for (const r of rows) if (r && gemm1024 && r.gflops) r.vsGemm = r.gflops / gemm1024;
+      [x, w, b, dy].forEach((t) => t.dispose());
+    }
+  }
+}
+
+// Memory-bound kernels (bytes = everything read and written once).
+{
+  const shape = [32, 64, 32, 32];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const x = T(shape);
+  await time('memory', `relu [${shape}]`, () => noGrad(() => relu(x)), { bytes: 8 * n });
+  await time('memory', `maxpool 2×2 [${shape}]`, () => noGrad(() => maxPool2d(x)), { bytes: 4 * n * 1.25 });
+  await time('memory', `lrn n=5 [${shape}]`, () => noGrad(() => lrn(x)), { bytes: 8 * n });
+  const logits = T([256, 1000]);
+  const labels = Array.from({ length: 256 }, (_, i) => i % 1000);
+  await time('memory', 'softmax-CE [256, 1000]', () => noGrad(() => softmaxCrossEntropy(logits, labels)), { bytes: 4 * 256 * 1000 });
+  const p = T([n]);
+  p.requiresGrad = true;
+  p.grad = T([n], 5);
+  const opt = new SGD([p], { lr: 1e-4 });
+  await time('memory', `sgd update [${n}]`, () => opt.step(), { bytes: 4 * n * 5 });
+  [x, logits, p].forEach((t) => t.dispose());
+  opt.dispose();
+}
+
+// Whole training steps: forward + backward + SGD update.
+const stepCases: Array<{ net: NetName; size: number; batch: number; width: number }> = [
+  ...NET_NAMES.map((net) => ({ net, size: 32, batch: 32, width: 0.25 })),
+  ...(quick ? [] : [{ net: 'A' as NetName, size: 224, batch: 1, width: 1 }, { net: 'E' as NetName, size: 224, batch: 1, width: 1 }]),
+];
+for (const c of stepCases) {
+  const name = `VGG-${c.net} ${c.size}² b${c.batch} w${c.width}`;
+  if (filter && !`step ${name}`.toLowerCase().includes(filter.toLowerCase())) continue;
+  const model = buildVgg({ net: c.net, inputSize: c.size, width: c.width, classes: c.size === 224 ? 1000 : 10 });
+  const opt = new SGD(model.parameters(), { lr: 1e-3 });
+  const x = T([c.batch, 3, c.size, c.size]);
+  const labels = Array.from({ length: c.batch }, (_, i) => i % 10);
+  const macs = summarise(model.config).macs;
+  const r = await time('step', name, () => {
+    const loss = tidy(() => softmaxCrossEntropy(model.forward(x), labels));
+    backward(loss);
+    opt.step();
+    opt.zeroGrad();
+    return loss;
+  }, { flops: 3 * 2 * macs * c.batch, images: c.batch });
+  if (r && gemm1024 && r.gflops) r.vsGemm = r.gflops / gemm1024;
+  model.dispose();
+  opt.dispose();
+  x.dispose();
+}
+
+// The table.
+const head = ['group', 'case', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GEMM', 'compile ms'];
+const body = results.map((r) => [r.group, r.name, r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0)]);
+const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
+const json = JSON.stringify({ adapter: rt.describe(), date: new Date().toISOString(), results }, null, 2) + '\n';
+if (jsonFile) writeFileSync(jsonFile, json);
+if (jsonFlag && !jsonFile) process.stdout.write(json);
+else {
+  console.log(`adapter: ${rt.describe()}`);
+  console.log([line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n'));
+}
+process.exit(0);

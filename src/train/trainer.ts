@@ -187,7 +187,7 @@ export class Trainer {
           st.stepInEpoch = k + 1;
           st.lossCount++;
           images += B;
-          const report = k % 10 === 9 || k + 1 === stepsPerEpoch;
+          const report = k % 10 === 9 || k + 1 === stepsPerEpoch || shown === null;
           if (report) {
             // Reading the running sum syncs with the GPU only every few steps.
             const total = (await lossSum.toArray())[0];

@@ -97,3 +97,12 @@ describe('training', () => {
     }
   });
 });
+
+describe('resuming with a new learning rate', () => {
+  it('--lr with --resume replaces the saved rate', async () => {
+    const out = join(dir, 'lr');
+    await new Trainer(options(out, { epochs: 1 })).run();
+    const t = new Trainer(options(out, { resume: true, resumeLr: 0.001 }));
+    expect(t.opt.lr).toBe(0.001);
+  });
+});

@@ -12,7 +12,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   out: { type: 'string', help: 'run folder for checkpoints, metrics and charts', default: 'runs/<net>-<data>-<time>' },
   epochs: { type: 'string', help: 'maximum epochs (the schedule may stop earlier)', default: '74' },
   batch: { type: 'string', help: 'mini-batch size', default: '256' },
-  lr: { type: 'string', help: 'initial learning rate', default: '0.01' },
+  lr: { type: 'string', help: 'initial learning rate; with --resume, the rate to continue at', default: '0.01' },
   momentum: { type: 'string', help: 'SGD momentum', default: '0.9' },
   'weight-decay': { type: 'string', help: 'L2 weight decay', default: '0.0005' },
   dropout: { type: 'string', help: 'dropout after FC1 and FC2', default: '0.5' },
@@ -79,6 +79,7 @@ export function buildOptions(f: ReturnType<typeof parseFlags>): TrainOptions {
     valFraction: pick('val-fraction', (r) => num('val-fraction', r, { gt: 0, max: 0.9 }), saved?.valFraction, 0.1),
     evalBatch: pick('eval-batch', (r) => num('eval-batch', r, { int: true, min: 1 }), undefined, 256),
     resume: f.resume === true,
+    resumeLr: f.resume === true && get('lr') !== undefined ? num('lr', get('lr')!, { gt: 0 }) : null,
     maxSteps: get('max-steps') ? num('max-steps', get('max-steps')!, { int: true, min: 1 }) : null,
   };
   if (saved && o.net !== saved.net) throw new UsageError(`--resume: the run in ${o.out} trains VGG-${saved.net}, not VGG-${o.net}`);

@@ -55,6 +55,8 @@ export interface TrainOptions {
   valFraction: number;
   evalBatch: number;
   resume: boolean;
+  /** With resume: replace the saved learning rate (a cut by hand, as the paper's authors did). */
+  resumeLr?: number | null;
   /** Stop (with a checkpoint) after this many steps in total; for tests and time-boxed runs. */
   maxSteps: number | null;
 }
@@ -130,8 +132,9 @@ export class Trainer {
     if (o.resume) {
       this.state = loadTrainingCheckpoint(modelFile, this.model, this.opt) as RunState;
       this.schedule.state = this.state.schedule;
+      if (o.resumeLr) this.schedule.state.lr = o.resumeLr;
       this.opt.lr = this.state.schedule.lr;
-      emit({ kind: 'message', message: `resumed from ${resumeFile} at epoch ${this.state.epoch + 1}, step ${this.state.step}` });
+      emit({ kind: 'message', message: `resumed from ${resumeFile} at epoch ${this.state.epoch + 1}, step ${this.state.step}, lr ${this.opt.lr}` });
     } else {
       if (o.initFrom) {
         const copied = initFromNetA(this.model, o.initFrom);

@@ -1,6 +1,6 @@
 // Issue 6: the training CLI killed (SIGKILL) at random moments, or interrupted (SIGINT), always
 // leaves a valid checkpoint, and --resume reaches exactly the parameters of an uninterrupted run.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +11,15 @@ import { writeFashionLike } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vggpu-kill-'));
 const root = join(import.meta.dirname, '..');
-beforeAll(() => writeFashionLike(join(dir, 'data'), 64, 16));
+beforeAll(() => {
+  writeFashionLike(join(dir, 'data'), 64, 16);
+  // The same compiled CLI that `npm run train` runs, with its batch worker thread.
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: root });
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function train(out: string, extra: string[], kill?: { signal: NodeJS.Signals; afterMs: number }): Promise<{ code: number | null; stdout: string }> {
-  const args = ['--import', 'tsx', join(root, 'src/cli/train.ts'), '--out', out, ...extra];
+  const args = [join(root, 'dist/cli/train.js'), '--out', out, ...extra];
   return new Promise((resolve) => {
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -33,7 +37,7 @@ function train(out: string, extra: string[], kill?: { signal: NodeJS.Signals; af
   });
 }
 
-const RUN = ['--net', 'A', '--width', '0.0625', '--batch', '16', '--epochs', '3', '--workers', '0', '--seed', '11'];
+const RUN = ['--net', 'A', '--width', '0.0625', '--batch', '16', '--epochs', '3', '--workers', '1', '--seed', '11'];
 
 function params(file: string): Map<string, number[]> {
   return new Map([...readSafetensors(file).tensors].map(([k, t]) => [k, Array.from(t.data)]));

@@ -106,3 +106,16 @@ describe('resuming with a new learning rate', () => {
     expect(t.opt.lr).toBe(0.001);
   });
 });
+
+describe('resuming before the first validation', () => {
+  it('a checkpoint from the middle of epoch 1 resumes exactly (schedule state survives JSON)', async () => {
+    const full = new Trainer(options(join(dir, 'early-full')));
+    await full.run();
+    const cut = new Trainer(options(join(dir, 'early-cut'), { maxSteps: 1 }));
+    await cut.run();
+    const resumed = new Trainer(options(join(dir, 'early-cut'), { resume: true }));
+    await resumed.run();
+    const [a, b] = [await params(full), await params(resumed)];
+    a.forEach((p, i) => expect(Array.from(b[i]), `parameter ${i}`).toEqual(Array.from(p)));
+  });
+});

@@ -4,7 +4,8 @@
 /** The schedule's state (checkpointed). */
 export interface PlateauState {
   lr: number;
-  best: number;
+  /** Best validation error so far; null before the first (JSON has no Infinity, and this is checkpointed). */
+  best: number | null;
   badEpochs: number;
   decays: number;
   done: boolean;
@@ -24,13 +25,13 @@ export class PlateauSchedule {
     readonly minDelta = 1e-4,
   ) {
     if (!(patience >= 1 && Number.isInteger(patience))) throw new Error(`patience must be a positive integer, got ${patience}`);
-    this.state = { lr, best: Infinity, badEpochs: 0, decays: 0, done: false };
+    this.state = { lr, best: null, badEpochs: 0, decays: 0, done: false };
   }
 
   /** Feeds one epoch's validation error; returns what happened. */
   step(valError: number): 'improved' | 'waiting' | 'decayed' | 'finished' {
     const s = this.state;
-    if (valError < s.best - this.minDelta) {
+    if (s.best === null || valError < s.best - this.minDelta) {
       s.best = valError;
       s.badEpochs = 0;
       return 'improved';

@@ -63,6 +63,15 @@ describe('interrupted training', () => {
     expect(params(join(out, 'last.train.safetensors'))).toEqual(reference);
   });
 
+  it('SIGTERM (a polite kill) stops the same way, with a resumable checkpoint', async () => {
+    const out = join(dir, 'term');
+    const r = await train(out, ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN], { signal: 'SIGTERM', afterMs: 150 });
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/terminate: finishing this step and writing a checkpoint/);
+    expect((await train(out, ['--resume'])).code).toBe(0);
+    expect(params(join(out, 'last.train.safetensors'))).toEqual(reference);
+  });
+
   it('SIGKILL at random moments always leaves a valid checkpoint, and --resume reaches the same parameters', async () => {
     const out = join(dir, 'kill');
     const ck = join(out, 'last.train.safetensors');

@@ -40,15 +40,19 @@ async function main(): Promise<number> {
   console.log(`VGG-${o.net} ×${o.width} on ${trainer.train.name} (${trainer.train.length} images) → ${o.out}; validating on ${trainer.val.name} (${trainer.val.length})`);
   let interrupts = 0;
   let firstInterrupt = 0;
-  process.on('SIGINT', () => {
+  // Ctrl-C (SIGINT) or a polite kill (SIGTERM, e.g. from a job scheduler or a background shell,
+  // where SIGINT is ignored) both finish the step and write a checkpoint.
+  const onSignal = (signal: string) => {
     // npm and tsx forward the terminal's Ctrl-C to us as well: copies within a second are one press.
     if (interrupts > 0 && Date.now() - firstInterrupt < 1000) return;
     if (++interrupts > 1) process.exit(130);
     firstInterrupt = Date.now();
     progress.done();
-    console.log('\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)…');
+    console.log(`\n${signal}: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)…`);
     trainer.requestStop();
-  });
+  };
+  process.on('SIGINT', () => onSignal('interrupt'));
+  process.on('SIGTERM', () => onSignal('terminate'));
   const t0 = Date.now();
   try {
     const { stoppedEarly, history } = await trainer.run();

@@ -18,14 +18,13 @@ export function forEachChunk(total: number, fn: (start: number, count: number) =
  * Splits a batch of `images` into slices whose per-image tensors (elements per image, one entry per
  * bound tensor) fit one binding, then calls fn(firstImage, imageCount) per slice.
  */
-export function forEachImageSlice(op: string, images: number, perImage: number[], fn: (first: number, count: number) => void, maxPerSlice = Infinity): void {
+export function forEachImageSlice(op: string, images: number, perImage: number[], fn: (first: number, count: number) => void): void {
   const largest = Math.max(...perImage);
   const fit = Math.floor(maxChunkElems() / largest);
   if (fit < 1) {
     throw new OpError(op, `one image needs a ${fmtBytes(largest * 4)} binding, more than the adapter's ${fmtBytes(engine().rt.maxBindingBytes)} limit; use a smaller input or width`);
   }
-  const per = Math.max(1, Math.min(fit, maxPerSlice));
-  for (let s = 0; s < images; s += per) fn(s, Math.min(per, images - s));
+  for (let s = 0; s < images; s += fit) fn(s, Math.min(fit, images - s));
 }
 
 /** A 2-D grid of `count` workgroups (1-D work indexed by flatIndex in the shader). */

@@ -1,9 +1,10 @@
 // A tiny CNN trained on Fashion-MNIST with the library API.
 //   npx tsx examples/tiny_cnn.ts [steps]          (FASHION_MNIST=dir to use another copy)
-import { backward, Conv2d, ErrorCounter, FASHION_MNIST_DIR, Flatten, IdxDataset, init, initLayer, Linear, MaxPool2d, noGrad, Sequential, SGD, softmaxCrossEntropy, Tensor, tidy } from 'vggpu';
+import { backward, Conv2d, ErrorCounter, FASHION_MNIST_DIR, Flatten, IdxDataset, init, initLayer, Linear, MaxPool2d, noGrad, Rng, Sequential, SGD, softmaxCrossEntropy, Tensor, tidy } from 'vggpu';
 
 const steps = Number(process.argv[2] ?? 300);
 const engine = await init();
+const rng = new Rng(7); // seeded: the same run every time
 console.log(`adapter: ${engine.rt.describe()}`);
 const dir = process.env.FASHION_MNIST ?? FASHION_MNIST_DIR;
 const train = new IdxDataset(dir, 'train');
@@ -25,7 +26,7 @@ function batch(ds: IdxDataset, indices: number[]): { x: Tensor; labels: number[]
 
 for (let step = 1; step <= steps; step++) {
   const loss = tidy(() => {
-    const { x, labels } = batch(train, Array.from({ length: 64 }, () => Math.floor(Math.random() * train.length)));
+    const { x, labels } = batch(train, Array.from({ length: 64 }, () => rng.int(train.length)));
     return softmaxCrossEntropy(net.forward(x), labels);
   });
   backward(loss);

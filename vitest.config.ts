@@ -8,5 +8,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // Training tests run each shape's default kernel variant; tuning has its own test.
+    env: { VGGPU_TUNE: '0' },
   },
 });

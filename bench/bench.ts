@@ -1,4 +1,4 @@
-// `npm run bench [-- --filter TEXT] [--json FILE] [--quick]`: kernel throughput per kernel and per
+// `npm run bench [-- --filter TEXT] [--json FILE] [--quick] [--variants pass=variant,…]`: kernel throughput per kernel and per
 // VGG layer shape, and whole training steps, on whatever adapter the engine picks. Speed is judged
 // by ratios within one run (a conv pass against our own GEMM), since the machines are shared.
 import { writeFileSync } from 'node:fs';
@@ -11,10 +11,16 @@ import { maxPool2d } from '../src/ops/maxpool2d.js';
 import { relu } from '../src/ops/relu.js';
 import { NET_NAMES, planLayers, resolveConfig, summarise, type NetName } from '../src/vgg/config.js';
 import { buildVgg } from '../src/vgg/model.js';
+import { type ConvPass, convVariants } from '../src/ops/conv2d.js';
+import { tuneConv, tuneGemm } from '../src/ops/tune.js';
+import { chooseVariant, forceVariants, type Pass, tuningsForAdapter } from '../src/ops/variants.js';
+import { tuneVgg } from '../src/vgg/tune.js';
 
 interface Result {
   group: string;
   name: string;
+  /** The kernel variant that ran (chosen by timing on this adapter, or forced with --variants). */
+  variant?: string;
   ms: number;
   /** Counted floating-point operations per run (2 per multiply-add). */
   gflops?: number;
@@ -34,6 +40,7 @@ const filter = flag('filter');
 const jsonFlag = args.includes('--json');
 const jsonFile = flag('json')?.startsWith('--') ? undefined : flag('json');
 const quick = args.includes('--quick');
+if (flag('variants')) forceVariants(flag('variants')!);
 const budgetMs = quick ? 300 : 1200;
 
 const e = await init();
@@ -41,8 +48,16 @@ const rt = e.rt;
 const results: Result[] = [];
 
 /** Times fn (which returns tensors to dispose) until the budget is spent; the first run (compile) is apart. */
-async function time(group: string, name: string, fn: () => Tensor | Tensor[] | void, counts: { flops?: number; bytes?: number; images?: number }): Promise<Result | null> {
-  if (filter && !`${group} ${name}`.toLowerCase().includes(filter.toLowerCase())) return null;
+const selected = (group: string, name: string) => !filter || `${group} ${name}`.toLowerCase().includes(filter.toLowerCase());
+
+/** The variant a pass runs for a shape, and its first-call overhead when the tuner measured it. */
+function variantOf(pass: Pass, shape: string, candidates: string[]): { variant: string; compileMs?: number } {
+  const variant = chooseVariant(pass, shape, candidates);
+  return { variant, compileMs: tuningsForAdapter()[`${pass} ${shape}`]?.compileMs?.[variant] };
+}
+
+async function time(group: string, name: string, fn: () => Tensor | Tensor[] | void, counts: { flops?: number; bytes?: number; images?: number }, v?: { variant: string; compileMs?: number }): Promise<Result | null> {
+  if (!selected(group, name)) return null;
   const dispose = (r: Tensor | Tensor[] | void) => (Array.isArray(r) ? r : r ? [r] : []).forEach((t) => t.dispose());
   const c0 = rt.compileMs;
   dispose(fn());
@@ -56,13 +71,14 @@ async function time(group: string, name: string, fn: () => Tensor | Tensor[] | v
     n++;
   } while (performance.now() - t0 < budgetMs && n < 200);
   const ms = (performance.now() - t0) / n;
-  const r: Result = { group, name, ms, compileMs };
+  // After tuning, the chosen pipeline is already compiled: report what compiling it cost then.
+  const r: Result = { group, name, variant: v?.variant, ms, compileMs: v?.compileMs ?? compileMs };
   if (counts.flops) r.gflops = counts.flops / ms / 1e6;
   if (counts.bytes) r.gbps = counts.bytes / ms / 1e6;
   if (counts.images) r.imagesPerSec = (counts.images * 1000) / ms;
   results.push(r);
   const fmt = [r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOPS` : '', r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '', r.imagesPerSec !== undefined ? `${r.imagesPerSec.toFixed(1)} img/s` : ''].filter(Boolean).join('  ');
-  process.stderr.write(`  ${group.padEnd(14)} ${name.padEnd(44)} ${ms.toFixed(2).padStart(10)} ms  ${fmt}\n`);
+  process.stderr.write(`  ${group.padEnd(14)} ${name.padEnd(44)} ${(v?.variant ?? '').padEnd(12)} ${ms.toFixed(2).padStart(10)} ms  ${fmt}\n`);
   return r;
 }
 
@@ -76,14 +92,19 @@ let gemm1024: number | undefined;
 {
   const a = T([1024, 1024]);
   const b = T([1024, 1024], 2);
-  const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(a, b)), { flops: 2 * 1024 ** 3 });
+  const g1024 = { M: 1024, N: 1024, K: 1024, aAlongK: true, bAlongN: true };
+  if (selected('gemm', '1024×1024×1024')) await tuneGemm([g1024]);
+  const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(a, b)), { flops: 2 * 1024 ** 3 }, variantOf('gemm', '1024x1024x1024 ak bn', ['vec4-8x8', 'tiled']));
   gemm1024 = r?.gflops;
   for (const [B, IN, OUT] of [[32, 25088, 4096], [32, 4096, 4096], [32, 4096, 1000], [32, 128, 1024], [32, 1024, 1024]]) {
     if (quick && IN === 25088) continue;
     const x = T([B, IN]);
     const w = T([OUT, IN], 3);
     const bias = T([OUT], 4);
-    await time('gemm', `FC ${B}×${IN}→${OUT}`, () => noGrad(() => linear(x, w, bias)), { flops: 2 * B * IN * OUT });
+    const fc = { M: B, N: OUT, K: IN, aAlongK: true, bAlongN: false };
+    if (selected('gemm', `FC ${B}×${IN}→${OUT}`)) await tuneGemm([fc]);
+    const v = variantOf('gemm', `${B}x${OUT}x${IN} ak bk`, IN % 4 ? ['tiled'] : ['vec4-8x8', 'tiled']);
+    await time('gemm', `FC ${B}×${IN}→${OUT}`, () => noGrad(() => linear(x, w, bias)), { flops: 2 * B * IN * OUT }, v);
     [x, w, bias].forEach((t) => t.dispose());
   }
   a.dispose();
@@ -110,10 +131,18 @@ for (const s of quick ? settings.slice(2) : settings) {
       const dy = T([s.batch, l.outChannels, l.size, l.size], 4);
       const flops = 2 * s.batch * l.outChannels * l.inChannels * l.kernel ** 2 * l.size ** 2;
       const pad = (l.kernel - 1) / 2;
+      const group = `conv ${s.label}`;
+      // Time the variant the engine picks for this shape: tune it first (cached per adapter).
+      const pick = async (pass: ConvPass, name: string) => {
+        if (!selected(group, name)) return undefined;
+        await tuneConv([{ x: x.shape, w: w.shape, pad }], [pass]);
+        const { shape, candidates } = convVariants(pass, x.shape, w.shape, pad);
+        return variantOf(pass, shape, candidates);
+      };
       const rows = [
-        await time(`conv ${s.label}`, `${key} forward`, () => noGrad(() => conv2d(x, w, b, { relu: true })), { flops }),
-        l.inChannels > 3 ? await time(`conv ${s.label}`, `${key} input-grad`, () => convGradInput(dy, w, x.shape, pad), { flops }) : null,
-        await time(`conv ${s.label}`, `${key} weight-grad`, () => convGradWeight(dy, x, w.shape, pad), { flops }),
+        await time(group, `${key} forward`, () => noGrad(() => conv2d(x, w, b, { relu: true })), { flops }, await pick('conv_forward', `${key} forward`)),
+        l.inChannels > 3 ? await time(group, `${key} input-grad`, () => convGradInput(dy, w, x.shape, pad), { flops }, await pick('conv_grad_input', `${key} input-grad`)) : null,
+        await time(group, `${key} weight-grad`, () => convGradWeight(dy, x, w.shape, pad), { flops }, await pick('conv_grad_weight', `${key} weight-grad`)),
       ];
       for (const r of rows) if (r && gemm1024 && r.gflops) r.vsGemm = r.gflops / gemm1024;
       [x, w, b, dy].forEach((t) => t.dispose());
@@ -150,6 +179,7 @@ for (const c of stepCases) {
   const name = `VGG-${c.net} ${c.size}² b${c.batch} w${c.width}`;
   if (filter && !`step ${name}`.toLowerCase().includes(filter.toLowerCase())) continue;
   const model = buildVgg({ net: c.net, inputSize: c.size, width: c.width, classes: c.size === 224 ? 1000 : 10 });
+  await tuneVgg(model.config, c.batch);
   const opt = new SGD(model.parameters(), { lr: 1e-3 });
   const x = T([c.batch, 3, c.size, c.size]);
   const labels = Array.from({ length: c.batch }, (_, i) => i % 10);
@@ -168,10 +198,10 @@ for (const c of stepCases) {
 }
 
 // The table.
-const head = ['group', 'case', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GEMM', 'compile ms'];
-const body = results.map((r) => [r.group, r.name, r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0)]);
+const head = ['group', 'case', 'variant', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GEMM', 'compile ms'];
+const body = results.map((r) => [r.group, r.name, r.variant ?? '', r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0)]);
 const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
+const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
 const json = JSON.stringify({ adapter: rt.describe(), date: new Date().toISOString(), results }, null, 2) + '\n';
 if (jsonFile) writeFileSync(jsonFile, json);
 if (jsonFlag && !jsonFile) process.stdout.write(json);

@@ -36,7 +36,8 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   y[P.yOff + i] = x[base + (a / 2u) * P.W + a % 2u];
 }
 
-// One invocation per input element; n = planes * H * W.
+// One invocation per window; n = planes * (H/2) * (W/2). Writes the window's four input
+// gradients (an odd last row/column, outside every window, is zeroed by the launcher).
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @compute @workgroup_size(256)
@@ -45,18 +46,14 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
   if (i >= P.n) { return; }
   let Ho = P.H / 2u;
   let Wo = P.W / 2u;
-  let plane = i / (P.H * P.W);
-  let q = i % (P.H * P.W);
-  let iy = q / P.W;
-  let ix = q % P.W;
-  let oy = iy / 2u;
-  let ox = ix / 2u;
-  var g = 0.0;
-  if (oy < Ho && ox < Wo) {
-    let base = P.xOff + plane * P.H * P.W + oy * 2u * P.W + ox * 2u;
-    if (argmax4(base) == (iy % 2u) * 2u + ix % 2u) {
-      g = dy[P.dyOff + plane * Ho * Wo + oy * Wo + ox];
-    }
-  }
-  dx[P.dxOff + i] = g;
+  let plane = i / (Ho * Wo);
+  let q = i % (Ho * Wo);
+  let rel = plane * P.H * P.W + (q / Wo) * 2u * P.W + (q % Wo) * 2u;
+  let a = argmax4(P.xOff + rel);
+  let g = dy[P.dyOff + i];
+  let d = P.dxOff + rel;
+  dx[d] = select(0.0, g, a == 0u);
+  dx[d + 1u] = select(0.0, g, a == 1u);
+  dx[d + P.W] = select(0.0, g, a == 2u);
+  dx[d + P.W + 1u] = select(0.0, g, a == 3u);
 }

@@ -44,6 +44,23 @@ fn sum_splits(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: ve
   if (ACCUMULATE) { total[P.outOff + i] += s; } else { total[P.outOff + i] = s; }
 }
 
+// sum_axes_serial: as sum_axes, one invocation per r looping over its outer*inner values: for
+// short reductions (FC bias gradients), where a workgroup and barriers per r cost more than the sum.
+@group(0) @binding(1) var<storage, read> qx: array<f32>;
+@group(0) @binding(2) var<storage, read_write> qout: array<f32>;
+@compute @workgroup_size(256)
+fn sum_axes_serial(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let r = flatIndex(wg, nwg, lid);
+  if (r >= P.R) { return; }
+  var s = 0.0;
+  for (var o = 0u; o < P.outer; o++) {
+    let base = P.xOff + (o * P.R + r) * P.inner;
+    for (var i = 0u; i < P.inner; i++) { s += qx[base + i]; }
+  }
+  let v = P.scale * s;
+  if (ACCUMULATE) { qout[P.outOff + r] += v; } else { qout[P.outOff + r] = v; }
+}
+
 // broadcast: out[i] = scale * x[i / inner]   (backward of a mean over the inner axis)
 @group(0) @binding(1) var<storage, read> bx: array<f32>;
 @group(0) @binding(2) var<storage, read_write> bout: array<f32>;

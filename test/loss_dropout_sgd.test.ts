@@ -78,23 +78,25 @@ describe('dropout', () => {
 });
 
 describe('SGD', () => {
-  it('matches two PyTorch-semantics steps with momentum and weight decay', async () => {
-    const n = 1037;
-    const pd = randn(n, 61);
-    const g1 = randn(n, 62);
-    const g2 = randn(n, 63);
-    const p = param(pd, [n]);
-    const opt = new SGD([p], { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
-    let want = ref.sgd(pd, g1, new Float64Array(n), 0.1, 0.9, 5e-4);
-    p.grad = Tensor.from(g1, [n]);
-    opt.step();
-    expectClose(await p.toArray(), want.p, 1e-6, 1e-6, 'step 1');
-    want = ref.sgd(want.p, g2, want.buf, 0.1, 0.9, 5e-4);
-    opt.zeroGrad();
-    p.grad = Tensor.from(g2, [n]);
-    opt.step();
-    expectClose(await p.toArray(), want.p, 1e-6, 1e-6, 'step 2');
-    expectClose(await opt.buffers.get(p)!.toArray(), want.buf, 1e-6, 1e-6, 'momentum');
+  it('matches two PyTorch-semantics steps with momentum and weight decay (scalar and vec4 kernels)', async () => {
+    for (const n of [1037, 1036]) {
+      const pd = randn(n, 61);
+      const g1 = randn(n, 62);
+      const g2 = randn(n, 63);
+      const p = param(pd, [n]);
+      const opt = new SGD([p], { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+      let want = ref.sgd(pd, g1, new Float64Array(n), 0.1, 0.9, 5e-4);
+      p.grad = Tensor.from(g1, [n]);
+      opt.step();
+      expectClose(await p.toArray(), want.p, 1e-6, 1e-6, `n ${n} step 1`);
+      want = ref.sgd(want.p, g2, want.buf, 0.1, 0.9, 5e-4);
+      opt.zeroGrad();
+      p.grad = Tensor.from(g2, [n]);
+      opt.step();
+      expectClose(await p.toArray(), want.p, 1e-6, 1e-6, `n ${n} step 2`);
+      expectClose(await opt.buffers.get(p)!.toArray(), want.buf, 1e-6, 1e-6, `n ${n} momentum`);
+    }
+    const p = param(randn(4, 1), [4]);
     expect(() => new SGD([p], { lr: -1 })).toThrowError(/SGD: lr must be > 0, got -1/);
   });
 });

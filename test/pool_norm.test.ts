@@ -2,6 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { backward, engine, globalAvgPool, init, lrn, maxPool2d, OpError, Tensor } from '../src/index.js';
 import { expectClose, fdCheck, param, randn } from './helpers.js';
 import * as ref from './reference.js';
+import { sumAxes } from '../src/ops/reduce.js';
 
 beforeAll(async () => {
   await init();
@@ -95,6 +96,18 @@ describe('lrn', () => {
   });
 });
 
+describe('sumAxes', () => {
+  it('sums [outer, R, inner] over outer and inner, short sums serially and long ones by tree', async () => {
+    for (const [outer, R, inner] of [[7, 9, 3], [3, 5, 2000], [1, 300, 1]]) {
+      const xd = randn(outer * R * inner, 40);
+      const want = new Float64Array(R);
+      for (let o = 0; o < outer; o++) for (let r = 0; r < R; r++) for (let i = 0; i < inner; i++) want[r] += 0.5 * xd[(o * R + r) * inner + i];
+      const got = sumAxes(Tensor.from(xd, [outer * R * inner]), outer, R, inner, 0.5);
+      expectClose(await got.toArray(), want, 1e-4, 1e-5, `[${outer}, ${R}, ${inner}]`);
+    }
+  });
+});
+
 describe('globalAvgPool', () => {
   it('averages over H×W and spreads the gradient back', async () => {
     const shape = [2, 3, 5, 7];
@@ -111,13 +124,17 @@ describe('globalAvgPool', () => {
 describe('relu', () => {
   it('matches the reference, passes a finite-difference check, and routes gradients by the saved output', async () => {
     const { relu } = await import('../src/index.js');
-    const xd = randn(3 * 5 * 7, 41);
-    const x = param(xd, [3, 5, 7]);
-    const y = relu(x);
-    expectClose(await y.toArray(), Array.from(xd, (v) => Math.max(0, v)), 0, 0);
-    const dyd = randn(y.size, 42);
-    backward(y, Tensor.from(dyd, y.shape));
-    expectClose(await x.grad!.toArray(), Array.from(dyd, (g, i) => (xd[i] > 0 ? g : 0)), 0, 0);
-    await fdCheck(([t]) => relu(t), [{ data: xd, shape: [3, 5, 7] }], { eps: 1e-3 });
+    // 105 elements run the scalar kernel, 84 the vec4 one.
+    for (const shape of [[3, 5, 7], [3, 4, 7]]) {
+      const n = shape.reduce((a, b) => a * b);
+      const xd = randn(n, 41);
+      const x = param(xd, shape);
+      const y = relu(x);
+      expectClose(await y.toArray(), Array.from(xd, (v) => Math.max(0, v)), 0, 0);
+      const dyd = randn(y.size, 42);
+      backward(y, Tensor.from(dyd, y.shape));
+      expectClose(await x.grad!.toArray(), Array.from(dyd, (g, i) => (xd[i] > 0 ? g : 0)), 0, 0);
+      await fdCheck(([t]) => relu(t), [{ data: xd, shape }], { eps: 1e-3 });
+    }
   });
 });

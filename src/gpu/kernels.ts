@@ -46,5 +46,30 @@ export function kernelSource(name: string, constants: BakedConstants): { key: st
     return Number.isInteger(v) && v >= 0 ? `const ${n} = ${v}u;` : `const ${n} = ${v.toPrecision(9)}f;`;
   });
   const key = `${name}(${names.map((n) => `${n}=${constants[n]}`).join(',')})`;
-  return { key, code: `${decls.join('\n')}\n${readKernel(name)}` };
+  return { key, code: `${decls.join('\n')}\n${selectBlocks(name, readKernel(name), constants)}` };
+}
+
+/**
+ * Keeps the lines of `//#if NAME` … `//#else` … `//#endif` blocks (NAME a baked boolean) that
+ * apply: WGSL has no conditional declarations, and a binding's type may depend on a constant.
+ */
+function selectBlocks(name: string, text: string, constants: BakedConstants): string {
+  if (!text.includes('//#if')) return text;
+  const out: string[] = [];
+  const stack: boolean[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*\/\/#(if|else|endif)\b\s*(\S*)/.exec(line);
+    if (!m) {
+      if (stack.every(Boolean)) out.push(line);
+      continue;
+    }
+    if (m[1] === 'if') {
+      if (typeof constants[m[2]] !== 'boolean') throw new Error(`kernel ${name}: //#if ${m[2]} needs a baked boolean constant`);
+      stack.push(constants[m[2]] as boolean);
+    } else if (!stack.length) throw new Error(`kernel ${name}: //#${m[1]} without //#if`);
+    else if (m[1] === 'else') stack.push(!stack.pop());
+    else stack.pop();
+  }
+  if (stack.length) throw new Error(`kernel ${name}: //#if without //#endif`);
+  return out.join('\n');
 }

@@ -53,6 +53,12 @@ export class Runtime {
   /** Milliseconds spent creating pipelines (shader compilation), for the bench. */
   compileMs = 0;
   dispatchCount = 0;
+  /**
+   * When set, every dispatch is submitted on its own and its wall time added here by kernel
+   * (name, entry point and variant constants). Exact where submit blocks until the work is done
+   * (Dawn's GLES backend); elsewhere it times submission only. Slows everything down.
+   */
+  profile: Map<string, { ms: number; count: number }> | null = null;
 
   private constructor(
     readonly device: GPUDevice,
@@ -173,6 +179,15 @@ export class Runtime {
     this.pass.dispatchWorkgroups(gx, gy, gz);
     this.batchLabels.push(d.label);
     this.dispatchCount++;
+    if (this.profile) {
+      const t0 = performance.now();
+      this.flush();
+      const key = `${d.kernel}${d.entry && d.entry !== 'main' ? `#${d.entry}` : ''}`;
+      const e = this.profile.get(key) ?? { ms: 0, count: 0 };
+      e.ms += performance.now() - t0;
+      e.count++;
+      this.profile.set(key, e);
+    }
   }
 
   /** Submit everything recorded so far. GPU errors surface at the next `sync()` or read. */

@@ -39,3 +39,8 @@ export function grid2d(count: number): [number, number] {
 export function gridFor(n: number): [number, number] {
   return grid2d(Math.ceil(n / 256));
 }
+
+/** Whether every count and offset is a multiple of 4 (a kernel can then use 16-byte loads). */
+export function aligned4(...values: number[]): boolean {
+  return values.every((v) => v % 4 === 0);
+}

@@ -1,10 +1,13 @@
-// Matrix products on the shared tiled GEMM (kernels/matmul.wgsl): the public `matmul` op and the
-// strided launcher that the fully-connected layer uses for all three of its passes.
+// Matrix products: the public `matmul` op and the strided launcher that the fully-connected layer
+// uses for all three of its passes. Variants (variants.ts, pass "gemm"): `vec4-8x8`
+// (kernels/matmul_vec4.wgsl, 16-byte loads, when the strides allow) and `tiled` (kernels/matmul.wgsl
+// on the shared tiled GEMM body, any strides).
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { launchGemm } from './gemm.js';
+import { chooseVariant } from './variants.js';
 
 /** A matrix operand: element (i, j) is at tensor[start + i·s0 + j·s1], covering `count` elements from start. */
 export interface Operand {
@@ -32,14 +35,52 @@ export interface StridedMatmul {
   label: string;
 }
 
+/** How each operand can be read four values at a time, or null when the strides do not allow it. */
+function vec4Layout(p: StridedMatmul): { aAlongK: boolean; bAlongN: boolean } | null {
+  const { a, b, M, N, K } = p;
+  if (K % 4 || a.start % 4 || b.start % 4) return null;
+  const aAlongK = a.s1 === 1 && a.s0 % 4 === 0;
+  const aAlongM = a.s0 === 1 && a.s1 % 4 === 0 && M % 4 === 0;
+  const bAlongN = b.s1 === 1 && b.s0 % 4 === 0 && N % 4 === 0;
+  const bAlongK = b.s0 === 1 && b.s1 % 4 === 0;
+  if (!(aAlongK || aAlongM) || !(bAlongN || bAlongK)) return null;
+  return { aAlongK, bAlongN };
+}
+
+/** The shape key and applicable variants of a matmul (the default first). */
+export function matmulVariants(p: StridedMatmul): { shape: string; candidates: string[] } {
+  const v = vec4Layout(p);
+  const layout = `a${p.a.s1 === 1 ? 'k' : 'm'} b${p.b.s1 === 1 ? 'n' : 'k'}`;
+  return { shape: `${p.M}x${p.N}x${p.K} ${layout}`, candidates: v ? ['vec4-8x8', 'tiled'] : ['tiled'] };
+}
+
 /** C (+)= A·B (+ bias) (ReLU) over strided views; every operand must fit one binding. */
-export function stridedMatmul(p: StridedMatmul): void {
+export function stridedMatmul(p: StridedMatmul, variant?: string): void {
   const rt = engine().rt;
   if (p.c.s1 !== 1) throw new OpError('matmul', 'output rows must be contiguous');
+  const { shape, candidates } = matmulVariants(p);
+  variant ??= chooseVariant('gemm', shape, candidates);
   const ar = rt.range(p.a.t.buffer, p.a.start, p.a.count);
   const br = rt.range(p.b.t.buffer, p.b.start, p.b.count);
   const cr = rt.range(p.c.t.buffer, p.c.start, p.c.count);
   const biasr = p.bias ? rt.range(p.bias.t.buffer, p.bias.start, p.bias.count) : rt.unused;
+  const flags = { HAS_BIAS: !!p.bias, RELU: !!p.relu, ACCUMULATE: !!p.accumulate };
+  const m = /^vec4-(\d+)x(\d+)$/.exec(variant);
+  if (m) {
+    const v = vec4Layout(p);
+    if (!v) throw new OpError('matmul', `variant ${variant} needs 16-byte-aligned operands (${shape})`);
+    const [TM, TN, WG_X, WG_Y] = [+m[1], +m[2], 8, 8];
+    rt.dispatch({
+      kernel: 'matmul_vec4',
+      constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags },
+      uniforms: [p.M, p.N, p.K, p.K, ar.elemOffset, p.a.s0, p.a.s1, br.elemOffset, p.b.s0, p.b.s1, cr.elemOffset, p.c.s0, 0, biasr.elemOffset],
+      buffers: [ar, br, biasr, cr],
+      workgroups: [Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1],
+      label: p.label,
+    });
+    return;
+  }
+  if (variant !== 'tiled') throw new OpError('matmul', `unknown variant "${variant}"`);
   launchGemm({
     kernel: 'matmul',
     label: p.label,
@@ -48,7 +89,7 @@ export function stridedMatmul(p: StridedMatmul): void {
     K: p.K,
     uniforms: [ar.elemOffset, p.a.s0, p.a.s1, br.elemOffset, p.b.s0, p.b.s1, cr.elemOffset, p.c.s0, biasr.elemOffset],
     buffers: [ar, br, biasr, cr],
-    constants: { HAS_BIAS: !!p.bias, RELU: !!p.relu, ACCUMULATE: !!p.accumulate },
+    constants: flags,
   });
 }
 

@@ -3,6 +3,7 @@ import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { fillInPlace } from './elementwise.js';
 import { forEachImageSlice, gridFor } from './launch.js';
 
 /** x [N, C, H, W] → [N, C, ⌊H/2⌋, ⌊W/2⌋]. */
@@ -23,11 +24,12 @@ export function maxPool2d(x: Tensor): Tensor {
   });
   record('maxPool2d', [x], y, [x], (g) => {
     const dx = Tensor.empty(x.shape, 'maxPool2d dX');
+    if (H % 2 || W % 2) fillInPlace(dx, 0); // the dropped last row/column gets no gradient
     forEachImageSlice('maxPool2d', N * C, [H * W], (p0, np) => {
       const xr = rt.range(x.buffer, p0 * H * W, np * H * W);
       const dyr = rt.range(g.buffer, p0 * Ho * Wo, np * Ho * Wo);
       const dxr = rt.range(dx.buffer, p0 * H * W, np * H * W);
-      const n = np * H * W;
+      const n = np * Ho * Wo;
       rt.dispatch({
         kernel: 'maxpool',
         entry: 'backward',

@@ -5,6 +5,8 @@ import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { forEachImageSlice, grid2d, gridFor } from './launch.js';
 
+const SERIAL_SUM_MAX = 4096;
+
 /**
  * out[r] = scale · Σ_{o,i} x[o, r, i] for x viewed as [outer, R, inner]. Writes into `out`
  * (shape with R elements) if given, adding to it when `accumulate`; else returns a new [R] tensor.
@@ -17,13 +19,15 @@ export function sumAxes(x: Tensor, outer: number, R: number, inner: number, scal
   forEachImageSlice('sumAxes', outer, [R * inner], (first, count) => {
     const xr = rt.range(x.buffer, first * R * inner, count * R * inner);
     const yr = rt.range(y.buffer, 0, R);
+    // Short sums run one invocation each; long ones a workgroup each (tree reduction).
+    const serial = count * inner <= SERIAL_SUM_MAX;
     rt.dispatch({
       kernel: 'sum',
-      entry: 'sum_axes',
+      entry: serial ? 'sum_axes_serial' : 'sum_axes',
       constants: { ACCUMULATE: accumulate || first > 0 },
       uniforms: [R, inner, count, xr.elemOffset, yr.elemOffset, { f32: scale }],
       buffers: [xr, yr],
-      workgroups: grid2d(R),
+      workgroups: serial ? gridFor(R) : grid2d(R),
       label: `sumAxes ${x} as [${outer}, ${R}, ${inner}]`,
     });
   });

@@ -3,7 +3,7 @@
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { fillInPlace } from '../ops/elementwise.js';
-import { forEachChunk, gridFor } from '../ops/launch.js';
+import { aligned4, forEachChunk, gridFor } from '../ops/launch.js';
 import { keep, Tensor } from '../tensor.js';
 
 /** SGD hyper-parameters (defaults: the paper's). */
@@ -53,11 +53,13 @@ export class SGD {
         const pr = rt.range(p.buffer, s, n);
         const gr = rt.range(g.buffer, s, n);
         const br = rt.range(b.buffer, s, n);
+        const vec4 = aligned4(n, pr.elemOffset, gr.elemOffset, br.elemOffset);
         rt.dispatch({
           kernel: 'sgd',
+          constants: { VEC4: vec4 },
           uniforms: [n, pr.elemOffset, gr.elemOffset, br.elemOffset, { f32: this.lr }, { f32: this.momentum }, { f32: this.weightDecay }],
           buffers: [pr, gr, br],
-          workgroups: gridFor(n),
+          workgroups: gridFor(vec4 ? n / 4 : n),
           label: `sgd ${p}`,
         });
       });

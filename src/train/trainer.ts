@@ -11,6 +11,8 @@ import { type ChannelStats, channelStats } from '../data/transforms.js';
 import { engine } from '../engine.js';
 import { accumulateInto, fill, fillInPlace } from '../ops/elementwise.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
+import { tuningEnabled } from '../ops/tune.js';
+import { tuningFile } from '../ops/variants.js';
 import { SGD } from '../optim/sgd.js';
 import { Rng } from '../rng.js';
 import { keep, Tensor, tidy } from '../tensor.js';
@@ -21,6 +23,7 @@ import { fmtBytes, GpuError } from '../gpu/runtime.js';
 import { preflight } from './preflight.js';
 import type { InitScheme } from '../vgg/init.js';
 import { buildVgg, type Vgg } from '../vgg/model.js';
+import { tuneVgg } from '../vgg/tune.js';
 import type { LrnConvention } from '../ops/lrn.js';
 import { evaluateCentreCrop } from './evaluate.js';
 import { PlateauSchedule, type PlateauState } from './schedule.js';
@@ -164,6 +167,12 @@ export class Trainer {
     const C = this.train.channels;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
     const lossSum = keep(fill([1], 0));
+    if (tuningEnabled()) {
+      // Once per adapter and layer shape; the choices are read back from disk on later runs.
+      const t0 = performance.now();
+      const tuned = await tuneVgg(this.model.config, o.batch, (line) => this.emit({ kind: 'message', message: `  kernel variant for ${line}` }));
+      if (tuned.length) this.emit({ kind: 'message', message: `timed kernel variants for ${tuned.length} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s; saved in ${tuningFile()}` });
+    }
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);

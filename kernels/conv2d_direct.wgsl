@@ -1,0 +1,111 @@
+// Direct stride-1 convolution, register-blocked: each invocation computes TM output channels
+// for BX consecutive pixels of one output row:
+//   Y[img, m, oy, ox] = bias[m] + sum_{c,ky,kx} WT[c, ky, kx, m] * X[img, c, oy+ky-PAD, ox+kx-PAD]
+// For each input row it loads the BX+KS-1 pixels the block needs once (vec4 loads when VEC_X)
+// and the weights as vec4 along m, then does KS*TM*BX FMAs: ~20 FMAs per load for 3x3 at
+// TM = BX = 8, which is what keeps a CPU adapter (where every load is a gather) busy.
+// Serves the forward pass (X = input, WT = weights rearranged by `layout`) and the input
+// gradient (X = dY, WT = flipped weights with in/out channels swapped, PAD = KS-1-pad).
+// Baked: KS, PAD, TM (multiple of 4), BX, VEC_X (BX % 4 == 0, W % 4 == 0, xOff % 4 == 0),
+//        HAS_BIAS, RELU.
+struct Params {
+  M: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32,
+  blocksX: u32, blocks: u32, mBlocks: u32, Mp4: u32,
+  xOff: u32, wOff4: u32, bOff: u32, yOff: u32, yChannels: u32, yChannelOff: u32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+//#if VEC_X
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+//#else
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+//#endif
+@group(0) @binding(2) var<storage, read> wt: array<vec4f>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+const TM4 = TM / 4u;
+const LV = (PAD + 3u) / 4u;                        // vec4s left of the block (VEC_X)
+const RV = (KS - 1u - PAD + 3u) / 4u;              // vec4s right of the block (VEC_X)
+const NV = LV + BX / 4u + RV;
+//#if VEC_X
+const NP = 4u * NV;                                // rowv floats per row
+const P0 = 4u * LV - PAD;                          // rowv index of (pixel 0, kx = 0)
+//#else
+const NP = BX + KS - 1u;
+const P0 = 0u;
+//#endif
+
+// x row `iy` of channel plane `plane`, pixels ox0-PAD .. (zero outside the image).
+fn loadRow(plane: u32, iy: i32, ox0: u32, rowv: ptr<function, array<f32, NP>>) {
+  let rowOk = iy >= 0 && iy < i32(P.H);
+  let row = plane * P.H + u32(select(0, iy, rowOk));
+//#if VEC_X
+  let W4 = i32(P.W / 4u);
+  let base = (P.xOff + row * P.W) / 4u;
+  for (var t = 0u; t < NV; t++) {
+    let v = i32(ox0 / 4u) - i32(LV) + i32(t);
+    let ok = rowOk && v >= 0 && v < W4;
+    let val = select(vec4f(0.0), x[base + u32(select(0, v, ok))], ok);
+    (*rowv)[4u * t] = val.x;
+    (*rowv)[4u * t + 1u] = val.y;
+    (*rowv)[4u * t + 2u] = val.z;
+    (*rowv)[4u * t + 3u] = val.w;
+  }
+//#else
+  let base = P.xOff + row * P.W;
+  for (var t = 0u; t < NP; t++) {
+    let ix = i32(ox0) - i32(PAD) + i32(t);
+    let ok = rowOk && ix >= 0 && ix < i32(P.W);
+    (*rowv)[t] = select(0.0, x[base + u32(select(0, ix, ok))], ok);
+  }
+//#endif
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let lin = (wg.y * nwg.x + wg.x) * 64u + lid.x;
+  // Lanes past the last block redo it and store nothing (no early return: keeps the lanes in step).
+  // Work items: (channel block, pixel block), all 64 lanes of a workgroup busy.
+  let item = min(lin, P.blocks * P.mBlocks - 1u);
+  let mb = item / P.blocks;
+  let block = item % P.blocks;
+  let ox0 = (block % P.blocksX) * BX;
+  let r = block / P.blocksX;
+  let oy = r % P.Ho;
+  let img = r / P.Ho;
+  let m0 = mb * TM;
+  var acc: array<vec4f, BX * TM4>;
+  var rowv: array<f32, NP>;
+  var w: array<vec4f, TM4>;
+  for (var c = 0u; c < P.C; c++) {
+    let plane = img * P.C + c;
+    for (var ky = 0u; ky < KS; ky++) {
+      loadRow(plane, i32(oy + ky) - i32(PAD), ox0, &rowv);
+      for (var kx = 0u; kx < KS; kx++) {
+        let wb = P.wOff4 + ((c * KS + ky) * KS + kx) * P.Mp4 + mb * TM4;
+        for (var j = 0u; j < TM4; j++) { w[j] = wt[wb + j]; }
+        for (var px = 0u; px < BX; px++) {
+          let s = vec4f(rowv[P0 + px + kx]);
+          for (var j = 0u; j < TM4; j++) { acc[px * TM4 + j] = fma(s, w[j], acc[px * TM4 + j]); }
+        }
+      }
+    }
+  }
+  if (lin >= P.blocks * P.mBlocks) { return; }
+  for (var j = 0u; j < TM4; j++) {
+    for (var e = 0u; e < 4u; e++) {
+      let m = m0 + 4u * j + e;
+      if (m >= P.M) { break; }
+      let base = P.yOff + ((img * P.yChannels + P.yChannelOff + m) * P.Ho + oy) * P.Wo;
+      var b = 0.0;
+      if (HAS_BIAS) { b = bias[P.bOff + m]; }
+      for (var px = 0u; px < BX; px++) {
+        if (ox0 + px < P.Wo) {
+          var v = acc[px * TM4 + j][e] + b;
+          if (RELU) { v = max(v, 0.0); }
+          y[base + ox0 + px] = v;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,138 @@
+// Convolution weight gradient, register-blocked over output rows:
+//   dW[co, ci, ky, kx] = sum_{img,oy,ox} dY[img, co, oy, ox] * X[img, ci, oy+ky-PAD, ox+kx-PAD]
+// Each invocation owns TM output channels x TC input channels x all KS*KS taps and walks
+// segments of S pixels of one output row: per segment it loads dY for its channels and, per
+// input channel, the KS X rows the segment touches (vec4 loads when VEC), then does
+// TM*TC*KS*KS*S FMAs. (Keeping a rolling window of rows between segments defeats unrolling.)
+// Work items are (split, channel block); each split covers a range of segments and writes its
+// partial dW (out[split, co, ci, t]), which sum_splits.wgsl adds up (one split: out is dW, and
+// ACCUMULATE adds to it). With HAS_BIAS, the items of input-channel block 0 also write the bias
+// gradient's partial sums (bout[split, co]) from the dY values they hold anyway.
+// Baked: KS, PAD, TM, TC, S, VEC (S % 4 == 0, Wo % 4 == 0, W % 4 == 0, offsets % 4 == 0), HAS_BIAS, ACCUMULATE.
+struct Params {
+  Cout: u32, Cin: u32, H: u32, W: u32, Ho: u32, Wo: u32,
+  segsX: u32, segs: u32, segChunk: u32, items: u32, splits: u32, ciBlocks: u32,
+  dyOff: u32, xOff: u32, outOff: u32, bOutOff: u32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+//#if VEC
+@group(0) @binding(1) var<storage, read> dy: array<vec4f>;
+@group(0) @binding(2) var<storage, read> x: array<vec4f>;
+//#else
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+//#endif
+@group(0) @binding(3) var<storage, read_write> outp: array<f32>;
+@group(0) @binding(4) var<storage, read_write> bout: array<f32>;
+
+const KK = KS * KS;
+//#if VEC
+const LV = (PAD + 3u) / 4u;
+const NV = LV + S / 4u + (KS - 1u - PAD + 3u) / 4u;
+const NR = 4u * NV;        // X row floats held
+const R0 = 4u * LV - PAD;  // row index of (pixel 0, kx = 0)
+//#else
+const NR = S + KS - 1u;
+const R0 = 0u;
+//#endif
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let lin = (wg.y * nwg.x + wg.x) * 64u + lid.x;
+  let work = min(lin, P.items * P.splits - 1u);
+  let item = work % P.items;
+  let split = work / P.items;
+  let co0 = (item / P.ciBlocks) * TM;
+  let ci0 = (item % P.ciBlocks) * TC;
+  let segBegin = split * P.segChunk;
+  let segEnd = min(P.segs, segBegin + P.segChunk);
+  let HoWo = P.Ho * P.Wo;
+  var acc: array<f32, TM * TC * KK>;
+  var bacc: array<f32, TM>;
+  var d: array<f32, TM * S>;
+  var row: array<f32, NR>;
+  for (var sg = segBegin; sg < segEnd; sg++) {
+    let ox0 = (sg % P.segsX) * S;
+    let r = sg / P.segsX;
+    let oy = r % P.Ho;
+    let img = r / P.Ho;
+    for (var j = 0u; j < TM; j++) {
+      let dyRow = P.dyOff + (img * P.Cout + min(co0 + j, P.Cout - 1u)) * HoWo + oy * P.Wo;
+//#if VEC
+      for (var t = 0u; t < S / 4u; t++) {
+        let ok = ox0 + 4u * t < P.Wo;
+        let v = select(vec4f(0.0), dy[(dyRow + select(0u, ox0 + 4u * t, ok)) / 4u], ok);
+        d[j * S + 4u * t] = v.x;
+        d[j * S + 4u * t + 1u] = v.y;
+        d[j * S + 4u * t + 2u] = v.z;
+        d[j * S + 4u * t + 3u] = v.w;
+      }
+//#else
+      for (var s = 0u; s < S; s++) {
+        let ok = ox0 + s < P.Wo;
+        d[j * S + s] = select(0.0, dy[dyRow + select(0u, ox0 + s, ok)], ok);
+      }
+//#endif
+      if (HAS_BIAS) {
+        for (var s = 0u; s < S; s++) { bacc[j] += d[j * S + s]; }
+      }
+    }
+    for (var cc = 0u; cc < TC; cc++) {
+      let plane = img * P.Cin + min(ci0 + cc, P.Cin - 1u);
+      for (var ky = 0u; ky < KS; ky++) {
+        let iy = i32(oy + ky) - i32(PAD);
+        let rowOk = iy >= 0 && iy < i32(P.H);
+        let base = P.xOff + (plane * P.H + u32(select(0, iy, rowOk))) * P.W;
+//#if VEC
+        for (var t = 0u; t < NV; t++) {
+          let v4 = i32(ox0 / 4u) - i32(LV) + i32(t);
+          let ok = rowOk && v4 >= 0 && v4 < i32(P.W / 4u);
+          let v = select(vec4f(0.0), x[base / 4u + u32(select(0, v4, ok))], ok);
+          row[4u * t] = v.x;
+          row[4u * t + 1u] = v.y;
+          row[4u * t + 2u] = v.z;
+          row[4u * t + 3u] = v.w;
+        }
+//#else
+        for (var t = 0u; t < NR; t++) {
+          let ix = i32(ox0 + t) - i32(PAD);
+          let ok = rowOk && ix >= 0 && ix < i32(P.W);
+          row[t] = select(0.0, x[base + u32(select(0, ix, ok))], ok);
+        }
+//#endif
+        for (var kx = 0u; kx < KS; kx++) {
+          for (var j = 0u; j < TM; j++) {
+            var sum = 0.0;
+            for (var s = 0u; s < S; s++) { sum = fma(d[j * S + s], row[R0 + s + kx], sum); }
+            let a = (j * TC + cc) * KK + ky * KS + kx;
+            acc[a] += sum;
+          }
+        }
+      }
+    }
+  }
+  if (lin >= P.items * P.splits) { return; }
+  let outBase = P.outOff + split * P.Cout * P.Cin * KK;
+  if (HAS_BIAS && ci0 == 0u) {
+    for (var j = 0u; j < TM; j++) {
+      let co = co0 + j;
+      if (co < P.Cout) {
+        let idx = P.bOutOff + split * P.Cout + co;
+        if (ACCUMULATE) { bout[idx] += bacc[j]; } else { bout[idx] = bacc[j]; }
+      }
+    }
+  }
+  for (var j = 0u; j < TM; j++) {
+    let co = co0 + j;
+    if (co >= P.Cout) { break; }
+    for (var cc = 0u; cc < TC; cc++) {
+      let ci = ci0 + cc;
+      if (ci >= P.Cin) { break; }
+      for (var t = 0u; t < KK; t++) {
+        let idx = outBase + (co * P.Cin + ci) * KK + t;
+        let v = acc[(j * TC + cc) * KK + t];
+        if (ACCUMULATE) { outp[idx] += v; } else { outp[idx] = v; }
+      }
+    }
+  }
+}

@@ -1,0 +1,161 @@
+// Launcher for the register-blocked direct convolution (kernels/conv2d_direct.wgsl), which serves
+// the forward pass and the input gradient, and for the weight rearrangement it reads.
+import { engine } from '../engine.js';
+import { OpError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { forEachImageSlice, grid2d, gridFor, maxChunkElems } from './launch.js';
+import { sumSplits } from './reduce.js';
+
+/**
+ * What one invocation computes: TM output channels × BX pixels of one row (`row`), or × the whole
+ * output plane of BI images (`plane`, for planes of at most 16 pixels).
+ */
+export type DirectTile = { kind: 'row'; TM: number; BX: number } | { kind: 'plane'; TM: number; BI: number };
+
+export interface DirectConv {
+  label: string;
+  /** Input planes [N, C, H, W] (the layer input, or dY for the input gradient). */
+  x: Tensor;
+  /** Layer weight [Cout, Cin, KS, KS]. */
+  weight: Tensor;
+  /** false: forward (output channels = Cout); true: input gradient (output channels = Cin, taps flipped). */
+  flip: boolean;
+  /** Padding of this convolution (KS−1−pad for the input gradient). */
+  pad: number;
+  /** Output [N, M, Ho, Wo]. */
+  y: Tensor;
+  bias?: Tensor;
+  relu?: boolean;
+  tile: DirectTile;
+}
+
+/** Whether row tiles load input rows as vec4 (needs width % 4 == 0 and BX % 4 == 0). */
+function rowVec(BX: number, inputWidth: number): boolean {
+  return BX % 4 === 0 && inputWidth % 4 === 0;
+}
+
+/** Whether a tile can run on an input of H×W (the plane kernel loads whole planes as vec4). */
+export function directFits(tile: DirectTile, H: number, W: number): boolean {
+  return tile.kind === 'row' || (H * W <= 16 && (H * W) % 4 === 0);
+}
+
+export function launchDirectConv(d: DirectConv): void {
+  const rt = engine().rt;
+  const [N, C, H, W] = d.x.shape;
+  const [, Cin, KS] = d.weight.shape;
+  const [, M, Ho, Wo] = d.y.shape;
+  const tile = d.tile;
+  const TM = tile.TM;
+  const KK = KS * KS;
+  if (!directFits(tile, H, W)) throw new OpError('conv2d', `tile ${JSON.stringify(tile)} does not fit a ${H}×${W} input`);
+  // Output-channel ranges whose rearranged weights fit one binding.
+  const mPer = Math.floor(maxChunkElems() / (C * KK * TM)) * TM;
+  if (mPer < TM) throw new OpError('conv2d', `${TM} output channels' weights (${C * KK * TM} floats) exceed a storage binding`, { weight: d.weight.shape });
+  for (let m0 = 0; m0 < M; m0 += mPer) {
+    const count = Math.min(mPer, M - m0);
+    const Mp = Math.ceil(count / TM) * TM;
+    const wt = Tensor.empty([C * KK * Mp], 'conv2d rearranged weights');
+    const total = C * KK * Mp;
+    // Forward: W rows m0.. hold this range. Input gradient: every W row holds a piece of it, so
+    // the rows go in binding-sized runs.
+    const rowsPer = d.flip ? Math.max(1, Math.floor(maxChunkElems() / (Cin * KK))) : C;
+    for (let c0 = 0; c0 < C; c0 += rowsPer) {
+      const rows = Math.min(rowsPer, C - c0);
+      const src = d.flip ? rt.range(d.weight.buffer, c0 * Cin * KK, rows * Cin * KK) : rt.range(d.weight.buffer, m0 * Cin * KK, count * Cin * KK);
+      const dst = rt.range(wt.buffer, c0 * KK * Mp, rows * KK * Mp);
+      rt.dispatch({
+        kernel: 'conv2d_weight_layout',
+        constants: { KS, FLIP: d.flip },
+        uniforms: [Cin, Mp, count, d.flip ? m0 : 0, src.elemOffset, dst.elemOffset, rows * KK * Mp],
+        buffers: [src, dst],
+        workgroups: gridFor(rows * KK * Mp),
+        label: `${d.label}: weight layout`,
+      });
+    }
+    forEachImageSlice('conv2d', N, [C * H * W, M * Ho * Wo], (n0, n) => {
+      const xr = rt.range(d.x.buffer, n0 * C * H * W, n * C * H * W);
+      const yr = rt.range(d.y.buffer, n0 * M * Ho * Wo, n * M * Ho * Wo);
+      const wr = rt.range(wt.buffer, 0, total);
+      const br = d.bias ? rt.range(d.bias.buffer, m0, count) : rt.unused;
+      const common = { KS, PAD: d.pad, TM, HAS_BIAS: !!d.bias, RELU: !!d.relu };
+      if (tile.kind === 'row') {
+        const blocksX = Math.ceil(Wo / tile.BX);
+        const blocks = n * Ho * blocksX;
+        rt.dispatch({
+          kernel: 'conv2d_direct',
+          constants: { ...common, BX: tile.BX, VEC_X: rowVec(tile.BX, W) },
+          uniforms: [count, C, H, W, Ho, Wo, blocksX, blocks, Mp / TM, Mp / 4, xr.elemOffset, wr.elemOffset / 4, br.elemOffset, yr.elemOffset, M, m0],
+          buffers: [xr, wr, br, yr],
+          workgroups: grid2d(Math.ceil((blocks * Mp) / TM / 64)),
+          label: d.label,
+        });
+      } else {
+        const blocks = Math.ceil(n / tile.BI);
+        rt.dispatch({
+          kernel: 'conv2d_plane',
+          constants: { ...common, BI: tile.BI, H, W },
+          uniforms: [count, C, n, blocks, Mp / TM, Mp / 4, xr.elemOffset / 4, wr.elemOffset / 4, br.elemOffset, yr.elemOffset, M, m0],
+          buffers: [xr, wr, br, yr],
+          workgroups: grid2d(Math.ceil((blocks * Mp) / TM / 64)),
+          label: d.label,
+        });
+      }
+    });
+    wt.dispose();
+  }
+}
+
+/** A weight-gradient tile: TM output × TC input channels, all taps, over segments of S pixels. */
+export interface GradWeightTile {
+  TM: number;
+  TC: number;
+  S: number;
+}
+
+/**
+ * dW = Σ over images and pixels of dY·X(shifted), register-blocked over row segments; the pixel
+ * range is split across workgroups (partials, then one summing pass) so it parallelises at any size.
+ * With `db`, the bias gradient (Σ dY per channel) comes out of the same pass.
+ */
+export function launchGradWeightRows(label: string, dy: Tensor, x: Tensor, dw: Tensor, db: Tensor | null, pad: number, tile: GradWeightTile): void {
+  const rt = engine().rt;
+  const [N, Cin, H, W] = x.shape;
+  const [, Cout, Ho, Wo] = dy.shape;
+  const KS = dw.shape[2];
+  const R = Cout * Cin * KS * KS;
+  const { TM, TC, S } = tile;
+  const vec = S % 4 === 0 && Wo % 4 === 0 && W % 4 === 0;
+  const ciBlocks = Math.ceil(Cin / TC);
+  const items = Math.ceil(Cout / TM) * ciBlocks;
+  forEachImageSlice('conv2d backward', N, [Cin * H * W, Cout * Ho * Wo], (n0, n) => {
+    const segsX = Math.ceil(Wo / S);
+    const segs = n * Ho * segsX;
+    // Enough splits to keep the adapter busy, each at least a few rows long, partials within a binding.
+    const want = Math.ceil((rt.targetWorkgroups * 64) / items);
+    const splits = Math.max(1, Math.min(want, Math.floor(segs / 4), 256, Math.floor(maxChunkElems() / R) - 1));
+    const segChunk = Math.ceil(segs / splits);
+    const used = Math.ceil(segs / segChunk);
+    const part = used > 1 ? Tensor.empty([used, R], 'conv2d dW partials') : dw;
+    const bpart = db && used > 1 ? Tensor.empty([used, Cout], 'conv2d dB partials') : db;
+    const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
+    const xr = rt.range(x.buffer, n0 * Cin * H * W, n * Cin * H * W);
+    const outr = rt.range(part.buffer, 0, part.size);
+    const boutr = bpart ? rt.range(bpart.buffer, 0, bpart.size) : rt.unused;
+    rt.dispatch({
+      kernel: 'conv2d_grad_weight_rows',
+      constants: { KS, PAD: pad, TM, TC, S, VEC: vec, HAS_BIAS: !!db, ACCUMULATE: used === 1 && n0 > 0 },
+      uniforms: [Cout, Cin, H, W, Ho, Wo, segsX, segs, segChunk, items, used, ciBlocks, dyr.elemOffset, xr.elemOffset, outr.elemOffset, boutr.elemOffset],
+      buffers: [dyr, xr, outr, boutr],
+      workgroups: grid2d(Math.ceil((items * used) / 64)),
+      label,
+    });
+    if (part !== dw) {
+      sumSplits(part, used, R, dw, 0, n0 > 0, `${label}: split sum`);
+      part.dispose();
+    }
+    if (db && bpart !== db) {
+      sumSplits(bpart!, used, Cout, db, 0, n0 > 0, `${label}: bias split sum`);
+      bpart!.dispose();
+    }
+  });
+}

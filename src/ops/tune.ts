@@ -1,0 +1,133 @@
+// Picks kernel variants by timing them on this adapter, once: for each layer shape and pass, every
+// applicable variant runs on random data and the fastest is recorded (variants.ts keeps the
+// choices on disk per adapter, so later runs start at once).
+import { engine } from '../engine.js';
+import { Tensor } from '../tensor.js';
+import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from './conv2d.js';
+import { matmulVariants, type Operand, stridedMatmul } from './matmul.js';
+import { isDecided, type Pass, recordTuning, saveTunings, type Tuned } from './variants.js';
+
+/** One convolution layer: input [N, C, H, W], weight [Cout, C, k, k], zero padding. */
+export interface ConvShape {
+  x: readonly number[];
+  w: readonly number[];
+  pad: number;
+}
+
+/** One matrix product C[M, N] = A[M, K]·B[K, N]; A rows (aAlongK) or columns contiguous, likewise B. */
+export interface GemmShape {
+  M: number;
+  N: number;
+  K: number;
+  aAlongK: boolean;
+  bAlongN: boolean;
+}
+
+export interface TuneResult extends Tuned {
+  pass: Pass;
+  shape: string;
+}
+
+/** False when VGGPU_TUNE=0: every shape then runs its default variant (tests, quick runs). */
+export function tuningEnabled(): boolean {
+  return process.env.VGGPU_TUNE !== '0';
+}
+
+const random = (shape: readonly number[], seed: number) => {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return Tensor.from(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7071 + seed)), shape);
+};
+
+/** Best milliseconds per call of `run` over a few calls, and how much longer the first (compiling) call took. */
+async function timeIt(run: () => void): Promise<{ ms: number; compileMs: number }> {
+  const rt = engine().rt;
+  const t0 = performance.now();
+  run();
+  await rt.sync();
+  const first = performance.now() - t0;
+  let best = Infinity;
+  for (let rep = 0, spent = 0; rep < 5 && (rep < 2 || spent < 200); rep++) {
+    const t0 = performance.now();
+    run();
+    await rt.sync();
+    const ms = performance.now() - t0;
+    spent += ms;
+    best = Math.min(best, ms);
+  }
+  return { ms: best, compileMs: Math.max(0, first - best) };
+}
+
+async function pickFastest(pass: Pass, shape: string, candidates: string[], run: (variant: string) => void): Promise<TuneResult> {
+  const ms: Record<string, number> = {};
+  const compileMs: Record<string, number> = {};
+  for (const v of candidates) ({ ms: ms[v], compileMs: compileMs[v] } = await timeIt(() => run(v)));
+  const variant = candidates.reduce((a, b) => (ms[b] < ms[a] ? b : a));
+  const tuned = { variant, ms, compileMs };
+  recordTuning(pass, shape, tuned);
+  return { pass, shape, ...tuned };
+}
+
+/**
+ * Times the variants of the given passes of each convolution shape not timed before on this
+ * adapter, records the fastest and saves the choices. `log` hears about each shape tuned.
+ */
+export async function tuneConv(shapes: ConvShape[], passes: ConvPass[] = ['conv_forward', 'conv_grad_input', 'conv_grad_weight'], log: (line: string) => void = () => {}): Promise<TuneResult[]> {
+  const results: TuneResult[] = [];
+  for (const s of shapes) {
+    const todo = passes.map((pass) => ({ pass, ...convVariants(pass, s.x, s.w, s.pad) })).filter((t) => !isDecided(t.pass, t.shape, t.candidates));
+    if (!todo.length) continue;
+    const [N, , H, W] = s.x;
+    const [Cout, , KS] = s.w;
+    const yShape = [N, Cout, H + 2 * s.pad - KS + 1, W + 2 * s.pad - KS + 1];
+    const x = random(s.x, 1);
+    const w = random(s.w, 2);
+    const b = random([Cout], 3);
+    const dy = random(yShape, 4);
+    const y = Tensor.empty(yShape);
+    try {
+      for (const t of todo) {
+        const r = await pickFastest(t.pass, t.shape, t.candidates, (v) => {
+          if (t.pass === 'conv_forward') convForward(x, w, b, y, true, s.pad, v);
+          else if (t.pass === 'conv_grad_input') convGradInput(dy, w, s.x, s.pad, v).dispose();
+          else convGradWeight(dy, x, s.w, s.pad, v).dispose();
+        });
+        log(`${t.pass} ${t.shape}: ${r.variant} (${fmtTimes(r.ms)})`);
+        results.push(r);
+      }
+    } finally {
+      [x, w, b, dy, y].forEach((t) => t.dispose());
+    }
+  }
+  if (results.length) saveTunings();
+  return results;
+}
+
+/** Like tuneConv, for matrix products (the fully-connected layers' three passes). */
+export async function tuneGemm(shapes: GemmShape[], log: (line: string) => void = () => {}): Promise<TuneResult[]> {
+  const results: TuneResult[] = [];
+  for (const g of shapes) {
+    const a = random([g.M * g.K], 1);
+    const b = random([g.K * g.N], 2);
+    const c = Tensor.empty([g.M * g.N]);
+    const op = (t: Tensor, rows: number, cols: number, rowsContiguous: boolean): Operand =>
+      rowsContiguous ? { t, start: 0, count: t.size, s0: cols, s1: 1 } : { t, start: 0, count: t.size, s0: 1, s1: rows };
+    const p = { M: g.M, N: g.N, K: g.K, a: op(a, g.M, g.K, g.aAlongK), b: op(b, g.K, g.N, g.bAlongN), c: op(c, g.M, g.N, true), label: 'tune gemm' };
+    const { shape, candidates } = matmulVariants(p);
+    try {
+      if (isDecided('gemm', shape, candidates)) continue;
+      const r = await pickFastest('gemm', shape, candidates, (v) => stridedMatmul(p, v));
+      log(`gemm ${shape}: ${r.variant} (${fmtTimes(r.ms)})`);
+      results.push(r);
+    } finally {
+      [a, b, c].forEach((t) => t.dispose());
+    }
+  }
+  if (results.length) saveTunings();
+  return results;
+}
+
+function fmtTimes(ms: Record<string, number>): string {
+  return Object.entries(ms)
+    .map(([v, t]) => `${v} ${t.toFixed(1)} ms`)
+    .join(', ');
+}

@@ -1,0 +1,115 @@
+// Kernel variants. GEMM and the three convolution passes each have a small family of
+// implementations (tile shapes, vec4 or scalar loads, implicit GEMM or direct); which one runs for
+// a shape is decided, in order, by
+//   1. a forced choice: setVariant(), or VGGPU_VARIANTS="conv_forward=row-8x8,gemm=vec4-8x8";
+//   2. a timing on this adapter (tune.ts), kept on disk per adapter so it is made once;
+//   3. the family's default for the shape (the first candidate its op file lists).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { engine } from '../engine.js';
+import { OpError } from '../errors.js';
+
+export const PASSES = ['gemm', 'conv_forward', 'conv_grad_input', 'conv_grad_weight'] as const;
+/** A GPU pass whose kernel comes in variants. */
+export type Pass = (typeof PASSES)[number];
+
+/** One timed choice: the winner, every candidate's milliseconds per call and first-call overhead (compiling). */
+export interface Tuned {
+  variant: string;
+  ms: Record<string, number>;
+  compileMs: Record<string, number>;
+}
+
+const forced = new Map<Pass, string>();
+let tunings: Record<string, Tuned> | null = null;
+
+/** Forces `pass` to use `variant` wherever it applies (null: back to tuned/default choices). */
+export function setVariant(pass: Pass, variant: string | null): void {
+  if (!PASSES.includes(pass)) throw new OpError('variants', `unknown pass "${pass}"; passes: ${PASSES.join(', ')}`);
+  if (variant === null) forced.delete(pass);
+  else forced.set(pass, variant);
+}
+
+/** Parses "pass=variant,pass=variant" (VGGPU_VARIANTS, or a CLI flag) into forced choices. */
+export function forceVariants(spec: string): void {
+  for (const part of spec.split(',').filter(Boolean)) {
+    const [pass, variant] = part.split('=');
+    if (!variant) throw new OpError('variants', `"${part}" should be pass=variant, e.g. conv_forward=row-8x8`);
+    setVariant(pass as Pass, variant);
+  }
+}
+if (process.env.VGGPU_VARIANTS) forceVariants(process.env.VGGPU_VARIANTS);
+
+/** The variant to run for `pass` on a shape; `candidates` lists those that apply, default first. */
+export function chooseVariant(pass: Pass, shape: string, candidates: readonly string[]): string {
+  const f = forced.get(pass);
+  if (f !== undefined) {
+    if (!candidates.includes(f)) throw new OpError(pass, `forced variant "${f}" does not apply to ${shape}; variants that do: ${candidates.join(', ')}`);
+    return f;
+  }
+  const t = loadTunings()[`${pass} ${shape}`];
+  if (t && candidates.includes(t.variant)) return t.variant;
+  return candidates[0];
+}
+
+/** True when a timing exists (or a choice is forced), so tune() can skip the shape. */
+export function isDecided(pass: Pass, shape: string, candidates: readonly string[]): boolean {
+  if (forced.has(pass) || candidates.length < 2) return true;
+  const t = loadTunings()[`${pass} ${shape}`];
+  return !!t && candidates.includes(t.variant);
+}
+
+/** Records a timing for this adapter (saved to disk by saveTunings). */
+export function recordTuning(pass: Pass, shape: string, tuned: Tuned): void {
+  loadTunings()[`${pass} ${shape}`] = tuned;
+}
+
+/** Every timing made on this adapter, keyed "pass shape". */
+export function tuningsForAdapter(): Readonly<Record<string, Tuned>> {
+  return loadTunings();
+}
+
+/** Where timings are kept: $VGGPU_CACHE_DIR, else ~/.cache/vggpu. */
+export function tuningFile(): string {
+  return join(process.env.VGGPU_CACHE_DIR ?? join(homedir(), '.cache', 'vggpu'), 'kernel-tuning.json');
+}
+
+function adapterKey(): string {
+  const a = engine().rt.adapter;
+  return `${a.backend} ${a.featureLevel} ${a.description}`;
+}
+
+function readFile(): Record<string, Record<string, Tuned>> {
+  try {
+    const data = JSON.parse(readFileSync(tuningFile(), 'utf8'));
+    return data && typeof data === 'object' ? data : {};
+  } catch {
+    return {}; // missing or unreadable: tune again
+  }
+}
+
+function loadTunings(): Record<string, Tuned> {
+  tunings ??= readFile()[adapterKey()] ?? {};
+  return tunings;
+}
+
+/** Writes this adapter's timings (atomically; other adapters' entries are kept). */
+export function saveTunings(): void {
+  const file = tuningFile();
+  const all = readFile();
+  all[adapterKey()] = loadTunings();
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(all, null, 1));
+    renameSync(tmp, file);
+  } catch (e) {
+    process.emitWarning(`could not save kernel timings to ${file}: ${(e as Error).message}; they will be measured again next time`);
+  }
+}
+
+/** Forgets timings in memory (tests; the file is re-read on next use). */
+export function resetTunings(): void {
+  tunings = null;
+}

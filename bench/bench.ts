@@ -12,7 +12,7 @@ import { relu } from '../src/ops/relu.js';
 import { NET_NAMES, planLayers, resolveConfig, summarise, type NetName } from '../src/vgg/config.js';
 import { buildVgg } from '../src/vgg/model.js';
 import { type ConvPass, convVariants } from '../src/ops/conv2d.js';
-import { tuneConv, tuneGemm } from '../src/ops/tune.js';
+import { type GemmShape, gemmVariants, tuneConv, tuneGemm } from '../src/ops/tune.js';
 import { chooseVariant, forceVariants, type Pass, tuningsForAdapter } from '../src/ops/variants.js';
 import { tuneVgg } from '../src/vgg/tune.js';
 
@@ -56,6 +56,11 @@ function variantOf(pass: Pass, shape: string, candidates: string[]): { variant: 
   return { variant, compileMs: tuningsForAdapter()[`${pass} ${shape}`]?.compileMs?.[variant] };
 }
 
+function gemmVariantOf(g: GemmShape): { variant: string; compileMs?: number } {
+  const { shape, candidates } = gemmVariants(g);
+  return variantOf('gemm', shape, candidates);
+}
+
 async function time(group: string, name: string, fn: () => Tensor | Tensor[] | void, counts: { flops?: number; bytes?: number; images?: number }, v?: { variant: string; compileMs?: number }): Promise<Result | null> {
   if (!selected(group, name)) return null;
   const dispose = (r: Tensor | Tensor[] | void) => (Array.isArray(r) ? r : r ? [r] : []).forEach((t) => t.dispose());
@@ -94,7 +99,7 @@ let gemm1024: number | undefined;
   const b = T([1024, 1024], 2);
   const g1024 = { M: 1024, N: 1024, K: 1024, aAlongK: true, bAlongN: true };
   if (selected('gemm', '1024×1024×1024')) await tuneGemm([g1024]);
-  const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(a, b)), { flops: 2 * 1024 ** 3 }, variantOf('gemm', '1024x1024x1024 ak bn', ['vec4-8x8', 'tiled']));
+  const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(a, b)), { flops: 2 * 1024 ** 3 }, gemmVariantOf(g1024));
   gemm1024 = r?.gflops;
   for (const [B, IN, OUT] of [[32, 25088, 4096], [32, 4096, 4096], [32, 4096, 1000], [32, 128, 1024], [32, 1024, 1024]]) {
     if (quick && IN === 25088) continue;
@@ -103,8 +108,7 @@ let gemm1024: number | undefined;
     const bias = T([OUT], 4);
     const fc = { M: B, N: OUT, K: IN, aAlongK: true, bAlongN: false };
     if (selected('gemm', `FC ${B}×${IN}→${OUT}`)) await tuneGemm([fc]);
-    const v = variantOf('gemm', `${B}x${OUT}x${IN} ak bk`, IN % 4 ? ['tiled'] : ['vec4-8x8', 'tiled']);
-    await time('gemm', `FC ${B}×${IN}→${OUT}`, () => noGrad(() => linear(x, w, bias)), { flops: 2 * B * IN * OUT }, v);
+    await time('gemm', `FC ${B}×${IN}→${OUT}`, () => noGrad(() => linear(x, w, bias)), { flops: 2 * B * IN * OUT }, gemmVariantOf(fc));
     [x, w, bias].forEach((t) => t.dispose());
   }
   a.dispose();

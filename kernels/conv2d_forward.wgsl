@@ -3,7 +3,8 @@
 //   M = Cout (this launch's channel range), N = images*Ho*Wo, K = Cin*KS*KS.
 // Bias and ReLU are fused into the store. A weight too big for one binding is launched in
 // output-channel ranges: coOff is the range's first channel, CoTotal the layer's channel count.
-// Baked: KS, PAD, TM, TN, WG_X, WG_Y, RELU.
+// SHARED selects the workgroup-memory body (GPUs) over the register-tiled one.
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, SHARED, RELU.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   C: u32, H: u32, W: u32, Ho: u32, Wo: u32, coOff: u32, CoTotal: u32,
@@ -61,6 +62,18 @@ fn loadB4(k: u32, j: u32) -> vec4f {
   return v;
 }
 
+fn elemA(m: u32, k: u32) -> f32 { return w[P.wOff + m * P.K + k]; }
+fn elemB(k: u32, n: u32) -> f32 {
+  let HoWo = P.Ho * P.Wo;
+  let q = n % HoWo;
+  let r = k % KK;
+  let iy = i32(q / P.Wo + r / KS) - i32(PAD);
+  let ix = i32(q % P.Wo + r % KS) - i32(PAD);
+  let ok = iy >= 0 && iy < i32(P.H) && ix >= 0 && ix < i32(P.W);
+  let idx = P.xOff + ((n / HoWo) * P.C + k / KK) * P.H * P.W + u32(select(0, iy * i32(P.W) + ix, ok));
+  return select(0.0, x[idx], ok);
+}
+
 fn storeC(m: u32, n: u32, split: u32, v: f32) {
   let HoWo = P.Ho * P.Wo;
   var r = v + bias[P.bOff + m];
@@ -68,4 +81,8 @@ fn storeC(m: u32, n: u32, split: u32, v: f32) {
   y[P.yOff + (n / HoWo) * P.CoTotal * HoWo + (P.coOff + m) * HoWo + n % HoWo] = r;
 }
 
+//#if SHARED
+//#include gemm_shared_body.wgsl
+//#else
 //#include gemm_body.wgsl
+//#endif

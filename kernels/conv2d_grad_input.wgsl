@@ -1,7 +1,8 @@
 // Convolution input gradient as implicit GEMM (a convolution of dY with the flipped weights):
 //   dX[img, ci, i] = sum_{co,ky,kx} W[co, ci, ky, kx] * dY[img, co, i - (ky-PAD, kx-PAD)]
 //   M = Cin, N = images*H*W (input pixels), K = Cout*KS*KS; dY is Ho x Wo.
-// Baked: KS, PAD, TM, TN, WG_X, WG_Y, ACCUMULATE.
+// SHARED selects the workgroup-memory body (GPUs) over the register-tiled one.
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, SHARED, ACCUMULATE.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   Cout: u32, H: u32, W: u32, Ho: u32, Wo: u32,
@@ -58,10 +59,26 @@ fn loadB4(k: u32, j: u32) -> vec4f {
   return v;
 }
 
+fn elemA(m: u32, k: u32) -> f32 { return w[P.wOff + ((k / KK) * P.M + m) * KK + k % KK]; }
+fn elemB(k: u32, n: u32) -> f32 {
+  let HW = P.H * P.W;
+  let q = n % HW;
+  let r = k % KK;
+  let oy = i32(q / P.W) + i32(PAD) - i32(r / KS);
+  let ox = i32(q % P.W) + i32(PAD) - i32(r % KS);
+  let ok = oy >= 0 && oy < i32(P.Ho) && ox >= 0 && ox < i32(P.Wo);
+  let idx = P.dyOff + ((n / HW) * P.Cout + k / KK) * P.Ho * P.Wo + u32(select(0, oy * i32(P.Wo) + ox, ok));
+  return select(0.0, dy[idx], ok);
+}
+
 fn storeC(m: u32, n: u32, split: u32, v: f32) {
   let HW = P.H * P.W;
   let idx = P.dxOff + (n / HW) * P.M * HW + m * HW + n % HW;
   if (ACCUMULATE) { dx[idx] += v; } else { dx[idx] = v; }
 }
 
+//#if SHARED
+//#include gemm_shared_body.wgsl
+//#else
 //#include gemm_body.wgsl
+//#endif

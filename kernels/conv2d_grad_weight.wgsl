@@ -2,7 +2,8 @@
 //   dW[co, (ci,ky,kx)] = sum_{img,o} dY[img, co, o] * X[img, ci, o + (ky-PAD, kx-PAD)]
 //   M = Cout, N = Cin*KS*KS, K = images*Ho*Wo, split over workgroup_id.z into partial sums
 //   (out[split, co, n]) that sum_splits.wgsl adds up; with one split it writes dW directly.
-// Baked: KS, PAD, TM, TN, WG_X, WG_Y, ACCUMULATE.
+// SHARED selects the workgroup-memory body (GPUs) over the register-tiled one.
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, SHARED, ACCUMULATE.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   Cin: u32, H: u32, W: u32, Ho: u32, Wo: u32,
@@ -61,9 +62,28 @@ fn loadB4(k: u32, j: u32) -> vec4f {
   return v;
 }
 
+fn elemA(m: u32, k: u32) -> f32 {
+  let HoWo = P.Ho * P.Wo;
+  return dy[P.dyOff + ((k / HoWo) * P.M + m) * HoWo + k % HoWo];
+}
+fn elemB(k: u32, n: u32) -> f32 {
+  let HoWo = P.Ho * P.Wo;
+  let q = k % HoWo;
+  let r = n % KK;
+  let iy = i32(q / P.Wo + r / KS) - i32(PAD);
+  let ix = i32(q % P.Wo + r % KS) - i32(PAD);
+  let ok = iy >= 0 && iy < i32(P.H) && ix >= 0 && ix < i32(P.W);
+  let idx = P.xOff + ((k / HoWo) * P.Cin + n / KK) * P.H * P.W + u32(select(0, iy * i32(P.W) + ix, ok));
+  return select(0.0, x[idx], ok);
+}
+
 fn storeC(m: u32, n: u32, split: u32, v: f32) {
   let idx = P.outOff + split * P.M * P.N + m * P.N + n;
   if (ACCUMULATE) { outp[idx] += v; } else { outp[idx] = v; }
 }
 
+//#if SHARED
+//#include gemm_shared_body.wgsl
+//#else
 //#include gemm_body.wgsl
+//#endif

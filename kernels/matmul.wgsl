@@ -1,7 +1,8 @@
 // Strided matmul C = A·B (+ bias[n]) (ReLU) (+= C when ACCUMULATE): serves the fully-connected
 // layer's forward (X·Wᵀ), input gradient (dY·W) and weight gradient (dYᵀ·X) through strides,
 // and a weight larger than one binding through row-range launches.
-// Baked: TM, TN, WG_X, WG_Y, HAS_BIAS, RELU, ACCUMULATE.
+// SHARED selects the workgroup-memory body (GPUs) over the register-tiled one.
+// Baked: TM, TN, WG_X, WG_Y, SHARED, HAS_BIAS, RELU, ACCUMULATE.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   aOff: u32, aSm: u32, aSk: u32,
@@ -42,6 +43,9 @@ fn loadB4(k: u32, j: u32) -> vec4f {
   return v;
 }
 
+fn elemA(m: u32, k: u32) -> f32 { return A[P.aOff + m * P.aSm + k * P.aSk]; }
+fn elemB(k: u32, n: u32) -> f32 { return B[P.bOff + k * P.bSk + n * P.bSn]; }
+
 fn storeC(m: u32, n: u32, split: u32, v: f32) {
   var r = v;
   if (HAS_BIAS) { r += bias[P.biasOff + n]; }
@@ -51,4 +55,8 @@ fn storeC(m: u32, n: u32, split: u32, v: f32) {
   C[idx] = r;
 }
 
+//#if SHARED
+//#include gemm_shared_body.wgsl
+//#else
 //#include gemm_body.wgsl
+//#endif

@@ -1,4 +1,5 @@
 // Flag parsing shared by the CLIs: typed values, ranges, and errors that name the flag and the fix.
+import { forceVariants } from '../ops/variants.js';
 import { parseArgs } from 'node:util';
 
 export class UsageError extends Error {
@@ -60,4 +61,20 @@ export function scaleRange(flag: string, raw: string): [number, number] {
   const hi = parts.length === 2 ? num(flag, parts[1], { int: true, min: 1 }) : lo;
   if (hi < lo) throw new UsageError(`--${flag} ${raw}: Smax is below Smin`);
   return [lo, hi];
+}
+
+/** The --variants flag that train, eval and bench share. */
+export const VARIANTS_FLAG: FlagSpec = {
+  type: 'string',
+  help: 'force kernel variants, e.g. conv_forward=row-8x8,gemm=vec4-8x8 (default: the fastest, timed once per adapter)',
+};
+
+/** Applies --variants (if given), turning a bad spec into a usage error. */
+export function applyVariants(spec: unknown): void {
+  if (typeof spec !== 'string') return;
+  try {
+    forceVariants(spec);
+  } catch (e) {
+    throw new UsageError(`--variants: ${(e as Error).message}`);
+  }
 }

@@ -11,7 +11,7 @@ import { METHODS, type Method, posteriors } from '../eval/protocols.js';
 import { checkFits, loadForEval, testScales } from '../eval/load.js';
 import { NET_NAMES } from '../vgg/config.js';
 import { fmtDuration, Progress } from './progress.js';
-import { type FlagSpec, helpText, num, oneOf, parseFlags, UsageError } from './args.js';
+import { applyVariants, type FlagSpec, helpText, num, oneOf, parseFlags, UsageError, VARIANTS_FLAG } from './args.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { type: 'string', multiple: true, help: 'checkpoint to evaluate; repeat to fuse several nets' },
@@ -25,6 +25,7 @@ const FLAGS: Record<string, FlagSpec> = {
   json: { type: 'string', help: 'also write the results as JSON to this file ("-" for standard output)' },
   'val-fraction': { type: 'string', help: 'held-out share for data without a test split (as in training)', default: '0.1' },
   seed: { type: 'string', help: 'seed of the held-out split (as in training)', default: '1' },
+  variants: VARIANTS_FLAG,
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
     process.stdout.write(helpText('npm run eval -- --checkpoint FILE [--checkpoint FILE …] [flags]   Test a trained VGG with the paper’s protocols.', FLAGS));
     return 0;
   }
+  applyVariants(f.variants);
   const files = (f.checkpoint as string[] | undefined) ?? [];
   if (files.length === 0) throw new UsageError('--checkpoint FILE is required (e.g. runs/<run>/best.safetensors); repeat it to fuse several nets');
   const methodArg = (f.method as string | undefined) ?? 'centre';

@@ -4,7 +4,7 @@ import { init } from '../engine.js';
 import { formatSummary, resolveConfig } from '../vgg/config.js';
 import { DivergedError, Trainer } from '../train/trainer.js';
 import { fmtDuration, Progress } from './progress.js';
-import { helpText, parseFlags, UsageError } from './args.js';
+import { applyVariants, helpText, parseFlags, UsageError } from './args.js';
 import { openData } from '../data/open.js';
 import { buildOptions, TRAIN_FLAGS } from './train_options.js';
 
@@ -15,6 +15,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const o = buildOptions(f);
+  applyVariants(f.variants);
   if (f.summary) {
     const data = openData(o.data, o.valFraction, o.seed);
     const cfg = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes: data.train.classNames.length, inChannels: data.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });

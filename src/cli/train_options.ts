@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { INIT_SCHEMES } from '../vgg/init.js';
 import { NET_NAMES } from '../vgg/config.js';
 import { savedOptions, type TrainOptions } from '../train/trainer.js';
-import { type FlagSpec, num, oneOf, type parseFlags, scaleRange, UsageError } from './args.js';
+import { type FlagSpec, num, oneOf, type parseFlags, scaleRange, UsageError, VARIANTS_FLAG } from './args.js';
 
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   net: { type: 'string', help: `network: ${NET_NAMES.join(', ')}`, default: 'A' },
@@ -32,6 +32,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'val-fraction': { type: 'string', help: 'held-out share when the data has no test split', default: '0.1' },
   'eval-batch': { type: 'string', help: 'validation batch size', default: '256' },
   'max-steps': { type: 'string', help: 'stop with a checkpoint after this many steps' },
+  variants: VARIANTS_FLAG,
   resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
   summary: { type: 'boolean', help: 'print the network summary and exit' },
   help: { type: 'boolean', help: 'show this help' },

@@ -1,18 +1,22 @@
 // 2-D convolution, stride 1, square kernel, zero padding (default "same": (k−1)/2, i.e. VGG's
 // 3×3/pad 1 and 1×1/pad 0; padding 0 gives the "valid" convolution of FC layers in dense form),
 // bias and optional fused ReLU. Each pass has variants (variants.ts): register-blocked direct
-// kernels (conv2d_direct.ts: row and whole-plane tiles, vec4 loads) and implicit GEMMs over the
-// shared tiled GEMM body (kernels/conv2d_*.wgsl); the bias gradient is a sum over images and pixels.
+// kernels (conv2d_direct.ts: row and whole-plane tiles, vec4 loads, for CPU-like adapters) and
+// implicit GEMMs (kernels/conv2d_*.wgsl) on the register-tiled (`gemm`) or workgroup-memory
+// (`gemm-shared`, GPUs) GEMM body; the bias gradient is a sum over images and pixels.
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { type DirectTile, directFits, type GradWeightTile, launchDirectConv, launchGradWeightRows } from './conv2d_direct.js';
-import { chooseSplits, chooseTile, launchGemm } from './gemm.js';
+import { launchDirectConv, launchGradWeight } from './conv2d_direct.js';
+import { type ConvPass, convVariants, directTile, gradWeightTile } from './conv2d_variants.js';
+import { chooseSplits, chooseTile, type GemmTile, launchGemm, SHARED_TILE } from './gemm.js';
 import { forEachImageSlice, maxChunkElems } from './launch.js';
 import { reluBackward } from './relu.js';
 import { sumAxes, sumSplits } from './reduce.js';
-import { chooseVariant, type Pass } from './variants.js';
+import { chooseVariant } from './variants.js';
+
+export { type ConvPass, convVariants } from './conv2d_variants.js';
 
 /** Options of conv2d. */
 export interface Conv2dOptions {
@@ -59,61 +63,19 @@ function checkConv(x: Tensor, w: Tensor, b: Tensor, padding: number | undefined)
   return pad;
 }
 
-export type ConvPass = Extract<Pass, 'conv_forward' | 'conv_grad_input' | 'conv_grad_weight'>;
-
-/** A layer's shape key and the variants of one pass that apply to it (the default first). */
-export function convVariants(pass: ConvPass, xShape: readonly number[], wShape: readonly number[], pad: number): { shape: string; candidates: string[] } {
-  const [, C, H, W] = xShape;
-  const [Cout, , KS] = wShape;
-  const Ho = H + 2 * pad - KS + 1;
-  const Wo = W + 2 * pad - KS + 1;
-  // The shape class leaves out the batch size: a choice made at one batch serves the others.
-  const shape = `${C}x${H}x${W} k${KS} p${pad} -> ${Cout}`;
-  const cpu = engine().rt.adapter.isCpu;
-  let direct: string[];
-  if (pass === 'conv_grad_weight') {
-    direct = rowSizes(Wo, W).map((S) => `rows-4x1x${S}`);
-    if (Wo <= 2) direct.push(`rows-8x1x${Wo}`);
-  } else {
-    // The input gradient slides over dY (Ho×Wo) and produces H×W.
-    const [inH, inW, outW] = pass === 'conv_forward' ? [H, W, Wo] : [Ho, Wo, W];
-    const plane = directFits({ kind: 'plane', TM: 8, BI: 1 }, inH, inW) ? ['plane-8x1', 'plane-4x4'] : [];
-    direct = [...plane, ...rowSizes(outW, inW).map((bx) => `row-8x${bx}`)];
-  }
-  // Large kernels (7×7 FC layers in dense evaluation) suit the implicit GEMM better. Its input
-  // gradient binds the whole weight at once.
-  const gemm = pass === 'conv_grad_input' && Cout * C * KS * KS > maxChunkElems() ? [] : ['gemm'];
-  const candidates = cpu && KS <= 3 ? [...direct, ...gemm] : [...gemm, ...direct];
-  return { shape, candidates };
-}
-
-/** Pixel-block widths worth trying for rows of `outW` pixels, least waste first (vec4-able on ties). */
-function rowSizes(outW: number, inW: number): number[] {
-  const sizes = [...new Set([8, 4, Math.min(outW, 8), outW % 7 === 0 ? 7 : 8])];
-  const waste = (b: number) => Math.ceil(outW / b) * b - outW;
-  const vec = (b: number) => (b % 4 === 0 && inW % 4 === 0 ? 0 : 1);
-  return sizes.sort((a, b) => waste(a) - waste(b) || vec(a) - vec(b) || b - a);
-}
-
-function directTile(variant: string): DirectTile {
-  const m = /^(row|plane)-(\d+)x(\d+)$/.exec(variant);
-  if (!m) throw new OpError('conv2d', `unknown variant "${variant}"`);
-  return m[1] === 'row' ? { kind: 'row', TM: +m[2], BX: +m[3] } : { kind: 'plane', TM: +m[2], BI: +m[3] };
-}
-
-function gradWeightTile(variant: string): GradWeightTile {
-  const m = /^rows-(\d+)x(\d+)x(\d+)$/.exec(variant);
-  if (!m) throw new OpError('conv2d', `unknown weight-gradient variant "${variant}"`);
-  return { TM: +m[1], TC: +m[2], S: +m[3] };
-}
-
 function pick(pass: ConvPass, xShape: readonly number[], wShape: readonly number[], pad: number): string {
   const { shape, candidates } = convVariants(pass, xShape, wShape, pad);
   return chooseVariant(pass, shape, candidates);
 }
 
+/** The GEMM tile of the implicit-GEMM variants, or null for the direct ones. */
+function gemmTile(variant: string): GemmTile | undefined | null {
+  return variant === 'gemm' ? undefined : variant === 'gemm-shared' ? SHARED_TILE : null;
+}
+
 export function convForward(x: Tensor, w: Tensor, b: Tensor, y: Tensor, relu: boolean, pad: number, variant = pick('conv_forward', x.shape, w.shape, pad)): void {
-  if (variant !== 'gemm') {
+  const tile = gemmTile(variant);
+  if (tile === null) {
     launchDirectConv({ label: `conv2d forward x ${x} w ${w}`, x, weight: w, flip: false, pad, y, bias: b, relu, tile: directTile(variant) });
     return;
   }
@@ -141,6 +103,7 @@ export function convForward(x: Tensor, w: Tensor, b: Tensor, y: Tensor, relu: bo
         uniforms: [C, H, W, Ho, Wo, co0, Cout, xr.elemOffset, wr.elemOffset, br.elemOffset, yr.elemOffset],
         buffers: [xr, wr, br, yr],
         constants: { KS, PAD: pad, RELU: relu },
+        tile,
       });
     }
   });
@@ -153,7 +116,8 @@ export function convGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], 
   const [Cout, , KS] = w.shape;
   const [, , Ho, Wo] = dy.shape;
   const dx = Tensor.empty(xShape, 'conv2d dX');
-  if (variant !== 'gemm') {
+  const tile = gemmTile(variant);
+  if (tile === null) {
     launchDirectConv({ label: `conv2d input-gradient dy ${dy} w ${w}`, x: dy, weight: w, flip: true, pad: KS - 1 - pad, y: dx, tile: directTile(variant) });
     return dx;
   }
@@ -170,6 +134,7 @@ export function convGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], 
       uniforms: [Cout, H, W, Ho, Wo, dyr.elemOffset, wr.elemOffset, dxr.elemOffset],
       buffers: [dyr, wr, dxr],
       constants: { KS, PAD: pad, ACCUMULATE: false },
+      tile,
     });
   });
   return dx;
@@ -188,15 +153,16 @@ export function convGradWeight(dy: Tensor, x: Tensor, wShape: readonly number[],
   const M = Cout;
   const Ncols = C * KS * KS;
   const dw = Tensor.empty(wShape, 'conv2d dW');
-  if (variant !== 'gemm') {
+  const gtile = gemmTile(variant);
+  if (gtile === null) {
     // The direct kernels sum the bias gradient from the dY values they load anyway.
-    launchGradWeightRows(`conv2d weight-gradient dy ${dy} x ${x}`, dy, x, dw, db, pad, gradWeightTile(variant));
+    launchGradWeight(`conv2d weight-gradient dy ${dy} x ${x}`, dy, x, dw, db, pad, gradWeightTile(variant));
     return dw;
   }
   if (db) sumAxes(dy, N, Cout, Ho * Wo, 1, db);
   forEachImageSlice('conv2d backward', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
     const K = n * Ho * Wo;
-    const tile = chooseTile(M, Ncols);
+    const tile = gtile ?? chooseTile(M, Ncols);
     const splits = Math.min(chooseSplits(M, Ncols, K, tile), Math.max(1, Math.floor(rt.maxBindingElems / (M * Ncols)) - 1));
     const part = splits > 1 ? Tensor.empty([splits, M, Ncols], 'conv2d dW partials') : dw;
     const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);

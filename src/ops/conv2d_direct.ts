@@ -105,50 +105,65 @@ export function launchDirectConv(d: DirectConv): void {
   }
 }
 
-/** A weight-gradient tile: TM output × TC input channels, all taps, over segments of S pixels. */
-export interface GradWeightTile {
-  TM: number;
-  TC: number;
-  S: number;
-}
+/**
+ * A weight-gradient tile: TM output × TC input channels, all taps, accumulated over segments of S
+ * pixels of a row (`rows`) or over whole planes of at most 16 pixels (`plane`).
+ */
+export type GradWeightTile = { kind: 'rows'; TM: number; TC: number; S: number } | { kind: 'plane'; TM: number; TC: number };
 
 /**
- * dW = Σ over images and pixels of dY·X(shifted), register-blocked over row segments; the pixel
- * range is split across workgroups (partials, then one summing pass) so it parallelises at any size.
- * With `db`, the bias gradient (Σ dY per channel) comes out of the same pass.
+ * dW = Σ over images and pixels of dY·X(shifted), register-blocked; the pixels (row segments or
+ * images) are split across workgroups (partials, then one summing pass) so it parallelises at any
+ * size. With `db`, the bias gradient (Σ dY per channel) comes out of the same pass.
  */
-export function launchGradWeightRows(label: string, dy: Tensor, x: Tensor, dw: Tensor, db: Tensor | null, pad: number, tile: GradWeightTile): void {
+export function launchGradWeight(label: string, dy: Tensor, x: Tensor, dw: Tensor, db: Tensor | null, pad: number, tile: GradWeightTile): void {
   const rt = engine().rt;
   const [N, Cin, H, W] = x.shape;
   const [, Cout, Ho, Wo] = dy.shape;
   const KS = dw.shape[2];
   const R = Cout * Cin * KS * KS;
-  const { TM, TC, S } = tile;
-  const vec = S % 4 === 0 && Wo % 4 === 0 && W % 4 === 0;
+  const { TM, TC } = tile;
+  if (tile.kind === 'plane' && !(directFits({ kind: 'plane', TM, BI: 1 }, H, W) && directFits({ kind: 'plane', TM, BI: 1 }, Ho, Wo))) {
+    throw new OpError('conv2d', `tile ${JSON.stringify(tile)} does not fit a ${H}×${W} input`);
+  }
   const ciBlocks = Math.ceil(Cin / TC);
   const items = Math.ceil(Cout / TM) * ciBlocks;
   forEachImageSlice('conv2d backward', N, [Cin * H * W, Cout * Ho * Wo], (n0, n) => {
-    const segsX = Math.ceil(Wo / S);
-    const segs = n * Ho * segsX;
-    // Enough splits to keep the adapter busy, each at least a few rows long, partials within a binding.
+    const segsX = tile.kind === 'rows' ? Math.ceil(Wo / tile.S) : 1;
+    const units = tile.kind === 'rows' ? n * Ho * segsX : n; // what the splits share out
+    // Enough splits to keep the adapter busy, each a few units long, partials within a binding.
     const want = Math.ceil((rt.targetWorkgroups * 64) / items);
-    const splits = Math.max(1, Math.min(want, Math.floor(segs / 4), 256, Math.floor(maxChunkElems() / R) - 1));
-    const segChunk = Math.ceil(segs / splits);
-    const used = Math.ceil(segs / segChunk);
+    const splits = Math.max(1, Math.min(want, Math.floor(units / 4), 256, Math.floor(maxChunkElems() / R) - 1));
+    const chunk = Math.ceil(units / splits);
+    const used = Math.ceil(units / chunk);
     const part = used > 1 ? Tensor.empty([used, R], 'conv2d dW partials') : dw;
     const bpart = db && used > 1 ? Tensor.empty([used, Cout], 'conv2d dB partials') : db;
     const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
     const xr = rt.range(x.buffer, n0 * Cin * H * W, n * Cin * H * W);
     const outr = rt.range(part.buffer, 0, part.size);
     const boutr = bpart ? rt.range(bpart.buffer, 0, bpart.size) : rt.unused;
-    rt.dispatch({
-      kernel: 'conv2d_grad_weight_rows',
-      constants: { KS, PAD: pad, TM, TC, S, VEC: vec, HAS_BIAS: !!db, ACCUMULATE: used === 1 && n0 > 0 },
-      uniforms: [Cout, Cin, H, W, Ho, Wo, segsX, segs, segChunk, items, used, ciBlocks, dyr.elemOffset, xr.elemOffset, outr.elemOffset, boutr.elemOffset],
-      buffers: [dyr, xr, outr, boutr],
-      workgroups: grid2d(Math.ceil((items * used) / 64)),
-      label,
-    });
+    const common = { KS, PAD: pad, TM, TC, HAS_BIAS: !!db, ACCUMULATE: used === 1 && n0 > 0 };
+    const workgroups = grid2d(Math.ceil((items * used) / 64));
+    if (tile.kind === 'rows') {
+      const vec = tile.S % 4 === 0 && Wo % 4 === 0 && W % 4 === 0;
+      rt.dispatch({
+        kernel: 'conv2d_grad_weight_rows',
+        constants: { ...common, S: tile.S, VEC: vec },
+        uniforms: [Cout, Cin, H, W, Ho, Wo, segsX, units, chunk, items, used, ciBlocks, dyr.elemOffset, xr.elemOffset, outr.elemOffset, boutr.elemOffset],
+        buffers: [dyr, xr, outr, boutr],
+        workgroups,
+        label,
+      });
+    } else {
+      rt.dispatch({
+        kernel: 'conv2d_grad_weight_plane',
+        constants: { ...common, H, W },
+        uniforms: [Cout, Cin, n, chunk, items, used, ciBlocks, dyr.elemOffset / 4, xr.elemOffset / 4, outr.elemOffset, boutr.elemOffset],
+        buffers: [dyr, xr, outr, boutr],
+        workgroups,
+        label,
+      });
+    }
     if (part !== dw) {
       sumSplits(part, used, R, dw, 0, n0 > 0, `${label}: split sum`);
       part.dispose();

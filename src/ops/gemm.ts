@@ -1,5 +1,6 @@
-// Tile selection and launching for the register-tiled GEMM body (kernels/gemm_body.wgsl) that
-// matmul and the three convolution passes share.
+// Tile selection and launching for the GEMM bodies that matmul and the three convolution passes
+// share: register-tiled (kernels/gemm_body.wgsl, CPU-like adapters) or workgroup-memory tiled
+// (kernels/gemm_shared_body.wgsl, GPUs).
 import { engine } from '../engine.js';
 import type { BufferRange, Uniform } from '../gpu/runtime.js';
 import type { BakedConstants } from '../gpu/kernels.js';
@@ -9,6 +10,17 @@ export interface GemmTile {
   TN: number;
   WG_X: number;
   WG_Y: number;
+  /** Workgroup-memory body: 64×64 per 16×16 workgroup (TM/TN then only size per-column state). */
+  shared?: boolean;
+}
+
+/** The workgroup-memory tile. */
+export const SHARED_TILE: GemmTile = { TM: 4, TN: 4, WG_X: 16, WG_Y: 16, shared: true };
+
+/** Whether the adapter runs the workgroup-memory body (256 invocations, 8 KiB of workgroup memory). */
+export function sharedGemmFits(): boolean {
+  const l = engine().rt.limits;
+  return l.maxComputeInvocationsPerWorkgroup >= 256 && l.maxComputeWorkgroupSizeX >= 16 && l.maxComputeWorkgroupSizeY >= 16 && l.maxComputeWorkgroupStorageSize >= 8192;
 }
 
 const WG_INVOCATIONS = 64;
@@ -45,6 +57,7 @@ export function chooseSplits(M: number, N: number, K: number, tile = chooseTile(
 }
 
 function gemmGrid(M: number, N: number, t: GemmTile): [number, number] {
+  if (t.shared) return [Math.ceil(N / 64), Math.ceil(M / 64)];
   return [Math.ceil(N / (t.TN * t.WG_X)), Math.ceil(M / (t.TM * t.WG_Y))];
 }
 
@@ -56,7 +69,7 @@ export function launchGemm(g: GemmLaunch): number {
   const [gx, gy] = gemmGrid(g.M, g.N, tile);
   engine().rt.dispatch({
     kernel: g.kernel,
-    constants: { ...g.constants, ...tile },
+    constants: { ...g.constants, TM: tile.TM, TN: tile.TN, WG_X: tile.WG_X, WG_Y: tile.WG_Y, SHARED: !!tile.shared },
     uniforms: [g.M, g.N, g.K, kChunk, ...g.uniforms],
     buffers: g.buffers,
     workgroups: [gx, gy, Math.ceil(g.K / kChunk)],

@@ -1,12 +1,12 @@
 // Matrix products: the public `matmul` op and the strided launcher that the fully-connected layer
 // uses for all three of its passes. Variants (variants.ts, pass "gemm"): `vec4-8x8`
-// (kernels/matmul_vec4.wgsl, 16-byte loads, when the strides allow) and `tiled` (kernels/matmul.wgsl
-// on the shared tiled GEMM body, any strides).
+// (kernels/matmul_vec4.wgsl, 16-byte loads, when the strides allow), and on kernels/matmul.wgsl (any
+// strides) `tiled` (register-tiled body) and `shared` (workgroup-memory body, for GPUs).
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { launchGemm } from './gemm.js';
+import { launchGemm, SHARED_TILE, sharedGemmFits } from './gemm.js';
 import { chooseVariant } from './variants.js';
 
 /** A matrix operand: element (i, j) is at tensor[start + i·s0 + j·s1], covering `count` elements from start. */
@@ -51,7 +51,8 @@ function vec4Layout(p: StridedMatmul): { aAlongK: boolean; bAlongN: boolean } | 
 export function matmulVariants(p: StridedMatmul): { shape: string; candidates: string[] } {
   const v = vec4Layout(p);
   const layout = `a${p.a.s1 === 1 ? 'k' : 'm'} b${p.b.s1 === 1 ? 'n' : 'k'}`;
-  return { shape: `${p.M}x${p.N}x${p.K} ${layout}`, candidates: v ? ['vec4-8x8', 'tiled'] : ['tiled'] };
+  const scalar = !sharedGemmFits() ? ['tiled'] : engine().rt.adapter.isCpu ? ['tiled', 'shared'] : ['shared', 'tiled'];
+  return { shape: `${p.M}x${p.N}x${p.K} ${layout}`, candidates: v ? ['vec4-8x8', ...scalar] : scalar };
 }
 
 /** C (+)= A·B (+ bias) (ReLU) over strided views; every operand must fit one binding. */
@@ -80,7 +81,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
     });
     return;
   }
-  if (variant !== 'tiled') throw new OpError('matmul', `unknown variant "${variant}"`);
+  if (variant !== 'tiled' && variant !== 'shared') throw new OpError('matmul', `unknown variant "${variant}"`);
   launchGemm({
     kernel: 'matmul',
     label: p.label,
@@ -90,6 +91,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
     uniforms: [ar.elemOffset, p.a.s0, p.a.s1, br.elemOffset, p.b.s0, p.b.s1, cr.elemOffset, p.c.s0, biasr.elemOffset],
     buffers: [ar, br, biasr, cr],
     constants: flags,
+    tile: variant === 'shared' ? SHARED_TILE : undefined,
   });
 }
 

@@ -4,7 +4,8 @@
 import { engine } from '../engine.js';
 import { Tensor } from '../tensor.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from './conv2d.js';
-import { matmulVariants, type Operand, stridedMatmul } from './matmul.js';
+import { maxChunkElems } from './launch.js';
+import { matmulVariants, type Operand, type StridedMatmul, stridedMatmul } from './matmul.js';
 import { isDecided, type Pass, recordTuning, saveTunings, type Tuned } from './variants.js';
 
 /** One convolution layer: input [N, C, H, W], weight [Cout, C, k, k], zero padding. */
@@ -102,19 +103,33 @@ export async function tuneConv(shapes: ConvShape[], passes: ConvPass[] = ['conv_
   return results;
 }
 
+/** The strided product a GemmShape describes, over the given buffers (or none, for its key alone). */
+function gemmProblem(g: GemmShape, a?: Tensor, b?: Tensor, c?: Tensor): StridedMatmul {
+  const op = (t: Tensor | undefined, rows: number, cols: number, rowsContiguous: boolean): Operand => {
+    const base = { t: t as Tensor, start: 0, count: rows * cols };
+    return rowsContiguous ? { ...base, s0: cols, s1: 1 } : { ...base, s0: 1, s1: rows };
+  };
+  return { M: g.M, N: g.N, K: g.K, a: op(a, g.M, g.K, g.aAlongK), b: op(b, g.K, g.N, g.bAlongN), c: op(c, g.M, g.N, true), label: 'tune gemm' };
+}
+
+/** A matrix product's shape key and applicable variants (the default first). */
+export function gemmVariants(g: GemmShape): { shape: string; candidates: string[] } {
+  return matmulVariants(gemmProblem(g));
+}
+
 /** Like tuneConv, for matrix products (the fully-connected layers' three passes). */
 export async function tuneGemm(shapes: GemmShape[], log: (line: string) => void = () => {}): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   for (const g of shapes) {
+    const { shape, candidates } = gemmVariants(g);
+    // Operands beyond one binding run in row ranges of other shapes (linear.ts): those use defaults.
+    const tooBig = Math.max(g.M * g.K, g.K * g.N, g.M * g.N) > maxChunkElems();
+    if (tooBig || isDecided('gemm', shape, candidates)) continue;
     const a = random([g.M * g.K], 1);
     const b = random([g.K * g.N], 2);
     const c = Tensor.empty([g.M * g.N]);
-    const op = (t: Tensor, rows: number, cols: number, rowsContiguous: boolean): Operand =>
-      rowsContiguous ? { t, start: 0, count: t.size, s0: cols, s1: 1 } : { t, start: 0, count: t.size, s0: 1, s1: rows };
-    const p = { M: g.M, N: g.N, K: g.K, a: op(a, g.M, g.K, g.aAlongK), b: op(b, g.K, g.N, g.bAlongN), c: op(c, g.M, g.N, true), label: 'tune gemm' };
-    const { shape, candidates } = matmulVariants(p);
     try {
-      if (isDecided('gemm', shape, candidates)) continue;
+      const p = gemmProblem(g, a, b, c);
       const r = await pickFastest('gemm', shape, candidates, (v) => stridedMatmul(p, v));
       log(`gemm ${shape}: ${r.variant} (${fmtTimes(r.ms)})`);
       results.push(r);

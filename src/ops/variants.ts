@@ -53,11 +53,11 @@ export function chooseVariant(pass: Pass, shape: string, candidates: readonly st
   return candidates[0];
 }
 
-/** True when a timing exists (or a choice is forced), so tune() can skip the shape. */
+/** True when every candidate has been timed (or a choice is forced), so tune() can skip the shape. */
 export function isDecided(pass: Pass, shape: string, candidates: readonly string[]): boolean {
   if (forced.has(pass) || candidates.length < 2) return true;
   const t = loadTunings()[`${pass} ${shape}`];
-  return !!t && candidates.includes(t.variant);
+  return !!t && candidates.every((c) => c in t.ms);
 }
 
 /** Records a timing for this adapter (saved to disk by saveTunings). */

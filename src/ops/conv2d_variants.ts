@@ -1,0 +1,68 @@
+// The variants of the three convolution passes: which apply to a layer shape (the default first)
+// and what each name means. Names: `row-TMxBX` / `plane-TMxBI` (direct forward and input
+// gradient), `rows-TMxTCxS` / `plane-TMxTC` (weight gradient), `gemm` / `gemm-shared` (implicit
+// GEMM on the register-tiled or workgroup-memory body).
+import { engine } from '../engine.js';
+import { OpError } from '../errors.js';
+import { type DirectTile, directFits, type GradWeightTile } from './conv2d_direct.js';
+import { sharedGemmFits } from './gemm.js';
+import { maxChunkElems } from './launch.js';
+import type { Pass } from './variants.js';
+
+export type ConvPass = Extract<Pass, 'conv_forward' | 'conv_grad_input' | 'conv_grad_weight'>;
+
+/** A layer's shape key and the variants of one pass that apply to it (the default first). */
+export function convVariants(pass: ConvPass, xShape: readonly number[], wShape: readonly number[], pad: number): { shape: string; candidates: string[] } {
+  const [, C, H, W] = xShape;
+  const [Cout, , KS] = wShape;
+  const Ho = H + 2 * pad - KS + 1;
+  const Wo = W + 2 * pad - KS + 1;
+  // The shape class leaves out the batch size: a choice made at one batch serves the others.
+  const shape = `${C}x${H}x${W} k${KS} p${pad} -> ${Cout}`;
+  const cpu = engine().rt.adapter.isCpu;
+  let direct: string[];
+  if (pass === 'conv_grad_weight') {
+    if (KS === 1) {
+      // One tap: block more channels so each load feeds enough FMAs.
+      const S = Math.min(4, Wo);
+      direct = [`rows-8x8x${S}`, `rows-8x4x${S}`];
+    } else {
+      direct = rowSizes(Wo, W).map((S) => `rows-4x1x${S}`);
+      if (Wo <= 2) direct.push(`rows-8x1x${Wo}`);
+    }
+    const plane = { kind: 'plane', TM: 4, BI: 1 } as const;
+    if (directFits(plane, H, W) && directFits(plane, Ho, Wo)) direct.unshift(...(KS === 1 ? ['plane-8x8'] : ['plane-4x1', 'plane-2x2']));
+  } else {
+    // The input gradient slides over dY (Ho×Wo) and produces H×W.
+    const [inH, inW, outW] = pass === 'conv_forward' ? [H, W, Wo] : [Ho, Wo, W];
+    const plane = directFits({ kind: 'plane', TM: 8, BI: 1 }, inH, inW) ? ['plane-8x1', 'plane-4x4'] : [];
+    direct = [...plane, ...rowSizes(outW, inW).map((bx) => `row-8x${bx}`)];
+  }
+  // Large kernels (7×7 FC layers in dense evaluation) suit the implicit GEMM better. Its input
+  // gradient binds the whole weight at once.
+  let gemm = pass === 'conv_grad_input' && Cout * C * KS * KS > maxChunkElems() ? [] : ['gemm'];
+  if (gemm.length && sharedGemmFits()) gemm = cpu ? ['gemm', 'gemm-shared'] : ['gemm-shared', 'gemm'];
+  const candidates = cpu && KS <= 3 ? [...direct, ...gemm] : [...gemm, ...direct];
+  return { shape, candidates };
+}
+
+/** Pixel-block widths worth trying for rows of `outW` pixels, least waste first (vec4-able on ties). */
+function rowSizes(outW: number, inW: number): number[] {
+  const sizes = [...new Set([8, 4, Math.min(outW, 8), outW % 7 === 0 ? 7 : 8])];
+  const waste = (b: number) => Math.ceil(outW / b) * b - outW;
+  const vec = (b: number) => (b % 4 === 0 && inW % 4 === 0 ? 0 : 1);
+  return sizes.sort((a, b) => waste(a) - waste(b) || vec(a) - vec(b) || b - a);
+}
+
+export function directTile(variant: string): DirectTile {
+  const m = /^(row|plane)-(\d+)x(\d+)$/.exec(variant);
+  if (!m) throw new OpError('conv2d', `unknown variant "${variant}"`);
+  return m[1] === 'row' ? { kind: 'row', TM: +m[2], BX: +m[3] } : { kind: 'plane', TM: +m[2], BI: +m[3] };
+}
+
+export function gradWeightTile(variant: string): GradWeightTile {
+  const m = /^(rows|plane)-(\d+)x(\d+)(?:x(\d+))?$/.exec(variant);
+  if (!m || (m[1] === 'rows') !== (m[4] !== undefined)) throw new OpError('conv2d', `unknown weight-gradient variant "${variant}"`);
+  return m[1] === 'rows' ? { kind: 'rows', TM: +m[2], TC: +m[3], S: +m[4] } : { kind: 'plane', TM: +m[2], TC: +m[3] };
+}
+

@@ -89,6 +89,7 @@ async function checkConv([N, C, H, W, Co, K, pad]: number[], passes = PASSES): P
 describe('convolution variants', () => {
   for (const c of CASES) it(`every variant of every pass matches the reference on ${c}`, () => checkConv(c));
 
+  // Runs after the cases above (vitest keeps file order), which record the variants they checked.
   it('covers every variant the tuner may pick for the six nets at 32 and 224 pixels', () => {
     const missing = new Set<string>();
     for (const net of NET_NAMES) {

@@ -9,6 +9,7 @@ import { sharedGemmFits } from './gemm.js';
 import { maxChunkElems } from './launch.js';
 import type { Pass } from './variants.js';
 
+/** The three convolution passes. */
 export type ConvPass = Extract<Pass, 'conv_forward' | 'conv_grad_input' | 'conv_grad_weight'>;
 
 /** A layer's shape key and the variants of one pass that apply to it (the default first). */

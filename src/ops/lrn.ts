@@ -46,14 +46,14 @@ export function lrn(x: Tensor, options: LrnOptions = {}): Tensor {
       const xr = r(x);
       const outr = r(out);
       const dyr = dy ? r(dy) : null;
-      const count = n * C * HW;
+      const columns = n * HW; // one invocation walks the channels of each pixel
       rt.dispatch({
         kernel: 'lrn',
         entry,
         constants: { SIZE: o.size },
-        uniforms: [count, C, HW, xr.elemOffset, outr.elemOffset, dyr?.elemOffset ?? 0, outr.elemOffset, { f32: o.k }, { f32: alphaEff }, { f32: o.beta }],
+        uniforms: [columns, C, HW, xr.elemOffset, outr.elemOffset, dyr?.elemOffset ?? 0, outr.elemOffset, { f32: o.k }, { f32: alphaEff }, { f32: o.beta }],
         buffers: dyr ? [xr, dyr, outr] : [xr, outr],
-        workgroups: gridFor(count),
+        workgroups: gridFor(columns),
         label: `lrn ${entry} ${x}`,
       });
     });

@@ -39,29 +39,38 @@ const random = (shape: readonly number[], seed: number) => {
   return Tensor.from(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7071 + seed)), shape);
 };
 
-/** Best milliseconds per call of `run` over a few calls, and how much longer the first (compiling) call took. */
-async function timeIt(run: () => void): Promise<{ ms: number; compileMs: number }> {
-  const rt = engine().rt;
+/** Wall milliseconds of one call of `run`, waiting for the GPU. */
+async function once(run: () => void): Promise<number> {
   const t0 = performance.now();
   run();
-  await rt.sync();
-  const first = performance.now() - t0;
-  let best = Infinity;
-  for (let rep = 0, spent = 0; rep < 5 && (rep < 2 || spent < 200); rep++) {
-    const t0 = performance.now();
-    run();
-    await rt.sync();
-    const ms = performance.now() - t0;
-    spent += ms;
-    best = Math.min(best, ms);
-  }
-  return { ms: best, compileMs: Math.max(0, first - best) };
+  await engine().rt.sync();
+  return performance.now() - t0;
 }
 
+/**
+ * Times each candidate: a first (compiling) call, then rounds in which every candidate runs once
+ * in turn, so a burst of load on a shared machine hits all of them alike; keeps each one's best.
+ * Candidates more than 3× slower than the leader after a round are dropped from later rounds.
+ */
 async function pickFastest(pass: Pass, shape: string, candidates: string[], run: (variant: string) => void): Promise<TuneResult> {
   const ms: Record<string, number> = {};
   const compileMs: Record<string, number> = {};
-  for (const v of candidates) ({ ms: ms[v], compileMs: compileMs[v] } = await timeIt(() => run(v)));
+  for (const v of candidates) {
+    const first = await once(() => run(v));
+    ms[v] = await once(() => run(v));
+    compileMs[v] = Math.max(0, first - ms[v]);
+  }
+  let alive = candidates;
+  for (let round = 0, spent = 0; round < 4 && (round < 2 || spent < 300); round++) {
+    const best = Math.min(...alive.map((v) => ms[v]));
+    alive = alive.filter((v) => ms[v] <= 3 * best);
+    if (alive.length < 2) break;
+    for (const v of alive) {
+      const t = await once(() => run(v));
+      spent += t;
+      ms[v] = Math.min(ms[v], t);
+    }
+  }
   const variant = candidates.reduce((a, b) => (ms[b] < ms[a] ? b : a));
   const tuned = { variant, ms, compileMs };
   recordTuning(pass, shape, tuned);

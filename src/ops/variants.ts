@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 
+/** The passes whose kernels come in variants. */
 export const PASSES = ['gemm', 'conv_forward', 'conv_grad_input', 'conv_grad_weight'] as const;
 /** A GPU pass whose kernel comes in variants. */
 export type Pass = (typeof PASSES)[number];

@@ -1,12 +1,12 @@
 // Direct stride-1 convolution, register-blocked: each invocation computes TM output channels
 // for BX consecutive pixels of one output row:
 //   Y[img, m, oy, ox] = bias[m] + sum_{c,ky,kx} WT[c, ky, kx, m] * X[img, c, oy+ky-PAD, ox+kx-PAD]
-// For each input row it loads the BX+KS-1 pixels the block needs once (vec4 loads when VEC_X)
+// For each input row it loads the BX+KS-1 pixels the block needs once (vec4 or vec2 loads when VEC_X)
 // and the weights as vec4 along m, then does KS*TM*BX FMAs: ~20 FMAs per load for 3x3 at
 // TM = BX = 8, which is what keeps a CPU adapter (where every load is a gather) busy.
 // Serves the forward pass (X = input, WT = weights rearranged by `layout`) and the input
 // gradient (X = dY, WT = flipped weights with in/out channels swapped, PAD = KS-1-pad).
-// Baked: KS, PAD, TM (multiple of 4), BX, VEC_X (BX % 4 == 0, W % 4 == 0, xOff % 4 == 0),
+// Baked: KS, PAD, TM (multiple of 4), BX, VEC_X and VW2 (BX, W and xOff multiples of VW),
 //        HAS_BIAS, RELU.
 struct Params {
   M: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32,
@@ -14,8 +14,16 @@ struct Params {
   xOff: u32, wOff4: u32, bOff: u32, yOff: u32, yChannels: u32, yChannelOff: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
+// Input rows are loaded VW floats at a time (VEC_X; VW2 picks 2 over 4) or one by one.
+//#if VW2
+alias V = vec2f;
+const VW = 2u;
+//#else
+alias V = vec4f;
+const VW = 4u;
+//#endif
 //#if VEC_X
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<V>;
 //#else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 //#endif
@@ -24,12 +32,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 const TM4 = TM / 4u;
-const LV = (PAD + 3u) / 4u;                        // vec4s left of the block (VEC_X)
-const RV = (KS - 1u - PAD + 3u) / 4u;              // vec4s right of the block (VEC_X)
-const NV = LV + BX / 4u + RV;
+const LV = (PAD + VW - 1u) / VW;                   // vectors left of the block (VEC_X)
+const RV = (KS - 1u - PAD + VW - 1u) / VW;         // vectors right of the block (VEC_X)
+const NV = LV + BX / VW + RV;
 //#if VEC_X
-const NP = 4u * NV;                                // rowv floats per row
-const P0 = 4u * LV - PAD;                          // rowv index of (pixel 0, kx = 0)
+const NP = VW * NV;                                // floats of a row held
+const P0 = VW * LV - PAD;                          // index of (pixel 0, kx = 0) in them
 //#else
 const NP = BX + KS - 1u;
 const P0 = 0u;
@@ -40,16 +48,13 @@ fn loadRow(plane: u32, iy: i32, ox0: u32, rowv: ptr<function, array<f32, NP>>) {
   let rowOk = iy >= 0 && iy < i32(P.H);
   let row = plane * P.H + u32(select(0, iy, rowOk));
 //#if VEC_X
-  let W4 = i32(P.W / 4u);
-  let base = (P.xOff + row * P.W) / 4u;
+  let WV = i32(P.W / VW);
+  let base = (P.xOff + row * P.W) / VW;
   for (var t = 0u; t < NV; t++) {
-    let v = i32(ox0 / 4u) - i32(LV) + i32(t);
-    let ok = rowOk && v >= 0 && v < W4;
-    let val = select(vec4f(0.0), x[base + u32(select(0, v, ok))], ok);
-    (*rowv)[4u * t] = val.x;
-    (*rowv)[4u * t + 1u] = val.y;
-    (*rowv)[4u * t + 2u] = val.z;
-    (*rowv)[4u * t + 3u] = val.w;
+    let v = i32(ox0 / VW) - i32(LV) + i32(t);
+    let ok = rowOk && v >= 0 && v < WV;
+    let val = select(V(0.0), x[base + u32(select(0, v, ok))], ok);
+    for (var e = 0u; e < VW; e++) { (*rowv)[VW * t + e] = val[e]; }
   }
 //#else
   let base = P.xOff + row * P.W;

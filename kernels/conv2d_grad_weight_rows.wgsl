@@ -2,22 +2,29 @@
 //   dW[co, ci, ky, kx] = sum_{img,oy,ox} dY[img, co, oy, ox] * X[img, ci, oy+ky-PAD, ox+kx-PAD]
 // Each invocation owns TM output channels x TC input channels x all KS*KS taps and walks
 // segments of S pixels of one output row: per segment it loads dY for its channels and, per
-// input channel, the KS X rows the segment touches (vec4 loads when VEC), then does
+// input channel, the KS X rows the segment touches (vec4 or vec2 loads when VEC), then does
 // TM*TC*KS*KS*S FMAs. (Keeping a rolling window of rows between segments defeats unrolling.)
 // Work items are (split, channel block); each split covers a range of segments and writes its
 // partial dW (out[split, co, ci, t]), which sum_splits.wgsl adds up (one split: out is dW, and
 // ACCUMULATE adds to it). With HAS_BIAS, the items of input-channel block 0 also write the bias
 // gradient's partial sums (bout[split, co]) from the dY values they hold anyway.
-// Baked: KS, PAD, TM, TC, S, VEC (S % 4 == 0, Wo % 4 == 0, W % 4 == 0, offsets % 4 == 0), HAS_BIAS, ACCUMULATE.
+// Baked: KS, PAD, TM, TC, S, VEC and VW2 (S, Wo, W and offsets multiples of VW), HAS_BIAS, ACCUMULATE.
 struct Params {
   Cout: u32, Cin: u32, H: u32, W: u32, Ho: u32, Wo: u32,
   segsX: u32, segs: u32, segChunk: u32, items: u32, splits: u32, ciBlocks: u32,
   dyOff: u32, xOff: u32, outOff: u32, bOutOff: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
+//#if VW2
+alias V = vec2f;
+const VW = 2u;
+//#else
+alias V = vec4f;
+const VW = 4u;
+//#endif
 //#if VEC
-@group(0) @binding(1) var<storage, read> dy: array<vec4f>;
-@group(0) @binding(2) var<storage, read> x: array<vec4f>;
+@group(0) @binding(1) var<storage, read> dy: array<V>;
+@group(0) @binding(2) var<storage, read> x: array<V>;
 //#else
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -27,10 +34,10 @@ struct Params {
 
 const KK = KS * KS;
 //#if VEC
-const LV = (PAD + 3u) / 4u;
-const NV = LV + S / 4u + (KS - 1u - PAD + 3u) / 4u;
-const NR = 4u * NV;        // X row floats held
-const R0 = 4u * LV - PAD;  // row index of (pixel 0, kx = 0)
+const LV = (PAD + VW - 1u) / VW;
+const NV = LV + S / VW + (KS - 1u - PAD + VW - 1u) / VW;
+const NR = VW * NV;        // X row floats held
+const R0 = VW * LV - PAD;  // row index of (pixel 0, kx = 0)
 //#else
 const NR = S + KS - 1u;
 const R0 = 0u;
@@ -59,13 +66,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     for (var j = 0u; j < TM; j++) {
       let dyRow = P.dyOff + (img * P.Cout + min(co0 + j, P.Cout - 1u)) * HoWo + oy * P.Wo;
 //#if VEC
-      for (var t = 0u; t < S / 4u; t++) {
-        let ok = ox0 + 4u * t < P.Wo;
-        let v = select(vec4f(0.0), dy[(dyRow + select(0u, ox0 + 4u * t, ok)) / 4u], ok);
-        d[j * S + 4u * t] = v.x;
-        d[j * S + 4u * t + 1u] = v.y;
-        d[j * S + 4u * t + 2u] = v.z;
-        d[j * S + 4u * t + 3u] = v.w;
+      for (var t = 0u; t < S / VW; t++) {
+        let ok = ox0 + VW * t < P.Wo;
+        let v = select(V(0.0), dy[(dyRow + select(0u, ox0 + VW * t, ok)) / VW], ok);
+        for (var e = 0u; e < VW; e++) { d[j * S + VW * t + e] = v[e]; }
       }
 //#else
       for (var s = 0u; s < S; s++) {
@@ -85,13 +89,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
         let base = P.xOff + (plane * P.H + u32(select(0, iy, rowOk))) * P.W;
 //#if VEC
         for (var t = 0u; t < NV; t++) {
-          let v4 = i32(ox0 / 4u) - i32(LV) + i32(t);
-          let ok = rowOk && v4 >= 0 && v4 < i32(P.W / 4u);
-          let v = select(vec4f(0.0), x[base / 4u + u32(select(0, v4, ok))], ok);
-          row[4u * t] = v.x;
-          row[4u * t + 1u] = v.y;
-          row[4u * t + 2u] = v.z;
-          row[4u * t + 3u] = v.w;
+          let vi = i32(ox0 / VW) - i32(LV) + i32(t);
+          let ok = rowOk && vi >= 0 && vi < i32(P.W / VW);
+          let v = select(V(0.0), x[base / VW + u32(select(0, vi, ok))], ok);
+          for (var e = 0u; e < VW; e++) { row[VW * t + e] = v[e]; }
         }
 //#else
         for (var t = 0u; t < NR; t++) {

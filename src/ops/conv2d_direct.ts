@@ -29,9 +29,9 @@ export interface DirectConv {
   tile: DirectTile;
 }
 
-/** Whether row tiles load input rows as vec4 (needs width % 4 == 0 and BX % 4 == 0). */
-function rowVec(BX: number, inputWidth: number): boolean {
-  return BX % 4 === 0 && inputWidth % 4 === 0;
+/** How many floats row tiles load at a time: 4 or 2 where the width and tile allow, else 1. */
+export function vectorWidth(...multiplesOf: number[]): 1 | 2 | 4 {
+  return multiplesOf.every((v) => v % 4 === 0) ? 4 : multiplesOf.every((v) => v % 2 === 0) ? 2 : 1;
 }
 
 /** Whether a tile can run on an input of H×W (the plane kernel loads whole planes as vec4). */
@@ -83,7 +83,7 @@ export function launchDirectConv(d: DirectConv): void {
         const blocks = n * Ho * blocksX;
         rt.dispatch({
           kernel: 'conv2d_direct',
-          constants: { ...common, BX: tile.BX, VEC_X: rowVec(tile.BX, W) },
+          constants: { ...common, BX: tile.BX, ...vectorFlags('VEC_X', vectorWidth(tile.BX, W)) },
           uniforms: [count, C, H, W, Ho, Wo, blocksX, blocks, Mp / TM, Mp / 4, xr.elemOffset, wr.elemOffset / 4, br.elemOffset, yr.elemOffset, M, m0],
           buffers: [xr, wr, br, yr],
           workgroups: grid2d(Math.ceil((blocks * Mp) / TM / 64)),
@@ -103,6 +103,11 @@ export function launchDirectConv(d: DirectConv): void {
     });
     wt.dispose();
   }
+}
+
+/** The baked flags for a vector width: `name` (vector loads at all) and VW2 (2 floats, not 4). */
+function vectorFlags(name: string, vw: 1 | 2 | 4): Record<string, boolean> {
+  return { [name]: vw > 1, VW2: vw === 2 };
 }
 
 /**
@@ -145,10 +150,9 @@ export function launchGradWeight(label: string, dy: Tensor, x: Tensor, dw: Tenso
     const common = { KS, PAD: pad, TM, TC, HAS_BIAS: !!db, ACCUMULATE: used === 1 && n0 > 0 };
     const workgroups = grid2d(Math.ceil((items * used) / 64));
     if (tile.kind === 'rows') {
-      const vec = tile.S % 4 === 0 && Wo % 4 === 0 && W % 4 === 0;
       rt.dispatch({
         kernel: 'conv2d_grad_weight_rows',
-        constants: { ...common, S: tile.S, VEC: vec },
+        constants: { ...common, S: tile.S, ...vectorFlags('VEC', vectorWidth(tile.S, Wo, W)) },
         uniforms: [Cout, Cin, H, W, Ho, Wo, segsX, units, chunk, items, used, ciBlocks, dyr.elemOffset, xr.elemOffset, outr.elemOffset, boutr.elemOffset],
         buffers: [dyr, xr, outr, boutr],
         workgroups,

@@ -77,22 +77,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     }
   }
   if (lin >= P.items * P.splits) { return; }
-  let outBase = P.outOff + split * P.Cout * P.Cin * KK;
-  for (var j = 0u; j < TM; j++) {
-    let co = co0 + j;
-    if (co >= P.Cout) { break; }
-    if (HAS_BIAS && ci0 == 0u) {
-      let idx = P.bOutOff + split * P.Cout + co;
-      if (ACCUMULATE) { bout[idx] += bacc[j]; } else { bout[idx] = bacc[j]; }
-    }
-    for (var cc = 0u; cc < TC; cc++) {
-      let ci = ci0 + cc;
-      if (ci >= P.Cin) { break; }
-      for (var t = 0u; t < KK; t++) {
-        let idx = outBase + (co * P.Cin + ci) * KK + t;
-        let v = acc[(j * TC + cc) * KK + t];
-        if (ACCUMULATE) { outp[idx] += v; } else { outp[idx] = v; }
-      }
-    }
-  }
+  storeGradWeight(split, co0, ci0, &acc, &bacc);
 }
+
+//#include conv2d_grad_weight_store.wgsl

@@ -1,0 +1,23 @@
+// Writes one weight-gradient invocation's sums (shared by conv2d_grad_weight_rows/plane.wgsl):
+// acc[(j*TC + cc)*KK + t] to out[split, co0+j, ci0+cc, t] and, from input-channel block 0, the
+// bias sums bacc[j] to bout[split, co0+j]; adding to what is there when ACCUMULATE.
+fn storeGradWeight(split: u32, co0: u32, ci0: u32, acc: ptr<function, array<f32, TM * TC * KK>>, bacc: ptr<function, array<f32, TM>>) {
+  let outBase = P.outOff + split * P.Cout * P.Cin * KK;
+  for (var j = 0u; j < TM; j++) {
+    let co = co0 + j;
+    if (co >= P.Cout) { break; }
+    if (HAS_BIAS && ci0 == 0u) {
+      let idx = P.bOutOff + split * P.Cout + co;
+      if (ACCUMULATE) { bout[idx] += (*bacc)[j]; } else { bout[idx] = (*bacc)[j]; }
+    }
+    for (var cc = 0u; cc < TC; cc++) {
+      let ci = ci0 + cc;
+      if (ci >= P.Cin) { break; }
+      for (var t = 0u; t < KK; t++) {
+        let idx = outBase + (co * P.Cin + ci) * KK + t;
+        let v = (*acc)[(j * TC + cc) * KK + t];
+        if (ACCUMULATE) { outp[idx] += v; } else { outp[idx] = v; }
+      }
+    }
+  }
+}

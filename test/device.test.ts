@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { engine, GpuError, init, Tensor } from '../src/index.js';
+import { engine, GpuError, init, relu, scale, Tensor, tidy } from '../src/index.js';
 
 beforeAll(async () => {
   await init();
@@ -33,6 +33,27 @@ describe('device', () => {
     const max = engine().rt.limits.maxBufferSize;
     const n = Math.ceil(max / 4) + 1024;
     expect(() => Tensor.empty([n], 'huge')).toThrowError(/huge \[\d+\]: needs a .* buffer but the adapter allows at most .*; use a smaller batch or width/);
+  });
+
+  it('reuses bind groups when a step repeats its dispatches, and drops them when buffers are destroyed', async () => {
+    const rt = engine().rt;
+    const x = Tensor.from([1, -2, 3, -4, 5], [5]);
+    const step = async () => {
+      await rt.sync(); // each step starts at uniform slot 0, as a training step does after its read-back
+      const y = tidy(() => relu(scale(x, 2)));
+      const out = await y.toArray();
+      y.dispose();
+      return Array.from(out);
+    };
+    // The pool hands buffers back in a different order on alternate steps: two patterns.
+    for (let i = 0; i < 3; i++) expect(await step()).toEqual([2, 0, 6, 0, 10]);
+    const made = rt.bindGroupsCreated;
+    for (let i = 0; i < 3; i++) expect(await step()).toEqual([2, 0, 6, 0, 10]);
+    expect(rt.bindGroupsCreated).toBe(made);
+    rt.pool.trim();
+    expect(await step()).toEqual([2, 0, 6, 0, 10]);
+    expect(rt.bindGroupsCreated).toBeGreaterThan(made);
+    x.dispose();
   });
 
   it('counts live, pooled and allocated bytes, and reuses released buffers', () => {

@@ -22,7 +22,11 @@ export class BufferPool {
   private pooledBuffers = 0;
   private liveBytes = 0;
 
-  constructor(private device: GPUDevice) {}
+  /** `onDestroy` runs whenever buffers are destroyed (so bind groups naming them can be dropped). */
+  constructor(
+    private device: GPUDevice,
+    private onDestroy: () => void = () => {},
+  ) {}
 
   /** A buffer of at least `bytes`, reused from the pool when one of that size is free. */
   acquire(bytes: number): GPUBuffer {
@@ -58,6 +62,7 @@ export class BufferPool {
 
   /** Destroys pooled (unused) buffers, returning their memory to the device. */
   trim(): void {
+    this.onDestroy();
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.pooledBytes = 0;

@@ -53,6 +53,13 @@ export class Runtime {
   /** Milliseconds spent creating pipelines (shader compilation), for the bench. */
   compileMs = 0;
   dispatchCount = 0;
+  /** Bind groups made so far; a training step repeats its dispatches, so later steps reuse them. */
+  bindGroupsCreated = 0;
+  // Keyed by pipeline, uniform slot and bound ranges: a step's dispatches recur with the same
+  // slots and (from the pool) the same buffers. Cleared when the pool destroys buffers.
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
   /**
    * When set, every dispatch is submitted on its own and its wall time added here by kernel
    * (name, entry point and variant constants). Exact where submit blocks until the work is done
@@ -64,7 +71,7 @@ export class Runtime {
     readonly device: GPUDevice,
     readonly adapter: AdapterChoice,
   ) {
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, () => this.bindGroups.clear());
     this.uniformArena = device.createBuffer({
       size: this.uniformData.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -169,9 +176,7 @@ export class Runtime {
     const pipeline = this.pipeline(d.kernel, d.entry ?? 'main', d.constants);
     const slot = this.uniformSlots++;
     writeUniforms(this.uniformData, slot * UNIFORM_SLOT, d.uniforms);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformArena, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
-    d.buffers.forEach((r, i) => entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.byteOffset, size: r.byteSize } }));
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.label });
+    const bindGroup = this.bindGroup(pipeline, slot, d);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
     this.pass.setPipeline(pipeline);
@@ -188,6 +193,25 @@ export class Runtime {
       e.count++;
       this.profile.set(key, e);
     }
+  }
+
+  private bindGroup(pipeline: GPUComputePipeline, slot: number, d: Dispatch): GPUBindGroup {
+    const id = (b: GPUBuffer) => {
+      let n = this.bufferIds.get(b);
+      if (n === undefined) this.bufferIds.set(b, (n = this.nextBufferId++));
+      return n;
+    };
+    const key = `${pipeline.label}|${slot}|${d.buffers.map((r) => `${id(r.buffer)}:${r.byteOffset}:${r.byteSize}`).join(',')}`;
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformArena, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
+      d.buffers.forEach((r, i) => entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.byteOffset, size: r.byteSize } }));
+      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.label });
+      if (this.bindGroups.size >= 8192) this.bindGroups.clear(); // an unbounded stream of new shapes
+      this.bindGroups.set(key, group);
+      this.bindGroupsCreated++;
+    }
+    return group;
   }
 
   /** Submit everything recorded so far. GPU errors surface at the next `sync()` or read. */

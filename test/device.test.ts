@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { engine, GpuError, init, relu, scale, Tensor, tidy } from '../src/index.js';
+import { conv2d, engine, fillInPlace, GpuError, init, relu, scale, Tensor, tidy } from '../src/index.js';
 
 beforeAll(async () => {
   await init();
@@ -54,6 +54,25 @@ describe('device', () => {
     expect(await step()).toEqual([2, 0, 6, 0, 10]);
     expect(rt.bindGroupsCreated).toBeGreaterThan(made);
     x.dispose();
+  });
+
+  it('precompiles the pipelines a function would use without running anything', async () => {
+    const rt = engine().rt;
+    const t = Tensor.from([1, 2, 3], [3]);
+    const x = Tensor.from(new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
+    const w = Tensor.from(new Float32Array(4 * 3 * 5 * 5), [4, 3, 5, 5]);
+    const b = Tensor.from([0, 0, 0, 0], [4]);
+    const dispatches = rt.dispatchCount;
+    // A 5×5 "same" convolution bakes constants no other test uses: its pipelines are new.
+    const compiled = await rt.precompile(() => {
+      conv2d(x, w, b, { padding: 2 }).dispose();
+      fillInPlace(t, 7);
+    });
+    expect(compiled).toBeGreaterThanOrEqual(1);
+    expect(rt.dispatchCount).toBe(dispatches);
+    expect(Array.from(await t.toArray())).toEqual([1, 2, 3]);
+    expect(await rt.precompile(() => conv2d(x, w, b, { padding: 2 }).dispose())).toBe(0);
+    [t, x, w, b].forEach((v) => v.dispose());
   });
 
   it('counts live, pooled and allocated bytes, and reuses released buffers', () => {

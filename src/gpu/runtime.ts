@@ -148,20 +148,52 @@ export class Runtime {
     let p = this.pipelines.get(cacheKey);
     if (!p) {
       const t0 = performance.now();
-      const module = this.device.createShaderModule({ code, label: key });
-      // Compile errors reach the user at the next sync, with the shader's name and line.
-      this.pendingErrors.push(
-        module.getCompilationInfo().then((info) => {
-          const errs = info.messages.filter((m) => m.type === 'error');
-          return errs.length ? `WGSL compile error in ${key}: ${errs.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ')}` : null;
-        }),
-      );
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: entry }, label: cacheKey });
+      p = this.device.createComputePipeline(this.pipelineDescriptor(key, code, entry));
       this.compileMs += performance.now() - t0;
       this.pipelines.set(cacheKey, p);
     }
     return p;
   }
+
+  private pipelineDescriptor(key: string, code: string, entry: string): GPUComputePipelineDescriptor {
+    const module = this.device.createShaderModule({ code, label: key });
+    // Compile errors reach the user at the next sync, with the shader's name and line.
+    this.pendingErrors.push(
+      module.getCompilationInfo().then((info) => {
+        const errs = info.messages.filter((m) => m.type === 'error');
+        return errs.length ? `WGSL compile error in ${key}: ${errs.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ')}` : null;
+      }),
+    );
+    return { layout: 'auto', compute: { module, entryPoint: entry }, label: `${key}#${entry}` };
+  }
+
+  /**
+   * Runs `fn` without executing anything on the GPU, only noting the pipelines its dispatches
+   * would use, then compiles the missing ones in parallel (createComputePipelineAsync). For
+   * compiling a training step's kernels before the first step; `fn` must not read results or
+   * rely on what its kernels would have written. Returns how many pipelines were compiled.
+   */
+  async precompile(fn: () => void): Promise<number> {
+    const wanted = new Map<string, { key: string; code: string; entry: string }>();
+    this.flush();
+    this.collecting = wanted;
+    try {
+      fn();
+    } finally {
+      this.collecting = null;
+    }
+    const t0 = performance.now();
+    await Promise.all(
+      [...wanted].map(async ([cacheKey, w]) => {
+        const p = await this.device.createComputePipelineAsync(this.pipelineDescriptor(w.key, w.code, w.entry));
+        this.pipelines.set(cacheKey, p);
+      }),
+    );
+    this.compileMs += performance.now() - t0;
+    await this.throwPendingErrors();
+    return wanted.size;
+  }
+  private collecting: Map<string, { key: string; code: string; entry: string }> | null = null;
 
   /** Record one compute dispatch into the current batch (submitted at the next flush). */
   dispatch(d: Dispatch): void {
@@ -171,6 +203,12 @@ export class Runtime {
     const maxWg = this.maxWorkgroupsPerDim;
     if (gx > maxWg || gy > maxWg || gz > maxWg) {
       throw new GpuError(`${d.label}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds the adapter's limit of ${maxWg} per dimension`);
+    }
+    if (this.collecting) {
+      const entry = d.entry ?? 'main';
+      const { key, code } = kernelSource(d.kernel, d.constants ?? {});
+      if (!this.pipelines.has(`${key}#${entry}`)) this.collecting.set(`${key}#${entry}`, { key, code, entry });
+      return;
     }
     if (this.uniformSlots === UNIFORM_ARENA_SLOTS) this.flush();
     const pipeline = this.pipeline(d.kernel, d.entry ?? 'main', d.constants);

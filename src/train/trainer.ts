@@ -173,6 +173,13 @@ export class Trainer {
       const tuned = await tuneVgg(this.model.config, o.batch, (line) => this.emit({ kind: 'message', message: `  kernel variant for ${line}` }));
       if (tuned.length) this.emit({ kind: 'message', message: `timed kernel variants for ${tuned.length} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s; saved in ${tuningFile()}` });
     }
+    // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
+    await engine().rt.precompile(() => {
+      const loss = tidy(() => softmaxCrossEntropy(this.model.forward(Tensor.empty([o.batch, C, o.inputSize, o.inputSize])), new Array<number>(o.batch).fill(0)));
+      backward(loss);
+      loss.dispose();
+      this.opt.zeroGrad();
+    });
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);

@@ -1,5 +1,7 @@
-// Launcher for the register-blocked direct convolution (kernels/conv2d_direct.wgsl), which serves
-// the forward pass and the input gradient, and for the weight rearrangement it reads.
+// Launchers for the register-blocked direct convolution kernels: the forward pass and the input
+// gradient (kernels/conv2d_direct.wgsl row tiles, conv2d_plane.wgsl whole planes, both reading the
+// weights as rearranged by conv2d_weight_layout.wgsl), and the weight gradient
+// (conv2d_grad_weight_rows.wgsl / conv2d_grad_weight_plane.wgsl, bias gradient fused).
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';

@@ -4,7 +4,7 @@
 // For each input row it loads the BX+KS-1 pixels the block needs once (vec4 or vec2 loads when VEC_X)
 // and the weights as vec4 along m, then does KS*TM*BX FMAs: ~20 FMAs per load for 3x3 at
 // TM = BX = 8, which is what keeps a CPU adapter (where every load is a gather) busy.
-// Serves the forward pass (X = input, WT = weights rearranged by `layout`) and the input
+// Serves the forward pass (X = input, WT = weights rearranged by conv2d_weight_layout.wgsl) and the input
 // gradient (X = dY, WT = flipped weights with in/out channels swapped, PAD = KS-1-pad).
 // Baked: KS, PAD, TM (multiple of 4), BX, VEC_X and VW2 (BX, W and xOff multiples of VW),
 //        HAS_BIAS, RELU.
@@ -68,9 +68,9 @@ fn loadRow(plane: u32, iy: i32, ox0: u32, rowv: ptr<function, array<f32, NP>>) {
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  // Work items: (channel block, pixel block), so all 64 lanes of a workgroup are busy. Lanes past
+  // the last item redo it and store nothing (no early return: keeps the lanes in step).
   let lin = (wg.y * nwg.x + wg.x) * 64u + lid.x;
-  // Lanes past the last block redo it and store nothing (no early return: keeps the lanes in step).
-  // Work items: (channel block, pixel block), all 64 lanes of a workgroup busy.
   let item = min(lin, P.blocks * P.mBlocks - 1u);
   let mb = item / P.blocks;
   let block = item % P.blocks;

@@ -95,15 +95,29 @@ const T = (shape: number[], s = 1) => Tensor.from(rand(shape.reduce((a, b) => a 
 
 process.stderr.write(`adapter: ${rt.describe()}\n`);
 
+// The ×GEMM reference: 1024³ GEMM GFLOPS, sampled again before each group of cases, since the
+// machine's load drifts during a run; ratios use the median of the samples.
+const gemmA = T([1024, 1024]);
+const gemmB = T([1024, 1024], 2);
+const gemmSamples: number[] = [];
+async function sampleGemm(): Promise<void> {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    noGrad(() => matmul(gemmA, gemmB)).dispose();
+    await rt.sync();
+    times.push(performance.now() - t0);
+  }
+  times.sort((x, y) => x - y);
+  gemmSamples.push((2 * 1024 ** 3) / times[1] / 1e6);
+}
+
 // GEMM: 1024³ and the FC shapes (batch 32).
-let gemm1024: number | undefined;
 {
-  const a = T([1024, 1024]);
-  const b = T([1024, 1024], 2);
   const g1024 = { M: 1024, N: 1024, K: 1024, aAlongK: true, bAlongN: true };
-  if (selected('gemm', '1024×1024×1024')) await tuneGemm([g1024]);
-  const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(a, b)), { flops: 2 * 1024 ** 3 }, gemmVariantOf(g1024));
-  gemm1024 = r?.gflops;
+  await tuneGemm([g1024]);
+  const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(gemmA, gemmB)), { flops: 2 * 1024 ** 3 }, gemmVariantOf(g1024));
+  if (r?.gflops) gemmSamples.push(r.gflops);
   for (const [B, IN, OUT] of [[32, 25088, 4096], [32, 4096, 4096], [32, 4096, 1000], [32, 128, 1024], [32, 1024, 1024]]) {
     if (quick && IN === 25088) continue;
     const x = T([B, IN]);
@@ -114,8 +128,6 @@ let gemm1024: number | undefined;
     await time('gemm', `FC ${B}×${IN}→${OUT}`, () => noGrad(() => linear(x, w, bias)), { flops: 2 * B * IN * OUT }, gemmVariantOf(fc));
     [x, w, bias].forEach((t) => t.dispose());
   }
-  a.dispose();
-  b.dispose();
 }
 
 // Convolution passes at every distinct VGG conv shape: 224×224 batch 1, and 32×32 batch 32 at width 1 and 1/4.
@@ -125,6 +137,7 @@ const settings: Array<{ label: string; size: number; batch: number; width: numbe
   { label: '32 b32 w¼', size: 32, batch: 32, width: 0.25 },
 ];
 for (const s of quick ? settings.slice(2) : settings) {
+  await sampleGemm();
   const seen = new Set<string>();
   for (const net of ['C', 'E'] as NetName[]) {
     for (const l of planLayers(resolveConfig({ net, inputSize: s.size, width: s.width }))) {
@@ -151,7 +164,6 @@ for (const s of quick ? settings.slice(2) : settings) {
         l.inChannels > 3 ? await time(group, `${key} input-grad`, () => convGradInput(dy, w, x.shape, pad), { flops }, await pick('conv_grad_input', `${key} input-grad`)) : null,
         await time(group, `${key} weight-grad`, () => convGradWeight(dy, x, w.shape, pad), { flops }, await pick('conv_grad_weight', `${key} weight-grad`)),
       ];
-      for (const r of rows) if (r && gemm1024 && r.gflops) r.vsGemm = r.gflops / gemm1024;
       [x, w, b, dy].forEach((t) => t.dispose());
     }
   }
@@ -182,6 +194,7 @@ const stepCases: Array<{ net: NetName; size: number; batch: number; width: numbe
   ...NET_NAMES.map((net) => ({ net, size: 32, batch: 32, width: 0.25 })),
   ...(quick ? [] : [{ net: 'A' as NetName, size: 224, batch: 1, width: 1 }, { net: 'E' as NetName, size: 224, batch: 1, width: 1 }]),
 ];
+await sampleGemm();
 for (const c of stepCases) {
   const name = `VGG-${c.net} ${c.size}² b${c.batch} w${c.width}`;
   if (filter && !`step ${name}`.toLowerCase().includes(filter.toLowerCase())) continue;
@@ -198,22 +211,29 @@ for (const c of stepCases) {
     opt.zeroGrad();
     return loss;
   }, { flops: 3 * 2 * macs * c.batch, images: c.batch });
-  if (r && gemm1024 && r.gflops) r.vsGemm = r.gflops / gemm1024;
   model.dispose();
   opt.dispose();
   x.dispose();
 }
+
+// Ratios to the GEMM reference (conv passes and whole steps).
+await sampleGemm();
+const sorted = [...gemmSamples].sort((x, y) => x - y);
+const gemmRef = sorted[sorted.length >> 1];
+for (const r of results) if (r.gflops && (r.group.startsWith('conv') || r.group === 'step')) r.vsGemm = r.gflops / gemmRef;
+const refLine = `×GEMM reference: 1024³ GEMM, median of ${sorted.length} samples across the run: ${gemmRef.toFixed(2)} GFLOPS (${sorted[0].toFixed(2)}–${sorted[sorted.length - 1].toFixed(2)})`;
 
 // The table.
 const head = ['group', 'case', 'variant', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GEMM', 'compile ms'];
 const body = results.map((r) => [r.group, r.name, r.variant ?? '', r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0)]);
 const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
 const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
-const json = JSON.stringify({ adapter: rt.describe(), date: new Date().toISOString(), results }, null, 2) + '\n';
+const json = JSON.stringify({ adapter: rt.describe(), date: new Date().toISOString(), gemmReference: { gflops: gemmRef, samples: gemmSamples }, results }, null, 2) + '\n';
 if (jsonFile) writeFileSync(jsonFile, json);
 if (jsonFlag && !jsonFile) process.stdout.write(json);
 else {
   console.log(`adapter: ${rt.describe()}`);
+  console.log(refLine);
   console.log([line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n'));
 }
 process.exit(0);

@@ -60,6 +60,8 @@ export class Runtime {
   private bindGroups = new Map<string, GPUBindGroup>();
   private bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 0;
+  // Set while precompile() notes the pipelines a function would use.
+  private collecting: Map<string, { key: string; code: string; entry: string }> | null = null;
   /**
    * When set, every dispatch is submitted on its own and its wall time added here by kernel
    * (name, entry point and variant constants). Exact where submit blocks until the work is done
@@ -193,7 +195,6 @@ export class Runtime {
     await this.throwPendingErrors();
     return wanted.size;
   }
-  private collecting: Map<string, { key: string; code: string; entry: string }> | null = null;
 
   /** Record one compute dispatch into the current batch (submitted at the next flush). */
   dispatch(d: Dispatch): void {

@@ -5,7 +5,7 @@
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { forEachImageSlice, grid2d, gridFor, maxChunkElems } from './launch.js';
+import { forEachImageSlice, grid2d, gridFor, maxChunkElems, vectorWidth } from './launch.js';
 import { sumSplits } from './reduce.js';
 
 /**
@@ -29,11 +29,6 @@ export interface DirectConv {
   bias?: Tensor;
   relu?: boolean;
   tile: DirectTile;
-}
-
-/** How many floats row tiles load at a time: 4 or 2 where the width and tile allow, else 1. */
-export function vectorWidth(...multiplesOf: number[]): 1 | 2 | 4 {
-  return multiplesOf.every((v) => v % 4 === 0) ? 4 : multiplesOf.every((v) => v % 2 === 0) ? 2 : 1;
 }
 
 /** Whether a tile can run on an input of H×W (the plane kernel loads whole planes as vec4). */

@@ -40,7 +40,7 @@ export function gridFor(n: number): [number, number] {
   return grid2d(Math.ceil(n / 256));
 }
 
-/** Whether every count and offset is a multiple of 4 (a kernel can then use 16-byte loads). */
-export function aligned4(...values: number[]): boolean {
-  return values.every((v) => v % 4 === 0);
+/** How many floats a kernel may load at a time given these counts and offsets: 4, 2 or 1. */
+export function vectorWidth(...multiplesOf: number[]): 1 | 2 | 4 {
+  return multiplesOf.every((v) => v % 4 === 0) ? 4 : multiplesOf.every((v) => v % 2 === 0) ? 2 : 1;
 }

@@ -2,7 +2,7 @@
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { Tensor } from '../tensor.js';
-import { aligned4, forEachChunk, gridFor } from './launch.js';
+import { forEachChunk, gridFor, vectorWidth } from './launch.js';
 
 /** max(x, 0), elementwise. */
 export function relu(x: Tensor): Tensor {
@@ -11,7 +11,7 @@ export function relu(x: Tensor): Tensor {
   forEachChunk(x.size, (s, n) => {
     const xr = rt.range(x.buffer, s, n);
     const yr = rt.range(y.buffer, s, n);
-    const VEC4 = aligned4(n, xr.elemOffset, yr.elemOffset);
+    const VEC4 = vectorWidth(n, xr.elemOffset, yr.elemOffset) === 4;
     rt.dispatch({ kernel: 'relu', entry: 'forward', constants: { VEC4 }, uniforms: [n, xr.elemOffset, 0, yr.elemOffset], buffers: [xr, yr], workgroups: gridFor(VEC4 ? n / 4 : n), label: `relu ${x}` });
   });
   record('relu', [x], y, [y], (g) => [reluBackward(y, g)]);
@@ -26,7 +26,7 @@ export function reluBackward(y: Tensor, dy: Tensor): Tensor {
     const yr = rt.range(y.buffer, s, n);
     const dyr = rt.range(dy.buffer, s, n);
     const dxr = rt.range(dx.buffer, s, n);
-    const VEC4 = aligned4(n, yr.elemOffset, dyr.elemOffset, dxr.elemOffset);
+    const VEC4 = vectorWidth(n, yr.elemOffset, dyr.elemOffset, dxr.elemOffset) === 4;
     rt.dispatch({
       kernel: 'relu',
       entry: 'backward',

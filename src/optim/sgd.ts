@@ -3,7 +3,7 @@
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { fillInPlace } from '../ops/elementwise.js';
-import { aligned4, forEachChunk, gridFor } from '../ops/launch.js';
+import { forEachChunk, gridFor, vectorWidth } from '../ops/launch.js';
 import { keep, Tensor } from '../tensor.js';
 
 /** SGD hyper-parameters (defaults: the paper's). */
@@ -53,7 +53,7 @@ export class SGD {
         const pr = rt.range(p.buffer, s, n);
         const gr = rt.range(g.buffer, s, n);
         const br = rt.range(b.buffer, s, n);
-        const vec4 = aligned4(n, pr.elemOffset, gr.elemOffset, br.elemOffset);
+        const vec4 = vectorWidth(n, pr.elemOffset, gr.elemOffset, br.elemOffset) === 4;
         rt.dispatch({
           kernel: 'sgd',
           constants: { VEC4: vec4 },

@@ -25,11 +25,10 @@ const D4 = HO * WO / 4u;
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let lin = (wg.y * nwg.x + wg.x) * 64u + lid.x;
-  let work = min(lin, P.items * P.splits - 1u);
-  let item = work % P.items;
-  let split = work / P.items;
-  let co0 = (item / P.ciBlocks) * TM;
-  let ci0 = (item % P.ciBlocks) * TC;
+  let wi = workItem(lin);
+  let split = wi.split;
+  let co0 = wi.co0;
+  let ci0 = wi.ci0;
   let imgEnd = min(P.N, (split + 1u) * P.imgChunk);
   var acc: array<f32, TM * TC * KK>;
   var bacc: array<f32, TM>;
@@ -80,4 +79,4 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   storeGradWeight(split, co0, ci0, &acc, &bacc);
 }
 
-//#include conv2d_grad_weight_store.wgsl
+//#include conv2d_grad_weight_common.wgsl

@@ -46,11 +46,10 @@ const R0 = 0u;
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let lin = (wg.y * nwg.x + wg.x) * 64u + lid.x;
-  let work = min(lin, P.items * P.splits - 1u);
-  let item = work % P.items;
-  let split = work / P.items;
-  let co0 = (item / P.ciBlocks) * TM;
-  let ci0 = (item % P.ciBlocks) * TC;
+  let wi = workItem(lin);
+  let split = wi.split;
+  let co0 = wi.co0;
+  let ci0 = wi.ci0;
   let segBegin = split * P.segChunk;
   let segEnd = min(P.segs, segBegin + P.segChunk);
   let HoWo = P.Ho * P.Wo;
@@ -116,4 +115,4 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   storeGradWeight(split, co0, ci0, &acc, &bacc);
 }
 
-//#include conv2d_grad_weight_store.wgsl
+//#include conv2d_grad_weight_common.wgsl

@@ -1,4 +1,16 @@
-// Writes one weight-gradient invocation's sums (shared by conv2d_grad_weight_rows/plane.wgsl):
+// Shared by conv2d_grad_weight_rows/plane.wgsl: which work item an invocation has, and how it
+// writes its sums.
+
+// Work item of linear invocation `lin`: (split, output-channel block, input-channel block), input
+// blocks fastest. Lanes past the last item redo it (the caller stores nothing for them).
+struct WorkItem { split: u32, co0: u32, ci0: u32 }
+fn workItem(lin: u32) -> WorkItem {
+  let work = min(lin, P.items * P.splits - 1u);
+  let item = work % P.items;
+  return WorkItem(work / P.items, (item / P.ciBlocks) * TM, (item % P.ciBlocks) * TC);
+}
+
+// Writes one invocation's sums:
 // acc[(j*TC + cc)*KK + t] to out[split, co0+j, ci0+cc, t] and, from input-channel block 0, the
 // bias sums bacc[j] to bout[split, co0+j]; adding to what is there when ACCUMULATE.
 fn storeGradWeight(split: u32, co0: u32, ci0: u32, acc: ptr<function, array<f32, TM * TC * KK>>, bacc: ptr<function, array<f32, TM>>) {

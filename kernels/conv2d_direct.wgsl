@@ -4,6 +4,8 @@
 // For each input row it loads the BX+KS-1 pixels the block needs once (vec4 or vec2 loads when VEC_X)
 // and the weights as vec4 along m, then does KS*TM*BX FMAs: ~20 FMAs per load for 3x3 at
 // TM = BX = 8, which is what keeps a CPU adapter (where every load is a gather) busy.
+// Register arrays are indexed by loop counters only (acc[px][j], w[kx][j]), so compilers unroll
+// every loop and keep them in registers.
 // Serves the forward pass (X = input, WT = weights rearranged by conv2d_weight_layout.wgsl) and the input
 // gradient (X = dY, WT = flipped weights with in/out channels swapped, PAD = KS-1-pad).
 // Baked: KS, PAD, TM (multiple of 4), BX, VEC_X and VW2 (BX, W and xOff multiples of VW),
@@ -79,19 +81,21 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let oy = r % P.Ho;
   let img = r / P.Ho;
   let m0 = mb * TM;
-  var acc: array<vec4f, BX * TM4>;
+  var acc: array<array<vec4f, TM4>, BX>;
   var rowv: array<f32, NP>;
-  var w: array<vec4f, TM4>;
+  var w: array<array<vec4f, TM4>, KS>;
   for (var c = 0u; c < P.C; c++) {
     let plane = img * P.C + c;
     for (var ky = 0u; ky < KS; ky++) {
       loadRow(plane, i32(oy + ky) - i32(PAD), ox0, &rowv);
       for (var kx = 0u; kx < KS; kx++) {
         let wb = P.wOff4 + ((c * KS + ky) * KS + kx) * P.Mp4 + mb * TM4;
-        for (var j = 0u; j < TM4; j++) { w[j] = wt[wb + j]; }
+        for (var j = 0u; j < TM4; j++) { w[kx][j] = wt[wb + j]; }
+      }
+      for (var kx = 0u; kx < KS; kx++) {
         for (var px = 0u; px < BX; px++) {
           let s = vec4f(rowv[P0 + px + kx]);
-          for (var j = 0u; j < TM4; j++) { acc[px * TM4 + j] = fma(s, w[j], acc[px * TM4 + j]); }
+          for (var j = 0u; j < TM4; j++) { acc[px][j] = fma(s, w[kx][j], acc[px][j]); }
         }
       }
     }
@@ -106,7 +110,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
       if (HAS_BIAS) { b = bias[P.bOff + m]; }
       for (var px = 0u; px < BX; px++) {
         if (ox0 + px < P.Wo) {
-          var v = acc[px * TM4 + j][e] + b;
+          var v = acc[px][j][e] + b;
           if (RELU) { v = max(v, 0.0); }
           y[base + ox0 + px] = v;
         }

@@ -16,7 +16,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> outp: array<f32>;
 @group(0) @binding(4) var<storage, read_write> bout: array<f32>;
 
-const KK = KS * KS;
 const HO = H + 2u * PAD - KS + 1u;
 const WO = W + 2u * PAD - KS + 1u;
 const X4 = H * W / 4u;
@@ -30,19 +29,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let co0 = wi.co0;
   let ci0 = wi.ci0;
   let imgEnd = min(P.N, (split + 1u) * P.imgChunk);
-  var acc: array<f32, TM * TC * KK>;
+  var acc: GradTaps;
   var bacc: array<f32, TM>;
-  var d: array<f32, TM * HO * WO>;
+  var d: array<array<f32, HO * WO>, TM>;
   var xp: array<f32, H * W>;
   for (var img = split * P.imgChunk; img < imgEnd; img++) {
     for (var j = 0u; j < TM; j++) {
       let base = P.dyOff4 + (img * P.Cout + min(co0 + j, P.Cout - 1u)) * D4;
       for (var q = 0u; q < D4; q++) {
         let v = dy[base + q];
-        d[j * HO * WO + 4u * q] = v.x;
-        d[j * HO * WO + 4u * q + 1u] = v.y;
-        d[j * HO * WO + 4u * q + 2u] = v.z;
-        d[j * HO * WO + 4u * q + 3u] = v.w;
+        d[j][4u * q] = v.x;
+        d[j][4u * q + 1u] = v.y;
+        d[j][4u * q + 2u] = v.z;
+        d[j][4u * q + 3u] = v.w;
         if (HAS_BIAS) { bacc[j] += v.x + v.y + v.z + v.w; }
       }
     }
@@ -65,11 +64,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
                 let iy = oy + ky - PAD;
                 let ix = ox + kx - PAD;
                 if (oy + ky >= PAD && iy < H && ox + kx >= PAD && ix < W) {
-                  s = fma(d[j * HO * WO + oy * WO + ox], xp[iy * W + ix], s);
+                  s = fma(d[j][oy * WO + ox], xp[iy * W + ix], s);
                 }
               }
             }
-            acc[(j * TC + cc) * KK + ky * KS + kx] += s;
+            acc[j][cc][ky][kx] += s;
           }
         }
       }

@@ -4,6 +4,8 @@
 // segments of S pixels of one output row: per segment it loads dY for its channels and, per
 // input channel, the KS X rows the segment touches (vec4 or vec2 loads when VEC), then does
 // TM*TC*KS*KS*S FMAs. (Keeping a rolling window of rows between segments defeats unrolling.)
+// Register arrays are indexed by the counters of loops as long as they are (d[j][s], acc[j][cc][ky][kx]):
+// that is what makes shader compilers unroll every loop and keep them in registers.
 // Work items are (split, channel block); each split covers a range of segments and writes its
 // partial dW (out[split, co, ci, t]), which sum_splits.wgsl adds up (one split: out is dW, and
 // ACCUMULATE adds to it). With HAS_BIAS, the items of input-channel block 0 also write the bias
@@ -32,7 +34,6 @@ const VW = 4u;
 @group(0) @binding(3) var<storage, read_write> outp: array<f32>;
 @group(0) @binding(4) var<storage, read_write> bout: array<f32>;
 
-const KK = KS * KS;
 //#if VEC
 const LV = (PAD + VW - 1u) / VW;
 const NV = LV + S / VW + (KS - 1u - PAD + VW - 1u) / VW;
@@ -53,9 +54,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let segBegin = split * P.segChunk;
   let segEnd = min(P.segs, segBegin + P.segChunk);
   let HoWo = P.Ho * P.Wo;
-  var acc: array<f32, TM * TC * KK>;
+  var acc: GradTaps;
   var bacc: array<f32, TM>;
-  var d: array<f32, TM * S>;
+  var d: array<array<f32, S>, TM>;
   var row: array<f32, NR>;
   for (var sg = segBegin; sg < segEnd; sg++) {
     let ox0 = (sg % P.segsX) * S;
@@ -68,16 +69,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
       for (var t = 0u; t < S / VW; t++) {
         let ok = ox0 + VW * t < P.Wo;
         let v = select(V(0.0), dy[(dyRow + select(0u, ox0 + VW * t, ok)) / VW], ok);
-        for (var e = 0u; e < VW; e++) { d[j * S + VW * t + e] = v[e]; }
+        for (var e = 0u; e < VW; e++) { d[j][VW * t + e] = v[e]; }
       }
 //#else
       for (var s = 0u; s < S; s++) {
         let ok = ox0 + s < P.Wo;
-        d[j * S + s] = select(0.0, dy[dyRow + select(0u, ox0 + s, ok)], ok);
+        d[j][s] = select(0.0, dy[dyRow + select(0u, ox0 + s, ok)], ok);
       }
 //#endif
       if (HAS_BIAS) {
-        for (var s = 0u; s < S; s++) { bacc[j] += d[j * S + s]; }
+        for (var s = 0u; s < S; s++) { bacc[j] += d[j][s]; }
       }
     }
     for (var cc = 0u; cc < TC; cc++) {
@@ -103,9 +104,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
         for (var kx = 0u; kx < KS; kx++) {
           for (var j = 0u; j < TM; j++) {
             var sum = 0.0;
-            for (var s = 0u; s < S; s++) { sum = fma(d[j * S + s], row[R0 + s + kx], sum); }
-            let a = (j * TC + cc) * KK + ky * KS + kx;
-            acc[a] += sum;
+            for (var s = 0u; s < S; s++) { sum = fma(d[j][s], row[R0 + s + kx], sum); }
+            acc[j][cc][ky][kx] += sum;
           }
         }
       }

@@ -27,24 +27,30 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let item = min(lin, P.blocks * P.mBlocks - 1u);
   let mb = item / P.blocks;
   let img0 = (item % P.blocks) * BI;
-  var acc: array<vec4f, BI * HO * WO * TM4>;
-  var pl: array<f32, BI * H * W>;
-  var w: array<vec4f, TM4>;
+  // Register arrays indexed by loop counters (acc[b][oy][ox][j], w[ky][kx][j]): compilers then
+  // unroll every loop and keep them in registers.
+  var acc: array<array<array<array<vec4f, TM4>, WO>, HO>, BI>;
+  var pl: array<array<f32, H * W>, BI>;
+  var w: array<array<array<vec4f, TM4>, KS>, KS>;
   for (var c = 0u; c < P.C; c++) {
     for (var b = 0u; b < BI; b++) {
       let base = P.xOff4 + (min(img0 + b, P.N - 1u) * P.C + c) * HW4;
       for (var q = 0u; q < HW4; q++) {
         let v = x[base + q];
-        pl[b * H * W + 4u * q] = v.x;
-        pl[b * H * W + 4u * q + 1u] = v.y;
-        pl[b * H * W + 4u * q + 2u] = v.z;
-        pl[b * H * W + 4u * q + 3u] = v.w;
+        pl[b][4u * q] = v.x;
+        pl[b][4u * q + 1u] = v.y;
+        pl[b][4u * q + 2u] = v.z;
+        pl[b][4u * q + 3u] = v.w;
       }
     }
     for (var ky = 0u; ky < KS; ky++) {
       for (var kx = 0u; kx < KS; kx++) {
         let wb = P.wOff4 + ((c * KS + ky) * KS + kx) * P.Mp4 + mb * TM4;
-        for (var j = 0u; j < TM4; j++) { w[j] = wt[wb + j]; }
+        for (var j = 0u; j < TM4; j++) { w[ky][kx][j] = wt[wb + j]; }
+      }
+    }
+    for (var ky = 0u; ky < KS; ky++) {
+      for (var kx = 0u; kx < KS; kx++) {
         for (var oy = 0u; oy < HO; oy++) {
           for (var ox = 0u; ox < WO; ox++) {
             // Constant after unrolling: padding taps vanish.
@@ -52,9 +58,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
             let ix = ox + kx - PAD;
             if (oy + ky >= PAD && iy < H && ox + kx >= PAD && ix < W) {
               for (var b = 0u; b < BI; b++) {
-                let s = vec4f(pl[b * H * W + iy * W + ix]);
-                let o = (b * HO + oy) * WO + ox;
-                for (var j = 0u; j < TM4; j++) { acc[o * TM4 + j] = fma(s, w[j], acc[o * TM4 + j]); }
+                let s = vec4f(pl[b][iy * W + ix]);
+                for (var j = 0u; j < TM4; j++) { acc[b][oy][ox][j] = fma(s, w[ky][kx][j], acc[b][oy][ox][j]); }
               }
             }
           }
@@ -73,10 +78,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
         var bv = 0.0;
         if (HAS_BIAS) { bv = bias[P.bOff + m]; }
         let base = P.yOff + (img * P.yChannels + P.yChannelOff + m) * HO * WO;
-        for (var o = 0u; o < HO * WO; o++) {
-          var v = acc[((b * HO * WO) + o) * TM4 + j][e] + bv;
-          if (RELU) { v = max(v, 0.0); }
-          y[base + o] = v;
+        for (var oy = 0u; oy < HO; oy++) {
+          for (var ox = 0u; ox < WO; ox++) {
+            var v = acc[b][oy][ox][j][e] + bv;
+            if (RELU) { v = max(v, 0.0); }
+            y[base + oy * WO + ox] = v;
+          }
         }
       }
     }

@@ -21,7 +21,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   initTile(m0, n0);
   var rows: array<u32, TM>;
   for (var i = 0u; i < TM; i++) { rows[i] = min(m0 + i, P.M - 1u); }
-  var acc: array<vec4f, TM * TN4>;
+  var acc: array<array<vec4f, TN4>, TM>;  // indexed by loop counters only: kept in registers
   var a: array<f32, TM>;
   var b: array<vec4f, TN4>;
   for (var k = kBegin; k < kEnd; k++) {
@@ -30,7 +30,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     for (var j = 0u; j < TN4; j++) { b[j] = loadB4(k, j); }
     for (var i = 0u; i < TM; i++) {
       for (var j = 0u; j < TN4; j++) {
-        acc[i * TN4 + j] = fma(vec4f(a[i]), b[j], acc[i * TN4 + j]);
+        acc[i][j] = fma(vec4f(a[i]), b[j], acc[i][j]);
       }
     }
   }
@@ -40,7 +40,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     for (var j = 0u; j < TN4; j++) {
       for (var c = 0u; c < 4u; c++) {
         let n = n0 + 4u * j + c;
-        if (n < P.N) { storeC(m, n, wg.z, acc[i * TN4 + j][c]); }
+        if (n < P.N) { storeC(m, n, wg.z, acc[i][j][c]); }
       }
     }
   }

@@ -18,7 +18,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let n0 = wg.x * SB;
   let kBegin = wg.z * P.kChunk;
   let kEnd = min(P.K, kBegin + P.kChunk);
-  var acc: array<f32, 16>;
+  var acc: array<array<f32, 4>, 4>;
   for (var k0 = kBegin; k0 < kEnd; k0 += SK) {
     for (var r = 0u; r < 4u; r++) {
       let e = li + r * 256u;
@@ -39,7 +39,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       for (var i = 0u; i < 4u; i++) { a[i] = tileA[kk * SB + lid.y + 16u * i]; }
       for (var j = 0u; j < 4u; j++) { b[j] = tileB[kk * SB + lid.x + 16u * j]; }
       for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]); }
+        for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
       }
     }
     workgroupBarrier();
@@ -48,7 +48,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     let m = m0 + lid.y + 16u * i;
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + lid.x + 16u * j;
-      if (m < P.M && n < P.N) { storeC(m, n, wg.z, acc[i * 4u + j]); }
+      if (m < P.M && n < P.N) { storeC(m, n, wg.z, acc[i][j]); }
     }
   }
 }

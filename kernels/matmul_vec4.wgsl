@@ -32,74 +32,80 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let kEnd = min(P.K, kBegin + P.kChunk);
 
   // Row / column starts in vec4 units, clamped inside the operand (edge lanes load valid
-  // memory; their results are never stored).
-  var aRow: array<u32, TM>;   // A_ALONG_K: start of row m0+i
-  var aCol: array<u32, TM4>;  // else: start of rows m0+4i..+3 at k = 0
-  if (A_ALONG_K) {
-    for (var i = 0u; i < TM; i++) { aRow[i] = (P.aOff + min(m0 + i, P.M - 1u) * P.aSm) / 4u; }
-  } else {
-    for (var i = 0u; i < TM4; i++) { aCol[i] = (P.aOff + min(m0 + 4u * i, P.M - 4u)) / 4u; }
+  // memory; their results are never stored). Every register array is indexed by the counters of
+  // loops as long as it is: that makes compilers unroll them all and keep the arrays in registers.
+  var aRow: array<array<u32, 4>, TM4>;  // A_ALONG_K: start of row m0+4i+e
+  var aCol: array<u32, TM4>;            // else: start of rows m0+4i..+3 at k = 0
+  for (var i = 0u; i < TM4; i++) {
+    if (A_ALONG_K) {
+      for (var e = 0u; e < 4u; e++) { aRow[i][e] = (P.aOff + min(m0 + 4u * i + e, P.M - 1u) * P.aSm) / 4u; }
+    } else {
+      aCol[i] = (P.aOff + min(m0 + 4u * i, P.M - 4u)) / 4u;
+    }
   }
-  var bCol: array<u32, TN>;   // !B_ALONG_N: start of column n0+c
-  var bRow: array<u32, TN4>;  // B_ALONG_N: start of columns n0+4j..+3 at k = 0
-  if (B_ALONG_N) {
-    for (var j = 0u; j < TN4; j++) { bRow[j] = (P.bOff + min(n0 + 4u * j, P.N - 4u)) / 4u; }
-  } else {
-    for (var c = 0u; c < TN; c++) { bCol[c] = (P.bOff + min(n0 + c, P.N - 1u) * P.bSn) / 4u; }
+  var bCol: array<array<u32, 4>, TN4>;  // !B_ALONG_N: start of column n0+4j+e
+  var bRow: array<u32, TN4>;            // B_ALONG_N: start of columns n0+4j..+3 at k = 0
+  for (var j = 0u; j < TN4; j++) {
+    if (B_ALONG_N) {
+      bRow[j] = (P.bOff + min(n0 + 4u * j, P.N - 4u)) / 4u;
+    } else {
+      for (var e = 0u; e < 4u; e++) { bCol[j][e] = (P.bOff + min(n0 + 4u * j + e, P.N - 1u) * P.bSn) / 4u; }
+    }
   }
   let aSk4 = P.aSk / 4u;
   let bSk4 = P.bSk / 4u;
 
-  var acc: array<vec4f, TM * TN4>;
-  var a: array<vec4f, TM>;        // a[i][kk] = A[m0+i, k+kk]
-  var b: array<vec4f, 4u * TN4>;  // b[kk*TN4 + j] = B[k+kk, n0+4j..+3]
+  var acc: array<array<array<vec4f, TN4>, 4>, TM4>;  // acc[i][e][j] = C[m0+4i+e, n0+4j..+3]
+  var a: array<array<vec4f, 4>, TM4>;                 // a[i][e][kk] = A[m0+4i+e, k+kk]
+  var b: array<array<vec4f, TN4>, 4>;                 // b[kk][j] = B[k+kk, n0+4j..+3]
   for (var k = kBegin; k < kEnd; k += 4u) {
     let k4 = k / 4u;
-    if (A_ALONG_K) {
-      for (var i = 0u; i < TM; i++) { a[i] = A[aRow[i] + k4]; }
-    } else {
-      for (var kk = 0u; kk < 4u; kk++) {
-        for (var i = 0u; i < TM4; i++) {
+    for (var i = 0u; i < TM4; i++) {
+      if (A_ALONG_K) {
+        for (var e = 0u; e < 4u; e++) { a[i][e] = A[aRow[i][e] + k4]; }
+      } else {
+        for (var kk = 0u; kk < 4u; kk++) {
           let v = A[aCol[i] + (k + kk) * aSk4];
-          a[4u * i][kk] = v.x;
-          a[4u * i + 1u][kk] = v.y;
-          a[4u * i + 2u][kk] = v.z;
-          a[4u * i + 3u][kk] = v.w;
+          a[i][0][kk] = v.x;
+          a[i][1][kk] = v.y;
+          a[i][2][kk] = v.z;
+          a[i][3][kk] = v.w;
         }
       }
     }
-    if (B_ALONG_N) {
-      for (var kk = 0u; kk < 4u; kk++) {
-        for (var j = 0u; j < TN4; j++) { b[kk * TN4 + j] = B[bRow[j] + (k + kk) * bSk4]; }
-      }
-    } else {
-      for (var c = 0u; c < TN; c++) {
-        let v = B[bCol[c] + k4];
-        b[c / 4u][c % 4u] = v.x;
-        b[TN4 + c / 4u][c % 4u] = v.y;
-        b[2u * TN4 + c / 4u][c % 4u] = v.z;
-        b[3u * TN4 + c / 4u][c % 4u] = v.w;
+    for (var j = 0u; j < TN4; j++) {
+      if (B_ALONG_N) {
+        for (var kk = 0u; kk < 4u; kk++) { b[kk][j] = B[bRow[j] + (k + kk) * bSk4]; }
+      } else {
+        for (var e = 0u; e < 4u; e++) {
+          let v = B[bCol[j][e] + k4];
+          b[0][j][e] = v.x;
+          b[1][j][e] = v.y;
+          b[2][j][e] = v.z;
+          b[3][j][e] = v.w;
+        }
       }
     }
     for (var kk = 0u; kk < 4u; kk++) {
-      for (var i = 0u; i < TM; i++) {
-        let s = vec4f(a[i][kk]);
-        for (var j = 0u; j < TN4; j++) {
-          acc[i * TN4 + j] = fma(s, b[kk * TN4 + j], acc[i * TN4 + j]);
+      for (var i = 0u; i < TM4; i++) {
+        for (var e = 0u; e < 4u; e++) {
+          let s = vec4f(a[i][e][kk]);
+          for (var j = 0u; j < TN4; j++) { acc[i][e][j] = fma(s, b[kk][j], acc[i][e][j]); }
         }
       }
     }
   }
 
   let cBase = P.cOff + wg.z * P.cSplit;
-  for (var i = 0u; i < TM; i++) {
-    let m = m0 + i;
+  for (var i = 0u; i < TM4; i++) {
+   for (var e = 0u; e < 4u; e++) {
+    let m = m0 + 4u * i + e;
     if (m >= P.M) { break; }
     for (var j = 0u; j < TN4; j++) {
       for (var c = 0u; c < 4u; c++) {
         let n = n0 + 4u * j + c;
         if (n < P.N) {
-          var r = acc[i * TN4 + j][c];
+          var r = acc[i][e][j][c];
           if (HAS_BIAS) { r += bias[P.biasOff + n]; }
           if (RELU) { r = max(r, 0.0); }
           let idx = cBase + m * P.cSm + n;
@@ -108,5 +114,6 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
         }
       }
     }
+   }
   }
 }

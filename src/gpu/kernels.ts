@@ -1,6 +1,7 @@
 // Loads WGSL kernels from kernels/ and bakes compile-time constants into them. A kernel file may
 // `//#include other.wgsl` (e.g. the shared tiled-GEMM body); the cache key names every constant.
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -34,6 +35,19 @@ function readKernel(name: string): string {
     files.set(name, text);
   }
   return text;
+}
+
+let fingerprint: string | null = null;
+
+/** A short hash of every kernel's source: kernel timings made with other sources are stale. */
+export function kernelsFingerprint(): string {
+  if (fingerprint === null) {
+    kernelDir ??= findKernelDir();
+    const hash = createHash('sha256');
+    for (const f of readdirSync(kernelDir).filter((n) => n.endsWith('.wgsl')).sort()) hash.update(f).update(readFileSync(join(kernelDir, f)));
+    fingerprint = hash.digest('hex').slice(0, 12);
+  }
+  return fingerprint;
 }
 
 /** WGSL source with `const NAME = value;` lines prepended, and a cache key naming them all. */

@@ -26,18 +26,20 @@ export function convVariants(pass: ConvPass, xShape: readonly number[], wShape: 
     if (KS === 1) {
       // One tap: block more channels so each load feeds enough FMAs.
       const S = Math.min(4, Wo);
-      direct = [`rows-8x8x${S}`, `rows-8x4x${S}`];
+      direct = [`rows-16x8x${S}`, `rows-8x8x${S}`];
     } else {
-      direct = rowSizes(Wo, W).map((S) => `rows-4x1x${S}`);
-      if (Wo <= 2) direct.push(`rows-8x1x${Wo}`);
+      const [S, S2] = rowSizes(Wo, W, 8, 2);
+      direct = [`rows-16x2x${S}`, `rows-8x2x${S}`, ...(S2 ? [`rows-16x2x${S2}`] : [])];
     }
     const plane = { kind: 'plane', TM: 4, BI: 1 } as const;
-    if (directFits(plane, H, W) && directFits(plane, Ho, Wo)) direct.unshift(...(KS === 1 ? ['plane-8x8'] : ['plane-4x1', 'plane-2x2']));
+    if (directFits(plane, H, W) && directFits(plane, Ho, Wo)) direct.unshift(...(KS === 1 ? ['plane-8x8'] : ['plane-8x4', 'plane-8x2', 'plane-2x2']));
   } else {
     // The input gradient slides over dY (Ho×Wo) and produces H×W.
     const [inH, inW, outW] = pass === 'conv_forward' ? [H, W, Wo] : [Ho, Wo, W];
-    const plane = directFits({ kind: 'plane', TM: 8, BI: 1 }, inH, inW) ? ['plane-8x1', 'plane-4x4'] : [];
-    direct = [...plane, ...rowSizes(outW, inW).map((bx) => `row-8x${bx}`)];
+    const plane = directFits({ kind: 'plane', TM: 8, BI: 1 }, inH, inW) ? ['plane-8x1', 'plane-4x4', 'plane-16x2'] : [];
+    // A block of TM output channels' rearranged weights must fit one binding.
+    const inC = pass === 'conv_forward' ? C : Cout;
+    direct = [...plane, ...rowSizes(outW, inW, 16, 3).map((bx) => `row-8x${bx}`)].filter((v) => directTile(v).TM * inC * KS * KS <= maxChunkElems());
   }
   // Large kernels (7×7 FC layers in dense evaluation) suit the implicit GEMM better. Its input
   // gradient binds the whole weight at once.
@@ -47,12 +49,16 @@ export function convVariants(pass: ConvPass, xShape: readonly number[], wShape: 
   return { shape, candidates };
 }
 
-/** Pixel-block widths worth trying for rows of `outW` pixels, least waste first (vec4-able on ties). */
-function rowSizes(outW: number, inW: number): number[] {
-  const sizes = [...new Set([8, 4, Math.min(outW, 8), outW % 7 === 0 ? 7 : 8])];
+/**
+ * The `count` pixel-block widths (at most `max`) worth trying for rows of `outW` pixels: least
+ * waste first, then vec4-able, then wider.
+ */
+function rowSizes(outW: number, inW: number, max: number, count: number): number[] {
+  const sevens = outW % 14 === 0 && max >= 14 ? 14 : 7;
+  const sizes = [...new Set([max, 8, Math.min(outW, 8), outW % 7 === 0 ? sevens : 8])];
   const waste = (b: number) => Math.ceil(outW / b) * b - outW;
   const vec = (b: number) => (b % 4 === 0 && inW % 4 === 0 ? 0 : 1);
-  return sizes.sort((a, b) => waste(a) - waste(b) || vec(a) - vec(b) || b - a);
+  return sizes.sort((a, b) => waste(a) - waste(b) || vec(a) - vec(b) || b - a).slice(0, count);
 }
 
 export function directTile(variant: string): DirectTile {

@@ -1,7 +1,7 @@
 // Matrix products: the public `matmul` op and the strided launcher that the fully-connected layer
-// uses for all three of its passes. Variants (variants.ts, pass "gemm"): `vec4-8x8`
-// (kernels/matmul_vec4.wgsl, 16-byte loads, when the strides allow), and on kernels/matmul.wgsl (any
-// strides) `tiled` (register-tiled body) and `shared` (workgroup-memory body, for GPUs).
+// uses for all three of its passes. Variants (variants.ts, pass "gemm"): `vec4-TMxTN` (8x8, 16x16,
+// 32x8: kernels/matmul_vec4.wgsl, 16-byte loads, when the strides allow), and on kernels/matmul.wgsl
+// (any strides) `tiled` (register-tiled body) and `shared` (workgroup-memory body, for GPUs).
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
@@ -52,7 +52,7 @@ export function matmulVariants(p: StridedMatmul): { shape: string; candidates: s
   const v = vec4Layout(p);
   const layout = `a${p.a.s1 === 1 ? 'k' : 'm'} b${p.b.s1 === 1 ? 'n' : 'k'}`;
   const scalar = !sharedGemmFits() ? ['tiled'] : engine().rt.adapter.isCpu ? ['tiled', 'shared'] : ['shared', 'tiled'];
-  return { shape: `${p.M}x${p.N}x${p.K} ${layout}`, candidates: v ? ['vec4-8x8', ...scalar] : scalar };
+  return { shape: `${p.M}x${p.N}x${p.K} ${layout}`, candidates: v ? ['vec4-8x8', 'vec4-16x16', 'vec4-32x8', ...scalar] : scalar };
 }
 
 /** C (+)= A·B (+ bias) (ReLU) over strided views; every operand must fit one binding. */
@@ -70,7 +70,11 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
   if (m) {
     const v = vec4Layout(p);
     if (!v) throw new OpError('matmul', `variant ${variant} needs 16-byte-aligned operands (${shape})`);
-    const [TM, TN, WG_X, WG_Y] = [+m[1], +m[2], 8, 8];
+    const [TM, TN] = [+m[1], +m[2]];
+    // Short outputs (FC layers at small batch) spread the workgroup along n instead of idling.
+    let WG_Y = 1;
+    while (WG_Y < 8 && WG_Y * TM < p.M) WG_Y *= 2;
+    const WG_X = 64 / WG_Y;
     rt.dispatch({
       kernel: 'matmul_vec4',
       constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags },

@@ -2,13 +2,15 @@
 // implementations (tile shapes, vec4 or scalar loads, implicit GEMM or direct); which one runs for
 // a shape is decided, in order, by
 //   1. a forced choice: setVariant(), or VGGPU_VARIANTS="conv_forward=row-8x8,gemm=vec4-8x8";
-//   2. a timing on this adapter (tune.ts), kept on disk per adapter so it is made once;
+//   2. a timing on this adapter (tune.ts), kept on disk per adapter and version of the kernels, so
+//      it is made once;
 //   3. the family's default for the shape (the first candidate its op file lists).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
+import { kernelsFingerprint } from '../gpu/kernels.js';
 
 /** The passes whose kernels come in variants. */
 export const PASSES = ['gemm', 'conv_forward', 'conv_grad_input', 'conv_grad_weight'] as const;
@@ -81,7 +83,10 @@ function adapterKey(): string {
   return `${a.backend} ${a.featureLevel} ${a.description}`;
 }
 
-function readFile(): Record<string, Record<string, Tuned>> {
+/** The file: per adapter, the kernel sources' fingerprint and the timings made with them. */
+type TuningFile = Record<string, { kernels: string; timings: Record<string, Tuned> }>;
+
+function readFile(): TuningFile {
   try {
     const data = JSON.parse(readFileSync(tuningFile(), 'utf8'));
     return data && typeof data === 'object' ? data : {};
@@ -91,7 +96,11 @@ function readFile(): Record<string, Record<string, Tuned>> {
 }
 
 function loadTunings(): Record<string, Tuned> {
-  tunings ??= readFile()[adapterKey()] ?? {};
+  if (!tunings) {
+    // Timings of other kernel sources (an older version) are stale: start again.
+    const entry = readFile()[adapterKey()];
+    tunings = entry?.kernels === kernelsFingerprint() && entry.timings && typeof entry.timings === 'object' ? entry.timings : {};
+  }
   return tunings;
 }
 
@@ -99,7 +108,7 @@ function loadTunings(): Record<string, Tuned> {
 export function saveTunings(): void {
   const file = tuningFile();
   const all = readFile();
-  all[adapterKey()] = loadTunings();
+  all[adapterKey()] = { kernels: kernelsFingerprint(), timings: loadTunings() };
   try {
     mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;

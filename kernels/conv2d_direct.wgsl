@@ -1,18 +1,19 @@
 // Direct stride-1 convolution, register-blocked: each invocation computes TM output channels
-// for BX consecutive pixels of one output row:
+// for BX consecutive pixels of BY consecutive output rows:
 //   Y[img, m, oy, ox] = bias[m] + sum_{c,ky,kx} WT[c, ky, kx, m] * X[img, c, oy+ky-PAD, ox+kx-PAD]
-// For each input row it loads the BX+KS-1 pixels the block needs once (vec4 or vec2 loads when VEC_X)
-// and the weights as vec4 along m, then does KS*TM*BX FMAs: ~20 FMAs per load for 3x3 at
-// TM = BX = 8, which is what keeps a CPU adapter (where every load is a gather) busy.
-// Register arrays are indexed by loop counters only (acc[px][j], w[kx][j]), so compilers unroll
-// every loop and keep them in registers.
+// Per input channel it loads the BY+KS-1 input rows of BX+KS-1 pixels the block needs once (vec4
+// or vec2 loads when VEC_X) and the KS*KS weight vectors (vec4 along m), then does
+// BY*KS*KS*TM*BX FMAs: ~50 FMAs per load for 3x3 at TM = BX = 8, BY = 4, which is what keeps a
+// CPU adapter (where every load is a gather) busy.
+// Register arrays are indexed by loop counters only (acc[by][px][j], w[ky][kx][j], rows[ry]), so
+// compilers unroll every loop and keep them in registers.
 // Serves the forward pass (X = input, WT = weights rearranged by conv2d_weight_layout.wgsl) and the input
 // gradient (X = dY, WT = flipped weights with in/out channels swapped, PAD = KS-1-pad).
-// Baked: KS, PAD, TM (multiple of 4), BX, VEC_X and VW2 (BX, W and xOff multiples of VW),
+// Baked: KS, PAD, TM (multiple of 4), BX, BY, VEC_X and VW2 (BX, W and xOff multiples of VW),
 //        HAS_BIAS, RELU.
 struct Params {
   M: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32,
-  blocksX: u32, blocks: u32, mBlocks: u32, Mp4: u32,
+  blocksX: u32, rowBlocks: u32, blocks: u32, mBlocks: u32, Mp4: u32,
   xOff: u32, wOff4: u32, bOff: u32, yOff: u32, yChannels: u32, yChannelOff: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -78,41 +79,49 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let block = item % P.blocks;
   let ox0 = (block % P.blocksX) * BX;
   let r = block / P.blocksX;
-  let oy = r % P.Ho;
-  let img = r / P.Ho;
+  let oy0 = (r % P.rowBlocks) * BY;
+  let img = r / P.rowBlocks;
   let m0 = mb * TM;
-  var acc: array<array<vec4f, TM4>, BX>;
-  var rowv: array<f32, NP>;
-  var w: array<array<vec4f, TM4>, KS>;
+  var acc: array<array<array<vec4f, TM4>, BX>, BY>;
+  var rows: array<array<f32, NP>, BY + KS - 1u>;
+  var w: array<array<array<vec4f, TM4>, KS>, KS>;
   for (var c = 0u; c < P.C; c++) {
     let plane = img * P.C + c;
+    for (var ry = 0u; ry < BY + KS - 1u; ry++) { loadRow(plane, i32(oy0 + ry) - i32(PAD), ox0, &rows[ry]); }
     for (var ky = 0u; ky < KS; ky++) {
-      loadRow(plane, i32(oy + ky) - i32(PAD), ox0, &rowv);
       for (var kx = 0u; kx < KS; kx++) {
         let wb = P.wOff4 + ((c * KS + ky) * KS + kx) * P.Mp4 + mb * TM4;
-        for (var j = 0u; j < TM4; j++) { w[kx][j] = wt[wb + j]; }
+        for (var j = 0u; j < TM4; j++) { w[ky][kx][j] = wt[wb + j]; }
       }
-      for (var kx = 0u; kx < KS; kx++) {
-        for (var px = 0u; px < BX; px++) {
-          let s = vec4f(rowv[P0 + px + kx]);
-          for (var j = 0u; j < TM4; j++) { acc[px][j] = fma(s, w[kx][j], acc[px][j]); }
+    }
+    for (var by = 0u; by < BY; by++) {
+      for (var ky = 0u; ky < KS; ky++) {
+        for (var kx = 0u; kx < KS; kx++) {
+          for (var px = 0u; px < BX; px++) {
+            let s = vec4f(rows[by + ky][P0 + px + kx]);
+            for (var j = 0u; j < TM4; j++) { acc[by][px][j] = fma(s, w[ky][kx][j], acc[by][px][j]); }
+          }
         }
       }
     }
   }
   if (lin >= P.blocks * P.mBlocks) { return; }
-  for (var j = 0u; j < TM4; j++) {
-    for (var e = 0u; e < 4u; e++) {
-      let m = m0 + 4u * j + e;
-      if (m >= P.M) { break; }
-      let base = P.yOff + ((img * P.yChannels + P.yChannelOff + m) * P.Ho + oy) * P.Wo;
-      var b = 0.0;
-      if (HAS_BIAS) { b = bias[P.bOff + m]; }
-      for (var px = 0u; px < BX; px++) {
-        if (ox0 + px < P.Wo) {
-          var v = acc[px][j][e] + b;
-          if (RELU) { v = max(v, 0.0); }
-          y[base + ox0 + px] = v;
+  for (var by = 0u; by < BY; by++) {
+    let oy = oy0 + by;
+    if (oy >= P.Ho) { break; }
+    for (var j = 0u; j < TM4; j++) {
+      for (var e = 0u; e < 4u; e++) {
+        let m = m0 + 4u * j + e;
+        if (m >= P.M) { break; }
+        let base = P.yOff + ((img * P.yChannels + P.yChannelOff + m) * P.Ho + oy) * P.Wo;
+        var b = 0.0;
+        if (HAS_BIAS) { b = bias[P.bOff + m]; }
+        for (var px = 0u; px < BX; px++) {
+          if (ox0 + px < P.Wo) {
+            var v = acc[by][px][j][e] + b;
+            if (RELU) { v = max(v, 0.0); }
+            y[base + ox0 + px] = v;
+          }
         }
       }
     }

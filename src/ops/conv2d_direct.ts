@@ -5,14 +5,14 @@
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { forEachImageSlice, grid2d, gridFor, maxChunkElems, vectorWidth } from './launch.js';
+import { forEachImageSlice, grid2d, maxChunkElems, vectorWidth } from './launch.js';
 import { sumSplits } from './reduce.js';
 
 /**
- * What one invocation computes: TM output channels × BX pixels of one row (`row`), or × the whole
+ * What one invocation computes: TM output channels × BX pixels of BY rows (`row`), or × the whole
  * output plane of BI images (`plane`, for planes of at most 16 pixels).
  */
-export type DirectTile = { kind: 'row'; TM: number; BX: number } | { kind: 'plane'; TM: number; BI: number };
+export type DirectTile = { kind: 'row'; TM: number; BX: number; BY: number } | { kind: 'plane'; TM: number; BI: number };
 
 export interface DirectConv {
   label: string;
@@ -55,7 +55,7 @@ export function launchDirectConv(d: DirectConv): void {
     const total = C * KK * Mp;
     // Forward: W rows m0.. hold this range. Input gradient: every W row holds a piece of it, so
     // the rows go in binding-sized runs.
-    const rowsPer = d.flip ? Math.max(1, Math.floor(maxChunkElems() / (Cin * KK))) : C;
+    const rowsPer = Math.min(d.flip ? Math.max(1, Math.floor(maxChunkElems() / (Cin * KK))) : C, Math.floor(rt.maxWorkgroupsPerDim / KK));
     for (let c0 = 0; c0 < C; c0 += rowsPer) {
       const rows = Math.min(rowsPer, C - c0);
       const src = d.flip ? rt.range(d.weight.buffer, c0 * Cin * KK, rows * Cin * KK) : rt.range(d.weight.buffer, m0 * Cin * KK, count * Cin * KK);
@@ -63,9 +63,9 @@ export function launchDirectConv(d: DirectConv): void {
       rt.dispatch({
         kernel: 'conv2d_weight_layout',
         constants: { KS, FLIP: d.flip },
-        uniforms: [Cin, Mp, count, d.flip ? m0 : 0, src.elemOffset, dst.elemOffset, rows * KK * Mp],
+        uniforms: [Cin, Mp, count, d.flip ? m0 : 0, src.elemOffset, dst.elemOffset / 4],
         buffers: [src, dst],
-        workgroups: gridFor(rows * KK * Mp),
+        workgroups: [Math.ceil(Mp / 4 / 64), rows * KK],
         label: `${d.label}: weight layout`,
       });
     }
@@ -77,11 +77,13 @@ export function launchDirectConv(d: DirectConv): void {
       const common = { KS, PAD: d.pad, TM, HAS_BIAS: !!d.bias, RELU: !!d.relu };
       if (tile.kind === 'row') {
         const blocksX = Math.ceil(Wo / tile.BX);
-        const blocks = n * Ho * blocksX;
+        const BY = tile.BY;
+        const rowBlocks = Math.ceil(Ho / BY);
+        const blocks = n * rowBlocks * blocksX;
         rt.dispatch({
           kernel: 'conv2d_direct',
-          constants: { ...common, BX: tile.BX, ...vectorFlags('VEC_X', vectorWidth(tile.BX, W)) },
-          uniforms: [count, C, H, W, Ho, Wo, blocksX, blocks, Mp / TM, Mp / 4, xr.elemOffset, wr.elemOffset / 4, br.elemOffset, yr.elemOffset, M, m0],
+          constants: { ...common, BX: tile.BX, BY, ...vectorFlags('VEC_X', vectorWidth(tile.BX, W)) },
+          uniforms: [count, C, H, W, Ho, Wo, blocksX, rowBlocks, blocks, Mp / TM, Mp / 4, xr.elemOffset, wr.elemOffset / 4, br.elemOffset, yr.elemOffset, M, m0],
           buffers: [xr, wr, br, yr],
           workgroups: grid2d(Math.ceil((blocks * Mp) / TM / 64)),
           label: d.label,

@@ -1,6 +1,6 @@
 // The variants of the three convolution passes: which apply to a layer shape (the default first)
-// and what each name means. Names: `row-TMxBX` / `plane-TMxBI` (direct forward and input
-// gradient), `rows-TMxTCxS` / `plane-TMxTC` (weight gradient), `gemm` / `gemm-shared` (implicit
+// and what each name means. Names: `row-TMxBX[xBY]` / `plane-TMxBI` (direct forward and input
+// gradient: TM channels × BX pixels × BY rows, or × whole planes of BI images), `rows-TMxTCxS` / `plane-TMxTC` (weight gradient), `gemm` / `gemm-shared` (implicit
 // GEMM on the register-tiled or workgroup-memory body).
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
@@ -39,7 +39,9 @@ export function convVariants(pass: ConvPass, xShape: readonly number[], wShape: 
     const plane = directFits({ kind: 'plane', TM: 8, BI: 1 }, inH, inW) ? ['plane-8x1', 'plane-4x4', 'plane-16x2'] : [];
     // A block of TM output channels' rearranged weights must fit one binding.
     const inC = pass === 'conv_forward' ? C : Cout;
-    direct = [...plane, ...rowSizes(outW, inW, 16, 3).map((bx) => `row-8x${bx}`)].filter((v) => directTile(v).TM * inC * KS * KS <= maxChunkElems());
+    // Blocks of 4 rows (each input row loaded once for up to 3 output rows) or of one row.
+    const blocks4 = [...new Set([8, ...rowSizes(outW, inW, 8, 1)])].map((bx) => `row-8x${bx}x4`);
+    direct = [...plane, ...blocks4, ...rowSizes(outW, inW, 16, 2).map((bx) => `row-8x${bx}`)].filter((v) => directTile(v).TM * inC * KS * KS <= maxChunkElems());
   }
   // Large kernels (7×7 FC layers in dense evaluation) suit the implicit GEMM better. Its input
   // gradient binds the whole weight at once.
@@ -62,9 +64,9 @@ function rowSizes(outW: number, inW: number, max: number, count: number): number
 }
 
 export function directTile(variant: string): DirectTile {
-  const m = /^(row|plane)-(\d+)x(\d+)$/.exec(variant);
-  if (!m) throw new OpError('conv2d', `unknown variant "${variant}"`);
-  return m[1] === 'row' ? { kind: 'row', TM: +m[2], BX: +m[3] } : { kind: 'plane', TM: +m[2], BI: +m[3] };
+  const m = /^(row|plane)-(\d+)x(\d+)(?:x(\d+))?$/.exec(variant);
+  if (!m || (m[1] === 'plane' && m[4] !== undefined)) throw new OpError('conv2d', `unknown variant "${variant}"`);
+  return m[1] === 'row' ? { kind: 'row', TM: +m[2], BX: +m[3], BY: +(m[4] ?? 1) } : { kind: 'plane', TM: +m[2], BI: +m[3] };
 }
 
 export function gradWeightTile(variant: string): GradWeightTile {

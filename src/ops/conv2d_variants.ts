@@ -1,7 +1,8 @@
 // The variants of the three convolution passes: which apply to a layer shape (the default first)
 // and what each name means. Names: `row-TMxBX[xBY]` / `plane-TMxBI` (direct forward and input
-// gradient: TM channels × BX pixels × BY rows, or × whole planes of BI images), `rows-TMxTCxS` / `plane-TMxTC` (weight gradient), `gemm` / `gemm-shared` (implicit
-// GEMM on the register-tiled or workgroup-memory body).
+// gradient: TM channels × BX pixels × BY rows, or × whole planes of BI images), `rows-TMxTCxS` /
+// `plane-TMxTC` (weight gradient), `gemm` / `gemm-shared` (implicit GEMM on the register-tiled or
+// workgroup-memory body).
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { type DirectTile, directFits, type GradWeightTile } from './conv2d_direct.js';
@@ -37,11 +38,12 @@ export function convVariants(pass: ConvPass, xShape: readonly number[], wShape: 
     // The input gradient slides over dY (Ho×Wo) and produces H×W.
     const [inH, inW, outW] = pass === 'conv_forward' ? [H, W, Wo] : [Ho, Wo, W];
     const plane = directFits({ kind: 'plane', TM: 8, BI: 1 }, inH, inW) ? ['plane-8x1', 'plane-4x4', 'plane-16x2'] : [];
-    // A block of TM output channels' rearranged weights must fit one binding.
-    const inC = pass === 'conv_forward' ? C : Cout;
     // Blocks of 4 rows (each input row loaded once for up to 3 output rows) or of one row.
     const blocks4 = [...new Set([8, ...rowSizes(outW, inW, 8, 1)])].map((bx) => `row-8x${bx}x4`);
-    direct = [...plane, ...blocks4, ...rowSizes(outW, inW, 16, 2).map((bx) => `row-8x${bx}`)].filter((v) => directTile(v).TM * inC * KS * KS <= maxChunkElems());
+    const rows = rowSizes(outW, inW, 16, 2).map((bx) => `row-8x${bx}`);
+    // A block of TM output channels' rearranged weights must fit one binding.
+    const inC = pass === 'conv_forward' ? C : Cout;
+    direct = [...plane, ...blocks4, ...rows].filter((v) => directTile(v).TM * inC * KS * KS <= maxChunkElems());
   }
   // Large kernels (7×7 FC layers in dense evaluation) suit the implicit GEMM better. Its input
   // gradient binds the whole weight at once.
@@ -56,8 +58,9 @@ export function convVariants(pass: ConvPass, xShape: readonly number[], wShape: 
  * waste first, then vec4-able, then wider.
  */
 function rowSizes(outW: number, inW: number, max: number, count: number): number[] {
-  const sevens = outW % 14 === 0 && max >= 14 ? 14 : 7;
-  const sizes = [...new Set([max, 8, Math.min(outW, 8), outW % 7 === 0 ? sevens : 8])];
+  // VGG's 224-pixel widths are multiples of 7 (…, 28, 14): blocks of 14 or 7 leave no waste.
+  const ofSeven = outW % 14 === 0 && max >= 14 ? 14 : 7;
+  const sizes = [...new Set([max, 8, Math.min(outW, 8), outW % 7 === 0 ? ofSeven : 8])];
   const waste = (b: number) => Math.ceil(outW / b) * b - outW;
   const vec = (b: number) => (b % 4 === 0 && inW % 4 === 0 ? 0 : 1);
   return sizes.sort((a, b) => waste(a) - waste(b) || vec(a) - vec(b) || b - a).slice(0, count);

@@ -29,9 +29,17 @@ const WG_INVOCATIONS = 64;
 export function chooseTile(M: number, N: number): GemmTile {
   const TM = M >= 8 ? 8 : M >= 4 ? 4 : M >= 2 ? 2 : 1;
   const TN = N >= 8 ? 8 : 4;
+  return { TM, TN, ...workgroupShape(M, TM) };
+}
+
+/**
+ * A 64-invocation workgroup no taller than M rows of TM needs: short outputs (FC layers at small
+ * batch) spread it along n instead of leaving invocations idle.
+ */
+export function workgroupShape(M: number, TM: number): { WG_X: number; WG_Y: number } {
   let WG_Y = 1;
   while (WG_Y < 8 && WG_Y * TM < M) WG_Y *= 2;
-  return { TM, TN, WG_X: WG_INVOCATIONS / WG_Y, WG_Y };
+  return { WG_X: WG_INVOCATIONS / WG_Y, WG_Y };
 }
 
 export interface GemmLaunch {

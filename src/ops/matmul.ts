@@ -6,7 +6,7 @@ import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { launchGemm, SHARED_TILE, sharedGemmFits } from './gemm.js';
+import { launchGemm, SHARED_TILE, sharedGemmFits, workgroupShape } from './gemm.js';
 import { chooseVariant } from './variants.js';
 
 /** A matrix operand: element (i, j) is at tensor[start + i·s0 + j·s1], covering `count` elements from start. */
@@ -71,10 +71,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
     const v = vec4Layout(p);
     if (!v) throw new OpError('matmul', `variant ${variant} needs 16-byte-aligned operands (${shape})`);
     const [TM, TN] = [+m[1], +m[2]];
-    // Short outputs (FC layers at small batch) spread the workgroup along n instead of idling.
-    let WG_Y = 1;
-    while (WG_Y < 8 && WG_Y * TM < p.M) WG_Y *= 2;
-    const WG_X = 64 / WG_Y;
+    const { WG_X, WG_Y } = workgroupShape(p.M, TM);
     rt.dispatch({
       kernel: 'matmul_vec4',
       constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags },

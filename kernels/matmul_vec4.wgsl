@@ -98,22 +98,22 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 
   let cBase = P.cOff + wg.z * P.cSplit;
   for (var i = 0u; i < TM4; i++) {
-   for (var e = 0u; e < 4u; e++) {
-    let m = m0 + 4u * i + e;
-    if (m >= P.M) { break; }
-    for (var j = 0u; j < TN4; j++) {
-      for (var c = 0u; c < 4u; c++) {
-        let n = n0 + 4u * j + c;
-        if (n < P.N) {
-          var r = acc[i][e][j][c];
-          if (HAS_BIAS) { r += bias[P.biasOff + n]; }
-          if (RELU) { r = max(r, 0.0); }
-          let idx = cBase + m * P.cSm + n;
-          if (ACCUMULATE) { r += C[idx]; }
-          C[idx] = r;
+    for (var e = 0u; e < 4u; e++) {
+      let m = m0 + 4u * i + e;
+      if (m >= P.M) { break; }
+      for (var j = 0u; j < TN4; j++) {
+        for (var c = 0u; c < 4u; c++) {
+          let n = n0 + 4u * j + c;
+          if (n < P.N) {
+            var r = acc[i][e][j][c];
+            if (HAS_BIAS) { r += bias[P.biasOff + n]; }
+            if (RELU) { r = max(r, 0.0); }
+            let idx = cBase + m * P.cSm + n;
+            if (ACCUMULATE) { r += C[idx]; }
+            C[idx] = r;
+          }
         }
       }
     }
-   }
   }
 }

@@ -39,6 +39,11 @@ const random = (shape: readonly number[], seed: number) => {
   return Tensor.from(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7071 + seed)), shape);
 };
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 /** Wall milliseconds of one call of `run`, waiting for the GPU. */
 async function once(run: () => void): Promise<number> {
   const t0 = performance.now();
@@ -49,26 +54,31 @@ async function once(run: () => void): Promise<number> {
 
 /**
  * Times each candidate: a first (compiling) call, then rounds in which every candidate runs once
- * in turn, so a burst of load on a shared machine hits all of them alike; keeps each one's best.
- * Candidates more than 3× slower than the leader after a round are dropped from later rounds.
+ * in turn, so a burst of load on a shared machine hits all of them alike; keeps each one's median
+ * (what a run will see; the best time rewards a lucky moment, and a small kernel's time depends on
+ * whether both of a CPU's cores happened to be free). Short kernels get more rounds (until 300 ms
+ * are spent, at most 15). Candidates more than 3× slower than the leader are dropped as they fall behind.
  */
 async function pickFastest(pass: Pass, shape: string, candidates: string[], run: (variant: string) => void): Promise<TuneResult> {
+  const samples: Record<string, number[]> = {};
   const ms: Record<string, number> = {};
   const compileMs: Record<string, number> = {};
   for (const v of candidates) {
     const first = await once(() => run(v));
-    ms[v] = await once(() => run(v));
+    samples[v] = [await once(() => run(v))];
+    ms[v] = samples[v][0];
     compileMs[v] = Math.max(0, first - ms[v]);
   }
   let alive = candidates;
-  for (let round = 0, spent = 0; round < 4 && (round < 2 || spent < 300); round++) {
+  for (let round = 0, spent = 0; round < 15 && (round < 2 || spent < 300); round++) {
     const best = Math.min(...alive.map((v) => ms[v]));
     alive = alive.filter((v) => ms[v] <= 3 * best);
     if (alive.length < 2) break;
     for (const v of alive) {
       const t = await once(() => run(v));
       spent += t;
-      ms[v] = Math.min(ms[v], t);
+      samples[v].push(t);
+      ms[v] = median(samples[v]);
     }
   }
   const variant = candidates.reduce((a, b) => (ms[b] < ms[a] ? b : a));

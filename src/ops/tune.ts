@@ -57,7 +57,7 @@ async function once(run: () => void): Promise<number> {
  * in turn, so a burst of load on a shared machine hits all of them alike; keeps each one's median
  * (what a run will see; the best time rewards a lucky moment, and a small kernel's time depends on
  * whether both of a CPU's cores happened to be free). Short kernels get more rounds (until 300 ms
- * are spent, at most 15). Candidates more than 3× slower than the leader are dropped as they fall behind.
+ * are spent, at most 15). Candidates more than 3× slower than the leader drop out of later rounds.
  */
 async function pickFastest(pass: Pass, shape: string, candidates: string[], run: (variant: string) => void): Promise<TuneResult> {
   const samples: Record<string, number[]> = {};

@@ -24,22 +24,28 @@ export function convVariants(pass: ConvPass, xShape: readonly number[], wShape: 
   const cpu = engine().rt.adapter.isCpu;
   let direct: string[];
   if (pass === 'conv_grad_weight') {
+    // An invocation's TM×TC channel block holds a sum per tap: at most 288 of them (more take long
+    // to compile and spill).
+    const sumsFit = (block: string) => block.split('x').reduce((p, n) => p * +n, KS * KS) <= 288;
     if (KS === 1) {
       // One tap: block more channels so each load feeds enough FMAs.
       const S = Math.min(4, Wo);
       direct = [`rows-16x8x${S}`, `rows-8x8x${S}`];
     } else {
+      // The two largest channel blocks within the register budget (16×2 and 8×2 for 3×3).
+      const [big, small] = ['16x2', '8x2', '8x1', '4x1', '2x1', '1x1'].filter(sumsFit);
       const [S, S2] = rowSizes(Wo, W, 8, 2);
-      direct = [`rows-16x2x${S}`, `rows-8x2x${S}`, ...(S2 ? [`rows-16x2x${S2}`] : [])];
+      direct = !big ? [] : [`rows-${big}x${S}`, ...(small ? [`rows-${small}x${S}`] : []), ...(S2 ? [`rows-${big}x${S2}`] : [])];
     }
     const plane = { kind: 'plane', TM: 4, BI: 1 } as const;
-    if (directFits(plane, H, W) && directFits(plane, Ho, Wo)) direct.unshift(...(KS === 1 ? ['plane-8x8'] : ['plane-8x4', 'plane-8x2', 'plane-2x2']));
+    if (directFits(plane, H, W) && directFits(plane, Ho, Wo)) direct.unshift(...(KS === 1 ? ['8x8'] : ['8x4', '8x2', '2x2'].filter(sumsFit)).map((b) => `plane-${b}`));
   } else {
     // The input gradient slides over dY (Ho×Wo) and produces H×W.
     const [inH, inW, outW] = pass === 'conv_forward' ? [H, W, Wo] : [Ho, Wo, W];
     const plane = directFits({ kind: 'plane', TM: 8, BI: 1 }, inH, inW) ? ['plane-8x1', 'plane-4x4', 'plane-16x2'] : [];
-    // Blocks of 4 rows (each input row loaded once for up to 3 output rows) or of one row.
-    const blocks4 = [...new Set([8, ...rowSizes(outW, inW, 8, 1)])].map((bx) => `row-8x${bx}x4`);
+    // Blocks of 4 rows (each input row loaded once for up to 3 output rows) or of one row. (Not for
+    // large kernels: their unrolled 4-row blocks take seconds to compile, and the GEMM suits them.)
+    const blocks4 = KS <= 3 ? [...new Set([8, ...rowSizes(outW, inW, 8, 1)])].map((bx) => `row-8x${bx}x4`) : [];
     const rows = rowSizes(outW, inW, 16, 2).map((bx) => `row-8x${bx}`);
     // A block of TM output channels' rearranged weights must fit one binding.
     const inC = pass === 'conv_forward' ? C : Cout;

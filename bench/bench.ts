@@ -1,4 +1,4 @@
-// `npm run bench [-- --filter TEXT] [--json FILE] [--quick] [--variants pass=variant,…]`: kernel throughput per kernel and per
+// `npm run bench [-- --filter TEXT] [--json FILE] [--quick] [--variants pass=variant,…] [--verbose]`: kernel throughput per kernel and per
 // VGG layer shape, and whole training steps, on whatever adapter the engine picks. Speed is judged
 // by ratios within one run (a conv pass against our own GEMM), since the machines are shared.
 import { writeFileSync } from 'node:fs';
@@ -40,6 +40,7 @@ const filter = flag('filter');
 const jsonFlag = args.includes('--json');
 const jsonFile = flag('json')?.startsWith('--') ? undefined : flag('json');
 const quick = args.includes('--quick');
+if (args.includes('--verbose')) process.env.VGGPU_VERBOSE = '1'; // Dawn's own start-up messages
 if (flag('variants')) forceVariants(flag('variants')!);
 const budgetMs = quick ? 300 : 1200;
 

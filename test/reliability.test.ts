@@ -44,6 +44,8 @@ describe('bad flags', () => {
     [['--bogus'], /Unknown option '--bogus'/],
     [['stray'], /unexpected argument 'stray'/],
     [['--resume'], /--resume needs --out with the run folder to continue/],
+    [['--std', '0.2,0'], /--std 0: must be a number > 0/],
+    [['--classes', '1'], /--classes 1: must be an integer ≥ 2/],
   ];
   for (const [argv, msg] of cases) {
     it(`${argv.join(' ')} → a usage error naming the flag`, () => {

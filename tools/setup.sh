@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# One-time machine setup: the system libraries WebGPU needs on a GPU-less Linux machine (Mesa's
-# EGL/GLES, over which Dawn runs on the CPU with llvmpipe), the Fashion-MNIST dataset, and the
-# npm dependencies. Safe to run again.
+# One-time machine setup: the system libraries WebGPU needs — the Vulkan loader (through which Dawn
+# finds a GPU's driver: NVIDIA, AMD or Intel) and, for GPU-less machines, Mesa's EGL/GLES (over
+# which Dawn runs on the CPU with llvmpipe) — the Fashion-MNIST dataset, and the npm dependencies.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri dataset-fashion-mnist)
+APT_PACKAGES=(libvulkan1 libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri dataset-fashion-mnist)
 
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
@@ -17,7 +18,7 @@ if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "setup: Debian packages present (${APT_PACKAGES[*]})"
   fi

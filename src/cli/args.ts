@@ -48,6 +48,11 @@ export function num(flag: string, raw: string, check: { int?: boolean; min?: num
   return v;
 }
 
+/** "0.485,0.456,0.406" → [0.485, 0.456, 0.406]; each value checked like num(). */
+export function numList(flag: string, raw: string, check: { min?: number; gt?: number } = {}): number[] {
+  return raw.split(',').map((v) => num(flag, v, check));
+}
+
 export function oneOf<T extends string>(flag: string, raw: string, choices: readonly T[]): T {
   if (!choices.includes(raw as T)) throw new UsageError(`--${flag} ${raw}: choose one of ${choices.join(', ')}`);
   return raw as T;

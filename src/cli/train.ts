@@ -7,6 +7,7 @@ import { fmtDuration, Progress } from './progress.js';
 import { applyVariants, helpText, parseFlags, UsageError } from './args.js';
 import { openData } from '../data/open.js';
 import { buildOptions, TRAIN_FLAGS } from './train_options.js';
+import { verbose } from '../gpu/native_stderr.js';
 
 async function main(): Promise<number> {
   const f = parseFlags(process.argv.slice(2), TRAIN_FLAGS);
@@ -16,18 +17,26 @@ async function main(): Promise<number> {
   }
   const o = buildOptions(f);
   applyVariants(f.variants);
+  if (f.verbose) process.env.VGGPU_VERBOSE = '1';
   if (f.summary) {
-    const data = openData(o.data, o.valFraction, o.seed);
-    const cfg = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes: data.train.classNames.length, inChannels: data.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
+    // --classes and --in-channels describe the net without data (e.g. the paper's ImageNet nets).
+    const data = o.classes != null && o.inChannels != null ? null : openData(o.data, o.valFraction, o.seed).train;
+    const cfg = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes: o.classes ?? data!.classNames.length, inChannels: o.inChannels ?? data!.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
     process.stdout.write(formatSummary(cfg) + '\n');
     return 0;
   }
   const e = await init();
   console.log(`adapter: ${e.rt.describe()}`);
-  if (e.rt.adapter.isCpu) console.log('note: this is the CPU fallback, about 100× slower than a GPU; --width 0.25 and --input-size 32 make CPU-sized nets. Running what you asked.');
+  if (e.rt.adapter.isCpu) console.log('note: the CPU fallback is about 100× slower than a GPU; --width 0.25 and --input-size 32 make CPU-sized nets. Running what you asked.');
   const progress = new Progress();
   const trainer = new Trainer(o, (ev) => {
-    if (ev.kind === 'step') progress.update(`epoch ${ev.epoch}`, ev.step, ev.steps, `loss ${ev.loss === null ? '…' : ev.loss.toFixed(4)}  ${ev.imagesPerSec.toFixed(1)} img/s  ETA ${fmtDuration(ev.etaSec)}`);
+    if (ev.kind === 'tune') {
+      if (verbose()) {
+        progress.done();
+        console.log(`  kernel variant for ${ev.line}`);
+      }
+      progress.update('timing kernels for this adapter (once)', ev.done, ev.total, `passes, ~${fmtDuration(ev.etaSec)} left`);
+    } else if (ev.kind === 'step') progress.update(`epoch ${ev.epoch}`, ev.step, ev.steps, `loss ${ev.loss === null ? '…' : ev.loss.toFixed(4)}  ${ev.imagesPerSec.toFixed(1)} img/s  ETA ${fmtDuration(ev.etaSec)}`);
     else if (ev.kind === 'eval') progress.update(`  validating`, ev.done, ev.total, '');
     else if (ev.kind === 'epoch') {
       progress.done();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { INIT_SCHEMES } from '../vgg/init.js';
 import { NET_NAMES } from '../vgg/config.js';
 import { savedOptions, type TrainOptions } from '../train/trainer.js';
-import { type FlagSpec, num, oneOf, type parseFlags, scaleRange, UsageError, VARIANTS_FLAG } from './args.js';
+import { type FlagSpec, num, numList, oneOf, type parseFlags, scaleRange, UsageError, VARIANTS_FLAG } from './args.js';
 
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   net: { type: 'string', help: `network: ${NET_NAMES.join(', ')}`, default: 'A' },
@@ -20,10 +20,13 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'max-decays': { type: 'string', help: 'lr cuts before training stops at the next plateau', default: '3' },
   width: { type: 'string', help: 'channel/FC width multiplier (0.25 for CPU-sized nets)', default: '1' },
   'input-size': { type: 'string', help: 'training crop (= net input) size', default: '224, or 32 for Fashion-MNIST/CIFAR' },
+  classes: { type: 'string', help: 'output classes (checked against the data; with --summary, no data needed)', default: 'the data’s' },
+  'in-channels': { type: 'string', help: 'input channels, 3 for RGB, 1 for grayscale (as --classes)', default: 'the data’s' },
   scale: { type: 'string', help: 'smallest side S before cropping: S or Smin:Smax (jittered)', default: '256, or 32:40 at input 32' },
   'no-flip': { type: 'boolean', help: 'turn off random horizontal flips' },
   'color-shift': { type: 'string', help: 'PCA colour shift std (AlexNet); 0 turns it off', default: '0.1' },
   'no-mean': { type: 'boolean', help: 'do not subtract the training set mean' },
+  std: { type: 'string', help: 'divide inputs by this per-channel std after the mean, e.g. 0.229,0.224,0.225', default: 'none (the paper’s)' },
   init: { type: 'string', help: `weight init: ${INIT_SCHEMES.join(', ')}`, default: 'kaiming' },
   'init-from': { type: 'string', help: 'trained net A checkpoint for the paper’s deeper-net init' },
   'lrn-convention': { type: 'string', help: "A-LRN's α: caffe (α/n, PyTorch) or alexnet (α, TensorFlow)", default: 'caffe' },
@@ -35,6 +38,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   variants: VARIANTS_FLAG,
   resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
   summary: { type: 'boolean', help: 'print the network summary and exit' },
+  verbose: { type: 'boolean', help: 'show engine-internal detail: Dawn’s messages, each kernel timing' },
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -68,10 +72,13 @@ export function buildOptions(f: ReturnType<typeof parseFlags>): TrainOptions {
     maxDecays: pick('max-decays', (r) => num('max-decays', r, { int: true, min: 0 }), saved?.maxDecays, 3),
     width: pick('width', (r) => num('width', r, { gt: 0, max: 4 }), saved?.width, 1),
     inputSize,
+    classes: get('classes') ? num('classes', get('classes')!, { int: true, min: 2 }) : (saved?.classes ?? null),
+    inChannels: get('in-channels') ? num('in-channels', get('in-channels')!, { int: true, min: 1 }) : (saved?.inChannels ?? null),
     scale,
     flip: f['no-flip'] ? false : (saved?.flip ?? true),
     colorShift: pick('color-shift', (r) => num('color-shift', r, { min: 0 }), saved?.colorShift, 0.1),
     subtractMean: f['no-mean'] ? false : (saved?.subtractMean ?? true),
+    std: get('std') ? numList('std', get('std')!, { gt: 0 }) : (saved?.std ?? null),
     init: pick('init', (r) => oneOf('init', r, INIT_SCHEMES), saved?.init, 'kaiming'),
     initFrom: get('init-from') ?? saved?.initFrom ?? null,
     lrnConvention: pick('lrn-convention', (r) => oneOf('lrn-convention', r, ['caffe', 'alexnet'] as const), saved?.lrnConvention, 'caffe'),

@@ -2,6 +2,7 @@
 // backend (core features), else Dawn's OpenGL ES backend over Mesa's llvmpipe (compatibility
 // mode), which is how the engine runs on CPU-only Linux machines.
 import { create, globals } from 'webgpu';
+import { captureNativeStderr } from './native_stderr.js';
 
 /** Dawn backends the engine knows. */
 export type BackendName = 'vulkan' | 'metal' | 'd3d12' | 'opengles';
@@ -15,6 +16,10 @@ export interface AdapterChoice {
   isCpu: boolean;
   /** One line for humans: backend, vendor, device. */
   description: string;
+  /** Why this adapter: forced, a GPU found, or the CPU fallback and what else was tried. */
+  reason: string;
+  /** What Dawn printed to stderr while adapters were probed (kept out of the terminal). */
+  nativeLog: string;
 }
 
 let globalsInstalled = false;
@@ -48,13 +53,13 @@ async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatib
   if (!adapter) return null;
   const description = describe(adapter);
   const isCpu = CPU_ADAPTER.test(description) || (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-  return { adapter, backend, featureLevel, isCpu, description };
+  return { adapter, backend, featureLevel, isCpu, description, reason: '', nativeLog: '' };
 }
 
 /**
  * Finds an adapter. `VGGPU_BACKEND=vulkan|metal|d3d12|opengles` forces one backend.
  * A native backend that only offers a CPU rasteriser (lavapipe) loses to llvmpipe over GLES,
- * which Dawn supports better on Debian 12.
+ * which Dawn supports better on Debian 12. Dawn's start-up warnings are kept in `nativeLog`.
  */
 export async function chooseAdapter(): Promise<AdapterChoice> {
   if (!globalsInstalled) {
@@ -66,17 +71,24 @@ export async function chooseAdapter(): Promise<AdapterChoice> {
   const order: Array<[BackendName, 'core' | 'compatibility']> = forced
     ? [[forced, forced === 'opengles' ? 'compatibility' : 'core']]
     : [[nativeBackend(), 'core'], ['opengles', 'compatibility']];
-  let cpuChoice: AdapterChoice | null = null;
-  for (const [backend, level] of order) {
-    const choice = await tryBackend(backend, level);
-    tried.push(`${backend}/${level}: ${choice ? choice.description : 'no adapter'}`);
-    if (!choice) continue;
-    if (!choice.isCpu || forced) return choice;
-    cpuChoice ??= choice;
-  }
-  if (cpuChoice) return cpuChoice;
-  throw new Error(
-    `No WebGPU adapter found (tried ${tried.join('; ')}). On Debian/Ubuntu without a GPU, install the ` +
-      `Mesa EGL/GLES packages with \`npm run setup\` (libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri).`,
-  );
+  const { value: choice, text } = await captureNativeStderr(async () => {
+    let cpuChoice: AdapterChoice | null = null;
+    for (const [backend, level] of order) {
+      const c = await tryBackend(backend, level);
+      tried.push(`${backend}: ${c ? c.description : 'no adapter'}`);
+      if (!c) continue;
+      if (forced) return { ...c, reason: 'forced by VGGPU_BACKEND' };
+      if (!c.isCpu) return { ...c, reason: 'GPU found' };
+      cpuChoice ??= c;
+    }
+    if (!cpuChoice) return null;
+    const others = tried.filter((t) => !t.startsWith(`${cpuChoice!.backend}:`));
+    return { ...cpuChoice, reason: `no GPU adapter found${others.length ? ` (${others.join('; ')})` : ''}` };
+  });
+  if (choice) return { ...choice, nativeLog: text };
+  const dawnSaid = text.trim() ? ` Dawn said: ${text.trim().split('\n').filter((l) => l.startsWith('Warning:')).join(' ')}` : '';
+  const fix = forced
+    ? `VGGPU_BACKEND=${forced} forces that backend; unset it to let the engine choose.`
+    : 'On Debian/Ubuntu without a GPU, install the Mesa EGL/GLES packages with `npm run setup` (libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri).';
+  throw new Error(`No WebGPU adapter found (tried ${tried.join('; ')}). ${fix}${dawnSaid}`);
 }

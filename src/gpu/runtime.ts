@@ -133,10 +133,14 @@ export class Runtime {
     return this.adapter.isCpu ? 8 : 1024;
   }
 
-  /** Human-readable adapter line, e.g. "opengles (compatibility): mesa / llvmpipe ... (CPU fallback)". */
+  /**
+   * Human-readable adapter line and why it was chosen, e.g. "opengles (compatibility): mesa /
+   * llvmpipe … [CPU fallback: no GPU adapter found (vulkan: no adapter)]" or "vulkan (core): nvidia
+   * / … [GPU found]".
+   */
   describe(): string {
     const c = this.adapter;
-    return `${c.backend} (${c.featureLevel}): ${c.description}${c.isCpu ? ' [CPU fallback — slow; prefer small widths and inputs]' : ''}`;
+    return `${c.backend} (${c.featureLevel}): ${c.description} [${c.isCpu ? 'CPU fallback: ' : ''}${c.reason}]`;
   }
 
   private checkAlive(label: string): void {

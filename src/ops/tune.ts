@@ -87,6 +87,19 @@ async function pickFastest(pass: Pass, shape: string, candidates: string[], run:
   return { pass, shape, ...tuned };
 }
 
+/** The passes of a convolution shape with no timing yet on this adapter, and their candidates. */
+export function untunedConvPasses(s: ConvShape, passes: ConvPass[]): Array<{ pass: ConvPass; shape: string; candidates: string[] }> {
+  return passes.map((pass) => ({ pass, ...convVariants(pass, s.x, s.w, s.pad) })).filter((t) => !isDecided(t.pass, t.shape, t.candidates));
+}
+
+/** True when a matrix product shape has no timing yet on this adapter and can be timed. */
+export function gemmUntuned(g: GemmShape): boolean {
+  const { shape, candidates } = gemmVariants(g);
+  // Operands beyond one binding run in row ranges of other shapes (linear.ts): those use defaults.
+  const tooBig = Math.max(g.M * g.K, g.K * g.N, g.M * g.N) > maxChunkElems();
+  return !tooBig && !isDecided('gemm', shape, candidates);
+}
+
 /**
  * Times the variants of the given passes of each convolution shape not timed before on this
  * adapter, records the fastest and saves the choices. `log` hears about each shape tuned.
@@ -94,7 +107,7 @@ async function pickFastest(pass: Pass, shape: string, candidates: string[], run:
 export async function tuneConv(shapes: ConvShape[], passes: ConvPass[] = ['conv_forward', 'conv_grad_input', 'conv_grad_weight'], log: (line: string) => void = () => {}): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   for (const s of shapes) {
-    const todo = passes.map((pass) => ({ pass, ...convVariants(pass, s.x, s.w, s.pad) })).filter((t) => !isDecided(t.pass, t.shape, t.candidates));
+    const todo = untunedConvPasses(s, passes);
     if (!todo.length) continue;
     const [N, , H, W] = s.x;
     const [Cout, , KS] = s.w;
@@ -140,10 +153,8 @@ export function gemmVariants(g: GemmShape): { shape: string; candidates: string[
 export async function tuneGemm(shapes: GemmShape[], log: (line: string) => void = () => {}): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   for (const g of shapes) {
+    if (!gemmUntuned(g)) continue;
     const { shape, candidates } = gemmVariants(g);
-    // Operands beyond one binding run in row ranges of other shapes (linear.ts): those use defaults.
-    const tooBig = Math.max(g.M * g.K, g.K * g.N, g.M * g.N) > maxChunkElems();
-    if (tooBig || isDecided('gemm', shape, candidates)) continue;
     const a = random([g.M * g.K], 1);
     const b = random([g.K * g.N], 2);
     const c = Tensor.empty([g.M * g.N]);

@@ -23,7 +23,7 @@ import { fmtBytes, GpuError } from '../gpu/runtime.js';
 import { preflight } from './preflight.js';
 import type { InitScheme } from '../vgg/init.js';
 import { buildVgg, type Vgg } from '../vgg/model.js';
-import { tuneVgg } from '../vgg/tune.js';
+import { type TuneProgress, tuneVgg } from '../vgg/tune.js';
 import type { LrnConvention } from '../ops/lrn.js';
 import { evaluateCentreCrop } from './evaluate.js';
 import { PlateauSchedule, type PlateauState } from './schedule.js';
@@ -45,11 +45,16 @@ export interface TrainOptions {
   width: number;
   /** Training crop = the net's input size. */
   inputSize: number;
+  /** Output classes and input channels if given; they must match the data (null: the data's). */
+  classes?: number | null;
+  inChannels?: number | null;
   /** Smallest side S before cropping: fixed [S, S] or jittered [Smin, Smax]. */
   scale: [number, number];
   flip: boolean;
   colorShift: number;
   subtractMean: boolean;
+  /** Per-channel divisor after the mean (null or absent: none, the paper's recipe). */
+  std?: number[] | null;
   init: InitScheme;
   initFrom: string | null;
   lrnConvention: LrnConvention;
@@ -69,6 +74,7 @@ export type TrainEvent =
   | { kind: 'start'; message: string }
   | { kind: 'step'; epoch: number; step: number; steps: number; loss: number | null; imagesPerSec: number; etaSec: number }
   | { kind: 'eval'; epoch: number; done: number; total: number }
+  | ({ kind: 'tune' } & TuneProgress)
   | { kind: 'epoch'; record: EpochRecord }
   | { kind: 'message'; message: string };
 
@@ -116,6 +122,9 @@ export class Trainer {
     this.val = data.val;
     mkdirSync(o.out, { recursive: true });
     const classes = this.train.classNames.length;
+    if (o.classes != null && o.classes !== classes) throw new Error(`--classes ${o.classes}: ${this.train.name} has ${classes} classes; drop --classes or train on data with ${o.classes}`);
+    if (o.std && o.std.length !== this.train.channels) throw new Error(`--std: ${this.train.name} has ${this.train.channels}-channel images but ${o.std.length} values were given`);
+    if (o.inChannels != null && o.inChannels !== this.train.channels) throw new Error(`--in-channels ${o.inChannels}: ${this.train.name} has ${this.train.channels}-channel images; drop --in-channels or use matching data`);
     const modelFile = join(o.out, 'last.safetensors');
     const resumeFile = trainStatePath(modelFile);
     if (o.resume && !existsSync(resumeFile)) throw new Error(`--resume: no checkpoint at ${resumeFile}; start without --resume or point --out at the run's folder`);
@@ -162,16 +171,21 @@ export class Trainer {
   async run(): Promise<{ stoppedEarly: boolean; history: EpochRecord[] }> {
     const o = this.o;
     const st = this.state;
-    const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats };
+    const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
     const maker = new BatchMaker(this.train, aug, o.seed, o.workers);
     const C = this.train.channels;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
     const lossSum = keep(fill([1], 0));
     if (tuningEnabled()) {
       // Once per adapter and layer shape; the choices are read back from disk on later runs.
+      // The per-pass detail goes to tuning.log in the run folder; the CLI shows one progress line.
       const t0 = performance.now();
-      const tuned = await tuneVgg(this.model.config, o.batch, (line) => this.emit({ kind: 'message', message: `  kernel variant for ${line}` }));
-      if (tuned.length) this.emit({ kind: 'message', message: `timed kernel variants for ${tuned.length} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s; saved in ${tuningFile()}` });
+      const logFile = join(o.out, 'tuning.log');
+      const tuned = await tuneVgg(this.model.config, o.batch, (p) => {
+        appendFileSync(logFile, `${new Date().toISOString()} ${p.line}\n`);
+        this.emit({ kind: 'tune', ...p });
+      });
+      if (tuned.length) this.emit({ kind: 'message', message: `timed kernel variants for ${tuned.length} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})` });
     }
     // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
     await engine().rt.precompile(() => {
@@ -227,7 +241,7 @@ export class Trainer {
         const trainLoss = (st.lossSum + (await lossSum.toArray())[0]) / Math.max(1, st.lossCount);
         fillInPlace(lossSum, 0);
         const seconds = (performance.now() - t0) / 1000;
-        const rates = await evaluateCentreCrop(this.model, this.val, this.evalScale, o.subtractMean ? st.stats.mean : null, o.evalBatch, (done) =>
+        const rates = await evaluateCentreCrop(this.model, this.val, this.evalScale, this.preprocess, o.evalBatch, (done) =>
           this.emit({ kind: 'eval', epoch: st.epoch + 1, done, total: this.val.length }),
         );
         const lr = this.opt.lr;
@@ -272,7 +286,9 @@ export class Trainer {
 
   /** Stored with every checkpoint so evaluation prepares images as training did. */
   get preprocess(): Preprocess {
-    return { mean: this.o.subtractMean ? this.state.stats.mean : null, scale: this.o.scale, classNames: [...this.train.classNames] };
+    const p: Preprocess = { mean: this.o.subtractMean ? this.state.stats.mean : null, scale: this.o.scale, classNames: [...this.train.classNames] };
+    if (this.o.std) p.std = this.o.std;
+    return p;
   }
 }
 

@@ -56,7 +56,8 @@ export { IdxDataset, parseIdx, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from '
 export { CifarDataset, CIFAR10_CLASSES } from './data/cifar.js';
 export { ImageFolderDataset, decodeImage, listClassFolders } from './data/image_folder.js';
 export { openData, openSpec, holdOut, type DataChoice } from './data/open.js';
-export { rescaledSize, sampleWindow, trainSample, centreSample, fullSample, channelStats, symmetricEigen, type AugmentOptions, type ChannelStats } from './data/transforms.js';
+export { rescaledSize, centreOffsets, sampleWindow, viewSample, trainSample, centreSample, fullSample, channelStats, symmetricEigen, type AugmentOptions, type ChannelStats, type InputNorm, type Sampling } from './data/transforms.js';
+export { resizeAntialiased } from './data/resample.js';
 export { makeBatch, epochOrder, mixSeed, BatchMaker, type Batch } from './data/batches.js';
 
 // Training and evaluation
@@ -64,4 +65,4 @@ export { Trainer, DivergedError, savedOptions, type TrainOptions, type TrainEven
 export { topKMisses, ErrorCounter, type ErrorRates } from './train/metrics.js';
 export { estimateMemory, preflight, type MemoryEstimate } from './train/preflight.js';
 export { METHODS, softmaxRows, gridPositions, viewsOf, imagesPosteriors, posteriors, type Method, type View } from './eval/protocols.js';
-export { loadForEval, checkFits, testScales, type LoadedNet } from './eval/load.js';
+export { loadForEval, checkFits, testScales, IMAGENET_MEAN, IMAGENET_STD, type LoadedNet, type EvalOverrides } from './eval/load.js';

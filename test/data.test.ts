@@ -112,9 +112,9 @@ describe('augmentation and preprocessing', () => {
     expect(Array.from(plain.slice(0, 4))).toEqual([0, 50, 100, 150].map((v) => Math.fround(v / 255)));
     expect(Array.from(flipped.slice(0, 4))).toEqual([150, 100, 50, 0].map((v) => Math.fround(v / 255)));
     const c = new Float32Array(16);
-    centreSample(ramp, 4, 4, [0.25], c, 0);
+    centreSample(ramp, 4, 4, { mean: [0.25] }, c, 0);
     expect(c[1]).toBeCloseTo(50 / 255 - 0.25, 6);
-    const full = fullSample({ width: 8, height: 4, channels: 1, data: new Uint8Array(32).fill(255) }, 6, [1]);
+    const full = fullSample({ width: 8, height: 4, channels: 1, data: new Uint8Array(32).fill(255) }, 6, { mean: [1] });
     expect([full.width, full.height]).toEqual([12, 6]);
     expect(Math.max(...full.data.map(Math.abs))).toBeLessThan(1e-6);
   });

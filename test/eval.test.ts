@@ -53,8 +53,8 @@ describe('test protocols', () => {
     const data = new Uint8Array(32 * 32);
     for (let y = 0; y < 32; y++) for (let x = 0; x < 16; x++) data[y * 32 + x] = data[y * 32 + 31 - x] = (x * 13 + y * 7) % 256;
     const img = { width: 32, height: 32, channels: 1, data };
-    const dense = await imagesPosteriors(model, [img], 'dense', 32, [0.3]);
-    const centre = await imagesPosteriors(model, [img], 'centre', 32, [0.3]);
+    const dense = await imagesPosteriors(model, [img], 'dense', 32, { mean: [0.3] });
+    const centre = await imagesPosteriors(model, [img], 'centre', 32, { mean: [0.3] });
     expectClose(dense, centre, 1e-5, 1e-4);
     expect(dense.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
   });
@@ -63,8 +63,8 @@ describe('test protocols', () => {
     const a = loadForEval(file);
     const ds = new IdxDataset(join(dir, 'data'), 'test');
     for (const method of ['centre', 'dense', 'multi-crop', 'dense+multi-crop'] as const) {
-      const alone = await posteriors([{ model: a.model, mean: [0.3], scales: [36] }], ds, method, { chunk: 4 });
-      const fused = await posteriors([{ model: a.model, mean: [0.3], scales: [36] }, { model: a.model, mean: [0.3], scales: [36] }], ds, method, { chunk: 4 });
+      const alone = await posteriors([{ model: a.model, norm: { mean: [0.3] }, scales: [36] }], ds, method, { chunk: 4 });
+      const fused = await posteriors([{ model: a.model, norm: { mean: [0.3] }, scales: [36] }, { model: a.model, norm: { mean: [0.3] }, scales: [36] }], ds, method, { chunk: 4 });
       expectClose(fused, alone, 1e-9, 1e-9, method);
     }
   });

@@ -7,6 +7,7 @@ import { engine } from '../engine.js';
 import { fmtShape } from '../errors.js';
 import type { SGD } from '../optim/sgd.js';
 import { keep, Tensor } from '../tensor.js';
+import type { InputNorm } from '../data/transforms.js';
 import { resolveConfig, type VggConfig } from '../vgg/config.js';
 import type { Vgg } from '../vgg/model.js';
 import { CheckpointError, readSafetensors, type SafetensorsFile, type StoredTensor, writeSafetensors } from './safetensors.js';
@@ -27,10 +28,12 @@ async function readParams(net: Vgg): Promise<Array<[string, StoredTensor]>> {
   return out;
 }
 
-/** How a net's inputs were prepared in training; evaluation must do the same. */
-export interface Preprocess {
-  /** Per-channel mean subtracted from [0, 1] pixels (null: none). */
-  mean: number[] | null;
+/**
+ * How a net's inputs were prepared in training; evaluation must do the same: per-channel `mean`
+ * subtracted from [0, 1] pixels (null: none), then divided by `std` (absent: 1), images sampled
+ * as `sampling` says (absent: ours).
+ */
+export interface Preprocess extends InputNorm {
   /** Training scale S: [S, S] or jittered [Smin, Smax]. */
   scale: [number, number];
   /** The dataset's class names, in label order. */
@@ -71,6 +74,9 @@ export function loadParameters(net: Vgg, file: SafetensorsFile, path: string): v
   const describe = `VGG-${net.config.net} (${net.config.inChannels} channels, ${net.config.inputSize}px, ${net.config.classes} classes, width ×${net.config.width})`;
   for (const [name, t] of params) {
     const s = file.tensors.get(name);
+    if (!s && file.tensors.has(`module.${name}`)) {
+      throw new CheckpointError(path, `its tensor names carry a 'module.' prefix ('module.${name}'), as a DataParallel/DDP state dict saves them; strip the prefix (npm run eval and loadForEval do it for you)`);
+    }
     if (!s) throw new CheckpointError(path, `has no tensor '${name}' that ${describe} needs; is it a checkpoint of another net?`);
     if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
       throw new CheckpointError(path, `tensor '${name}' is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} in ${describe}`);

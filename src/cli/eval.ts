@@ -8,10 +8,10 @@ import { Subset } from '../data/dataset.js';
 import { savedOptions } from '../train/trainer.js';
 import { ErrorCounter } from '../train/metrics.js';
 import { METHODS, type Method, posteriors } from '../eval/protocols.js';
-import { checkFits, loadForEval, testScales } from '../eval/load.js';
+import { checkFits, type EvalOverrides, loadForEval, testScales } from '../eval/load.js';
 import { NET_NAMES } from '../vgg/config.js';
 import { fmtDuration, Progress } from './progress.js';
-import { applyVariants, type FlagSpec, helpText, num, oneOf, parseFlags, UsageError, VARIANTS_FLAG } from './args.js';
+import { applyVariants, type FlagSpec, helpText, num, numList, oneOf, parseFlags, UsageError, VARIANTS_FLAG } from './args.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { type: 'string', multiple: true, help: 'checkpoint to evaluate; repeat to fuse several nets' },
@@ -21,11 +21,15 @@ const FLAGS: Record<string, FlagSpec> = {
   'multi-scale': { type: 'boolean', help: 'average over the paper’s three test scales instead of one' },
   limit: { type: 'string', help: 'evaluate only the first N validation images' },
   batch: { type: 'string', help: 'views per forward pass', default: '128' },
-  net: { type: 'string', help: `which VGG a foreign (torchvision) checkpoint is: ${NET_NAMES.join(', ')}` },
+  net: { type: 'string', help: `which VGG a foreign (torchvision) checkpoint is: ${NET_NAMES.join(', ')}`, default: 'inferred from its tensors' },
+  classes: { type: 'string', help: 'class count of a foreign checkpoint (checked against its last layer)', default: 'inferred from its last layer' },
+  mean: { type: 'string', help: 'per-channel mean on [0, 1] pixels, comma-separated (replaces the checkpoint’s)' },
+  std: { type: 'string', help: 'per-channel std, comma-separated (replaces the checkpoint’s; torchvision files: ImageNet’s)' },
   json: { type: 'string', help: 'also write the results as JSON to this file ("-" for standard output)' },
   'val-fraction': { type: 'string', help: 'held-out share for data without a test split (as in training)', default: '0.1' },
   seed: { type: 'string', help: 'seed of the held-out split (as in training)', default: '1' },
   variants: VARIANTS_FLAG,
+  verbose: { type: 'boolean', help: 'show engine-internal detail (Dawn’s start-up messages)' },
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -47,6 +51,7 @@ async function main(): Promise<number> {
     return 0;
   }
   applyVariants(f.variants);
+  if (f.verbose) process.env.VGGPU_VERBOSE = '1';
   const files = (f.checkpoint as string[] | undefined) ?? [];
   if (files.length === 0) throw new UsageError('--checkpoint FILE is required (e.g. runs/<run>/best.safetensors); repeat it to fuse several nets');
   const methodArg = (f.method as string | undefined) ?? 'centre';
@@ -58,11 +63,17 @@ async function main(): Promise<number> {
   const batch = num('batch', (f.batch as string | undefined) ?? '128', { int: true, min: 1 });
   const scalesArg = f.scales as string | undefined;
   const forced = scalesArg ? scalesArg.split(',').map((q) => num('scales', q, { int: true, min: 1 })) : null;
-  const net = f.net ? oneOf('net', f.net as string, NET_NAMES) : undefined;
+  const overrides: EvalOverrides = {
+    net: f.net ? oneOf('net', f.net as string, NET_NAMES) : undefined,
+    classes: f.classes ? num('classes', f.classes as string, { int: true, min: 2 }) : undefined,
+    mean: f.mean ? numList('mean', f.mean as string) : undefined,
+    std: f.std ? numList('std', f.std as string, { gt: 0 }) : undefined,
+  };
 
   const e = await init();
   console.log(`adapter: ${e.rt.describe()}`);
-  const nets = files.map((file) => loadForEval(file, net));
+  const nets = files.map((file) => loadForEval(file, overrides));
+  for (const n of nets) for (const note of n.notes) console.log(`note: ${note}`);
   let { val } = openData(dataArg, valFraction, seed);
   for (const n of nets) checkFits(n, val);
   for (const n of nets) {
@@ -77,7 +88,7 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   const progress = new Progress();
   for (const method of methods) {
-    const models = nets.map((n) => ({ model: n.model, mean: n.preprocess.mean, scales: forced ?? testScales(n.preprocess.scale, f['multi-scale'] === true, n.model.config.inputSize) }));
+    const models = nets.map((n) => ({ model: n.model, norm: n.preprocess, scales: forced ?? testScales(n.preprocess.scale, f['multi-scale'] === true, n.model.config.inputSize) }));
     const t0 = Date.now();
     const probs = await posteriors(models, val, method, { batch, onProgress: (done) => progress.update(`  ${method}`, done, val.length, '') });
     progress.done();

@@ -6,6 +6,24 @@
 // rescaled image is never materialised.
 import type { Rng } from '../rng.js';
 import type { ImageDataset, RawImage } from './dataset.js';
+import { resizeAntialiased } from './resample.js';
+
+/**
+ * How an evaluation image becomes the net's input. 'vggpu' (our training's): long side rounded,
+ * bilinear sampling straight from the source, centre crop at the floor of the margin.
+ * 'torchvision' (Resize(Q) + CenterCrop): long side truncated, antialiased bilinear
+ * (resample.ts), centre crop at the margin rounded half to even (Python's round).
+ */
+export type Sampling = 'vggpu' | 'torchvision';
+
+/** Per-channel normalisation of inputs, (pixel/255 − mean) / std, and how images are sampled. */
+export interface InputNorm {
+  mean: number[] | null;
+  /** Divisor per channel after the mean is taken away; null or absent: 1 (our training's default). */
+  std?: number[] | null;
+  /** Absent: 'vggpu'. */
+  sampling?: Sampling;
+}
 
 /** Per-channel statistics of a training set, for mean subtraction and the PCA colour shift. */
 export interface ChannelStats {
@@ -28,12 +46,48 @@ export interface AugmentOptions {
   /** Subtract `stats.mean` (on by default in the paper). */
   subtractMean: boolean;
   stats: ChannelStats;
+  /** Per-channel divisor after the mean (null: none, the paper's recipe). */
+  std?: number[] | null;
 }
 
 /** Size of an image rescaled so its smallest side is `s` (aspect ratio kept). */
-export function rescaledSize(img: { width: number; height: number }, s: number): [number, number] {
-  const k = s / Math.min(img.width, img.height);
-  return [Math.max(s, Math.round(img.width * k)), Math.max(s, Math.round(img.height * k))];
+export function rescaledSize(img: { width: number; height: number }, s: number, sampling: Sampling = 'vggpu'): [number, number] {
+  const short = Math.min(img.width, img.height);
+  const long = (side: number) => Math.max(s, sampling === 'torchvision' ? Math.trunc((s * side) / short) : Math.round(side * (s / short)));
+  return [img.width <= img.height ? s : long(img.width), img.height < img.width ? s : long(img.height)];
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+/** Top-left corner of the centred crop×crop window of a w×h image. */
+export function centreOffsets(w: number, h: number, crop: number, sampling: Sampling = 'vggpu'): [number, number] {
+  const at = (size: number) => (sampling === 'torchvision' ? roundHalfEven((size - crop) / 2) : Math.floor((size - crop) / 2));
+  return [at(w), at(h)];
+}
+
+// The last antialiased rescale of each image: evaluation takes several windows of one rescale.
+const rescaled = new WeakMap<RawImage, { w: number; h: number; data: Float32Array }>();
+
+/**
+ * Like sampleWindow, with the image rescaled to scaledW × scaledH the way `sampling` says.
+ */
+export function sampleRescaled(img: RawImage, scaledW: number, scaledH: number, x0: number, y0: number, outW: number, outH: number, flip: boolean, sampling: Sampling, out: Float32Array, offset: number): void {
+  if (sampling === 'vggpu') return sampleWindow(img, scaledW, scaledH, x0, y0, outW, outH, flip, out, offset);
+  let r = rescaled.get(img);
+  if (!r || r.w !== scaledW || r.h !== scaledH) rescaled.set(img, (r = { w: scaledW, h: scaledH, data: resizeAntialiased(img, scaledW, scaledH) }));
+  const C = img.channels;
+  const plane = outW * outH;
+  for (let oy = 0; oy < outH; oy++) {
+    for (let ox = 0; ox < outW; ox++) {
+      const src = ((y0 + oy) * scaledW + x0 + (flip ? outW - 1 - ox : ox)) * C;
+      for (let c = 0; c < C; c++) out[offset + c * plane + oy * outW + ox] = r.data[src + c] / 255;
+    }
+  }
 }
 
 /**
@@ -68,13 +122,14 @@ export function sampleWindow(img: RawImage, scaledW: number, scaledH: number, x0
   }
 }
 
-/** Mean subtraction and (if `shift` is given) a per-image constant colour shift, in place. */
-function normalise(out: Float32Array, offset: number, channels: number, plane: number, mean: number[] | null, shift: number[] | null): void {
+/** Mean subtraction, a per-image constant colour shift (if given) and division by std (if given), in place. */
+function normalise(out: Float32Array, offset: number, channels: number, plane: number, mean: number[] | null, shift: number[] | null, std: number[] | null = null): void {
   for (let c = 0; c < channels; c++) {
     const delta = (shift ? shift[c] : 0) - (mean ? mean[c] : 0);
-    if (delta === 0) continue;
+    const k = std ? 1 / std[c] : 1;
+    if (delta === 0 && k === 1) continue;
     const base = offset + c * plane;
-    for (let i = 0; i < plane; i++) out[base + i] += delta;
+    for (let i = 0; i < plane; i++) out[base + i] = (out[base + i] + delta) * k;
   }
 }
 
@@ -93,22 +148,31 @@ export function trainSample(img: RawImage, o: AugmentOptions, rng: Rng, out: Flo
     const alpha = l.map(() => rng.normal() * o.colorShift);
     shift = img.channels === l.length ? Array.from({ length: l.length }, (_, c) => l.reduce((a, li, i) => a + alpha[i] * li * p[i][c], 0)) : null;
   }
-  normalise(out, offset, img.channels, o.crop * o.crop, o.subtractMean ? o.stats.mean : null, shift);
+  normalise(out, offset, img.channels, o.crop * o.crop, o.subtractMean ? o.stats.mean : null, shift, o.std ?? null);
 }
 
 /** The centre crop of the image rescaled to smallest side `q` (single-scale evaluation). */
-export function centreSample(img: RawImage, q: number, crop: number, mean: number[] | null, out: Float32Array, offset: number, flip = false): void {
-  const [w, h] = rescaledSize(img, q);
-  sampleWindow(img, w, h, Math.floor((w - crop) / 2), Math.floor((h - crop) / 2), crop, crop, flip, out, offset);
-  normalise(out, offset, img.channels, crop * crop, mean, null);
+export function centreSample(img: RawImage, q: number, crop: number, norm: InputNorm, out: Float32Array, offset: number, flip = false): void {
+  const sampling = norm.sampling ?? 'vggpu';
+  const [w, h] = rescaledSize(img, q, sampling);
+  const [x0, y0] = centreOffsets(w, h, crop, sampling);
+  sampleRescaled(img, w, h, x0, y0, crop, crop, flip, sampling, out, offset);
+  normalise(out, offset, img.channels, crop * crop, norm.mean, null, norm.std ?? null);
+}
+
+/** A window of the image rescaled to smallest side `q`, normalised (evaluation views). */
+export function viewSample(img: RawImage, q: number, x0: number, y0: number, outW: number, outH: number, flip: boolean, norm: InputNorm, out: Float32Array, offset: number): void {
+  const sampling = norm.sampling ?? 'vggpu';
+  const [w, h] = rescaledSize(img, q, sampling);
+  sampleRescaled(img, w, h, x0, y0, outW, outH, flip, sampling, out, offset);
+  normalise(out, offset, img.channels, outW * outH, norm.mean, null, norm.std ?? null);
 }
 
 /** The whole image rescaled to smallest side `q` (dense evaluation): CHW values and its size. */
-export function fullSample(img: RawImage, q: number, mean: number[] | null, flip = false): { data: Float32Array; width: number; height: number } {
-  const [w, h] = rescaledSize(img, q);
+export function fullSample(img: RawImage, q: number, norm: InputNorm, flip = false): { data: Float32Array; width: number; height: number } {
+  const [w, h] = rescaledSize(img, q, norm.sampling);
   const data = new Float32Array(img.channels * w * h);
-  sampleWindow(img, w, h, 0, 0, w, h, flip, data, 0);
-  normalise(data, 0, img.channels, w * h, mean, null);
+  viewSample(img, q, 0, 0, w, h, flip, norm, data, 0);
   return { data, width: w, height: h };
 }
 

@@ -7,7 +7,7 @@
 // Several scales (multi-scale) and several nets (fusion) average their posteriors too.
 import { noGrad } from '../autograd/tape.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { rescaledSize, sampleWindow } from '../data/transforms.js';
+import { centreOffsets, type InputNorm, rescaledSize, viewSample } from '../data/transforms.js';
 import { Tensor, tidy } from '../tensor.js';
 import type { Vgg } from '../vgg/model.js';
 
@@ -48,10 +48,13 @@ export interface View {
   flip: boolean;
 }
 
-/** The views `method` takes of an image at test scale q. */
-export function viewsOf(method: Method, w: number, h: number, crop: number, image: number): View[] {
+/** The views `method` takes of an image at test scale q (rescaled to w×h). */
+export function viewsOf(method: Method, w: number, h: number, crop: number, image: number, sampling: InputNorm['sampling'] = 'vggpu'): View[] {
   const views: View[] = [];
-  if (method === 'centre') views.push({ image, whole: false, x0: Math.floor((w - crop) / 2), y0: Math.floor((h - crop) / 2), flip: false });
+  if (method === 'centre') {
+    const [x0, y0] = centreOffsets(w, h, crop, sampling);
+    views.push({ image, whole: false, x0, y0, flip: false });
+  }
   if (method === 'multi-crop' || method === 'dense+multi-crop') {
     for (const [x0, y0] of gridPositions(w, h, crop)) for (const flip of [false, true]) views.push({ image, whole: false, x0, y0, flip });
   }
@@ -59,31 +62,21 @@ export function viewsOf(method: Method, w: number, h: number, crop: number, imag
   return views;
 }
 
-function subtractMean(x: Float32Array, offset: number, channels: number, plane: number, mean: number[] | null): void {
-  if (!mean) return;
-  for (let c = 0; c < channels; c++) for (let i = 0; i < plane; i++) x[offset + c * plane + i] -= mean[c];
-}
-
 /**
  * Runs a batch of views of the same size through the net (crops through the FC net, whole images
  * through the dense form) and returns their posteriors, `batch` views per forward pass.
  */
-async function runViews(model: Vgg, images: Image[], views: View[], q: number, mean: number[] | null, batch: number): Promise<Float64Array> {
+async function runViews(model: Vgg, images: Image[], views: View[], q: number, norm: InputNorm, batch: number): Promise<Float64Array> {
   const { inputSize: crop, classes } = model.config;
   const out = new Float64Array(views.length * classes);
   for (let s = 0; s < views.length; s += batch) {
     const part = views.slice(s, s + batch);
     const first = images[part[0].image];
     const C = first.channels;
-    const [w, h] = part[0].whole ? rescaledSize(first, q) : [crop, crop];
+    const [w, h] = part[0].whole ? rescaledSize(first, q, norm.sampling) : [crop, crop];
     const per = C * w * h;
     const x = new Float32Array(part.length * per);
-    part.forEach((v, k) => {
-      const img = images[v.image];
-      const [sw, sh] = rescaledSize(img, q);
-      sampleWindow(img, sw, sh, v.x0, v.y0, w, h, v.flip, x, k * per);
-      subtractMean(x, k * per, C, w * h, mean);
-    });
+    part.forEach((v, k) => viewSample(images[v.image], q, v.x0, v.y0, w, h, v.flip, norm, x, k * per));
     const scores = tidy(() =>
       noGrad(() => {
         const t = Tensor.from(x, [part.length, C, h, w]);
@@ -97,16 +90,16 @@ async function runViews(model: Vgg, images: Image[], views: View[], q: number, m
 }
 
 /** Posteriors [images, classes] of `images` under `method` at test scale q. */
-export async function imagesPosteriors(model: Vgg, images: Image[], method: Method, q: number, mean: number[] | null, batch = 128): Promise<Float64Array> {
+export async function imagesPosteriors(model: Vgg, images: Image[], method: Method, q: number, norm: InputNorm, batch = 128): Promise<Float64Array> {
   const { inputSize: crop, classes } = model.config;
   const views = images.flatMap((img, i) => {
-    const [w, h] = rescaledSize(img, q);
-    return viewsOf(method, w, h, crop, i);
+    const [w, h] = rescaledSize(img, q, norm.sampling);
+    return viewsOf(method, w, h, crop, i, norm.sampling);
   });
   // Crops share one size; whole images are grouped by their rescaled size.
   const groups = new Map<string, View[]>();
   for (const v of views) {
-    const [w, h] = rescaledSize(images[v.image], q);
+    const [w, h] = rescaledSize(images[v.image], q, norm.sampling);
     const key = v.whole ? `${w}x${h}` : 'crop';
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(v);
@@ -115,7 +108,7 @@ export async function imagesPosteriors(model: Vgg, images: Image[], method: Meth
   const sums = new Float64Array(images.length * classes * 2);
   const counts = new Float64Array(images.length * 2);
   for (const group of groups.values()) {
-    const probs = await runViews(model, images, group, q, mean, batch);
+    const probs = await runViews(model, images, group, q, norm, batch);
     group.forEach((v, k) => {
       const slot = v.image * 2 + (v.whole ? 1 : 0);
       counts[slot]++;
@@ -135,7 +128,7 @@ export async function imagesPosteriors(model: Vgg, images: Image[], method: Meth
  * (multi-scale), images taken `chunk` at a time.
  */
 export async function posteriors(
-  models: Array<{ model: Vgg; mean: number[] | null; scales: number[] }>,
+  models: Array<{ model: Vgg; norm: InputNorm; scales: number[] }>,
   ds: ImageDataset,
   method: Method,
   options: { batch?: number; chunk?: number; onProgress?: (done: number) => void } = {},
@@ -149,7 +142,7 @@ export async function posteriors(
     const images = Array.from({ length: Math.min(chunk, ds.length - s) }, (_, k) => ds.image(s + k));
     for (const m of models) {
       for (const q of m.scales) {
-        const p = await imagesPosteriors(m.model, images, method, q, m.mean, options.batch);
+        const p = await imagesPosteriors(m.model, images, method, q, m.norm, options.batch);
         for (let i = 0; i < p.length; i++) out[s * classes + i] += p[i] * weight;
       }
     }

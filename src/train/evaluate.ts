@@ -1,12 +1,12 @@
 // Single-scale evaluation during training: centre crop of the image rescaled to smallest side Q.
 import type { ImageDataset } from '../data/dataset.js';
-import { centreSample } from '../data/transforms.js';
+import { centreSample, type InputNorm } from '../data/transforms.js';
 import { noGrad } from '../autograd/tape.js';
 import { Tensor, tidy } from '../tensor.js';
 import type { Vgg } from '../vgg/model.js';
 import { ErrorCounter, type ErrorRates } from './metrics.js';
 
-export async function evaluateCentreCrop(model: Vgg, ds: ImageDataset, q: number, mean: number[] | null, batch: number, onBatch?: (done: number) => void): Promise<ErrorRates> {
+export async function evaluateCentreCrop(model: Vgg, ds: ImageDataset, q: number, norm: InputNorm, batch: number, onBatch?: (done: number) => void): Promise<ErrorRates> {
   const { inputSize: crop, classes } = model.config;
   const C = ds.channels;
   const per = C * crop * crop;
@@ -17,7 +17,7 @@ export async function evaluateCentreCrop(model: Vgg, ds: ImageDataset, q: number
     const x = new Float32Array(n * per);
     const labels = new Int32Array(n);
     for (let b = 0; b < n; b++) {
-      centreSample(ds.image(start + b), q, crop, mean, x, b * per);
+      centreSample(ds.image(start + b), q, crop, norm, x, b * per);
       labels[b] = ds.label(start + b);
     }
     const logits = tidy(() => noGrad(() => model.forward(Tensor.from(x, [n, C, crop, crop]))));

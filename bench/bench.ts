@@ -1,5 +1,5 @@
 // `npm run bench [-- --filter TEXT] [--json FILE] [--quick] [--variants pass=variant,…] [--verbose]`: kernel throughput per kernel and per
-// VGG layer shape, and whole training steps, on whatever adapter the engine picks. Speed is judged
+// VGG layer shape, whole training steps, and the input pipeline, on whatever adapter the engine picks. Speed is judged
 // by ratios within one run (a conv pass against our own GEMM), since the machines are shared.
 import { writeFileSync } from 'node:fs';
 import { backward, engine, init, matmul, noGrad, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/index.js';
@@ -15,6 +15,7 @@ import { type ConvPass, convVariants } from '../src/ops/conv2d.js';
 import { type GemmShape, gemmVariants, tuneConv, tuneGemm } from '../src/ops/tune.js';
 import { chooseVariant, forceVariants, type Pass, tuningsForAdapter } from '../src/ops/variants.js';
 import { tuneVgg } from '../src/vgg/tune.js';
+import { benchData } from './data.js';
 
 interface Result {
   group: string;
@@ -216,6 +217,9 @@ for (const c of stepCases) {
   opt.dispose();
   x.dispose();
 }
+
+// The input pipeline (no GPU work): images/s of training batches, validation crops, decoding.
+results.push(...(await benchData(selected, quick)));
 
 // Ratios to the GEMM reference (conv passes and whole steps).
 await sampleGemm();

@@ -54,7 +54,8 @@ export { readSafetensors, writeSafetensors, CheckpointError, type SafetensorsFil
 export { DatasetError, Subset, type ImageDataset, type RawImage, type DatasetSpec } from './data/dataset.js';
 export { IdxDataset, parseIdx, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from './data/idx.js';
 export { CifarDataset, CIFAR10_CLASSES } from './data/cifar.js';
-export { ImageFolderDataset, decodeImage, listClassFolders } from './data/image_folder.js';
+export { ImageFolderDataset, listClassFolders } from './data/image_folder.js';
+export { decodeImage, readImage, nativeDecoder } from './data/decode.js';
 export { openData, openSpec, holdOut, type DataChoice } from './data/open.js';
 export { rescaledSize, centreOffsets, sampleWindow, viewSample, trainSample, centreSample, fullSample, channelStats, symmetricEigen, type AugmentOptions, type ChannelStats, type InputNorm, type Sampling } from './data/transforms.js';
 export { resizeAntialiased } from './data/resample.js';

@@ -2,12 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeBatch, BatchMaker, epochOrder } from '../src/data/batches.js';
+import { type Batch, makeBatch, BatchMaker, epochOrder, mixSeed } from '../src/data/batches.js';
+import type { RawImage } from '../src/data/dataset.js';
+import { readImage } from '../src/data/decode.js';
 import { CifarDataset } from '../src/data/cifar.js';
 import { IdxDataset } from '../src/data/idx.js';
 import { ImageFolderDataset } from '../src/data/image_folder.js';
 import { openData } from '../src/data/open.js';
-import { centreSample, channelStats, fullSample, rescaledSize, sampleWindow, symmetricEigen, trainSample, type AugmentOptions } from '../src/data/transforms.js';
+import { centreSample, channelStats, drawScale, fullSample, rescaledSize, sampleWindow, symmetricEigen, trainSample, type AugmentOptions } from '../src/data/transforms.js';
 import { Rng } from '../src/rng.js';
 import { writeCifarLike, writeFashionLike, writeImageFolder, idxBytes } from './fixtures.js';
 
@@ -133,13 +135,13 @@ describe('augmentation and preprocessing', () => {
     expect(d[2]).toBeCloseTo(d[0], 6);
   });
 
-  it('computes channel statistics and eigen-decompositions', () => {
+  it('computes channel statistics and eigen-decompositions', async () => {
     const { values, vectors } = symmetricEigen([[2, 1, 0], [1, 2, 0], [0, 0, 5]]);
     expect([...values].sort((a, b) => a - b).map((v) => Number(v.toFixed(6)))).toEqual([1, 3, 5]);
     const i3 = values.findIndex((v) => Math.abs(v - 3) < 1e-6);
     expect(Math.abs(vectors[i3][0])).toBeCloseTo(Math.SQRT1_2, 6);
     writeFashionLike(join(dir, 'fm-stats'), 10, 2);
-    const s = channelStats(new IdxDataset(join(dir, 'fm-stats'), 'train'), 100, new Rng(1));
+    const s = await channelStats(new IdxDataset(join(dir, 'fm-stats'), 'train'), 100, new Rng(1));
     expect(s.mean[0]).toBeGreaterThan(0);
     expect(s.mean[0]).toBeLessThan(1);
     expect(s.eigenvalues[0]).toBeGreaterThan(0);
@@ -152,12 +154,69 @@ describe('augmentation and preprocessing', () => {
     expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
     expect(Array.from(epochOrder(ds.length, 3, 1))).toEqual(Array.from(order));
     expect(Array.from(epochOrder(ds.length, 3, 2))).not.toEqual(Array.from(order));
-    const local = makeBatch(ds, order.subarray(0, 8), aug, 3, 1);
+    const local = await makeBatch(ds, order.subarray(0, 8), aug, 3, 1);
     const maker = new BatchMaker(ds, aug, 3, 1);
     const remote = await maker.make(order.subarray(0, 8), 1);
     await maker.close();
     expect(remote.x.length).toBe(8 * 32 * 32);
     expect(Array.from(remote.x)).toEqual(Array.from(local.x));
     expect(Array.from(remote.labels)).toEqual(Array.from(local.labels));
+  });
+});
+
+describe('input pipeline on image files', () => {
+  const root = join(dir, 'pipe');
+  const stats = { mean: [0.4, 0.5, 0.6], eigenvalues: [0.2, 0.05, 0.01], eigenvectors: [[0.58, 0.58, 0.58], [0.7, 0, -0.7], [0.4, -0.8, 0.4]] };
+  const aug: AugmentOptions = { crop: 32, scale: [36, 48], flip: true, colorShift: 0.1, subtractMean: true, stats };
+
+  it('makes the same bytes with 0, 1, 2 and 3 workers: training batches, validation crops, evaluation images', async () => {
+    writeImageFolder(root, ['ant', 'bee', 'cow'], 5);
+    const ds = new ImageFolderDataset(root, 'train');
+    const order = epochOrder(ds.length, 9, 2);
+    const norm = { mean: [0.5, 0.5, 0.5], std: [0.2, 0.3, 0.4] };
+    const results: Array<{ train: Batch; centre: Batch; images: RawImage[] }> = [];
+    for (const workers of [0, 1, 2, 3]) {
+      const maker = new BatchMaker(ds, aug, 9, workers);
+      const train = await maker.make(order.subarray(0, 11), 2);
+      const centre = await maker.centre([0, 4, 7, 14], 40, 32, norm);
+      const images = await maker.images([1, 2, 3], 44, norm);
+      await maker.close();
+      results.push({ train, centre, images });
+    }
+    const bytes = (r: (typeof results)[number]) => [Buffer.from(r.train.x.buffer), Buffer.from(r.train.labels.buffer), Buffer.from(r.centre.x.buffer), ...r.images.map((i) => Buffer.from(i.data))];
+    for (const r of results.slice(1)) expect(bytes(r).every((b, k) => b.equals(bytes(results[0])[k]))).toBe(true);
+    expect(results[0].train.x.length).toBe(11 * 3 * 32 * 32);
+    expect(results[0].images.map((i) => Math.min(i.width, i.height))).toEqual([44, 44, 44]);
+  });
+
+  it('a training crop is an exact window of the image as libvips rescaled it', async () => {
+    const ds = new ImageFolderDataset(root, 'train');
+    const plain: AugmentOptions = { ...aug, flip: false, colorShift: 0, subtractMean: false };
+    const i = 5;
+    const { x } = await makeBatch(ds, [i], plain, 4, 0);
+    // Replay the image's random draws: S first, then the crop's corner.
+    const rng = new Rng(mixSeed(4, 0, i));
+    const s = drawScale(plain, rng);
+    const img = await readImage(ds.file(i), s);
+    expect(Math.min(img.width, img.height)).toBe(s);
+    const x0 = rng.int(img.width - 32 + 1);
+    const y0 = rng.int(img.height - 32 + 1);
+    for (const [c, y, xx] of [[0, 0, 0], [1, 17, 9], [2, 31, 31]]) expect(x[c * 1024 + y * 32 + xx]).toBe(Math.fround(img.data[((y0 + y) * img.width + x0 + xx) * 3 + c] / 255));
+  });
+
+  it('a truncated or corrupt image fails its batch with the file named; the workers keep serving', async () => {
+    const bad = join(dir, 'pipe-bad');
+    writeImageFolder(bad, ['a', 'b'], 4);
+    const jpg = join(bad, 'a', 'img1.jpg');
+    writeFileSync(jpg, readFileSync(jpg).subarray(0, 300));
+    await expect(readImage(jpg)).rejects.toThrowError(/img1\.jpg: unreadable image/);
+    const ds = new ImageFolderDataset(bad, 'train');
+    const badIndex = Array.from({ length: ds.length }, (_, k) => k).find((k) => ds.file(k) === jpg)!;
+    const maker = new BatchMaker(ds, aug, 1, 2);
+    await expect(maker.make(Array.from({ length: ds.length }, (_, k) => k), 0)).rejects.toThrowError(/a\/img1\.jpg: unreadable image .*remove or replace it/);
+    const good = Array.from({ length: ds.length }, (_, k) => k).filter((k) => k !== badIndex);
+    expect((await maker.make(good, 0)).labels.length).toBe(good.length);
+    await maker.close();
+    await expect(maker.make(good, 0)).rejects.toThrowError(/input pipeline closed/);
   });
 });

@@ -13,7 +13,7 @@ import { CheckpointError, readSafetensors, writeSafetensors } from '../src/check
 import { CifarDataset } from '../src/data/cifar.js';
 import { DatasetError } from '../src/data/dataset.js';
 import { IdxDataset } from '../src/data/idx.js';
-import { decodeImage } from '../src/data/image_folder.js';
+import { decodeImage } from '../src/data/decode.js';
 import { Rng } from '../src/rng.js';
 import { DivergedError, Trainer, type TrainOptions } from '../src/train/trainer.js';
 import { buildVgg } from '../src/vgg/model.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { init, Tensor } from '../src/index.js';
 import { loadModel } from '../src/checkpoint/checkpoint.js';
 import { readSafetensors, writeSafetensors, type StoredTensor } from '../src/checkpoint/safetensors.js';
-import { decodeImage } from '../src/data/image_folder.js';
+import { decodeImage } from '../src/data/decode.js';
 import { centreSample } from '../src/data/transforms.js';
 import { imagesPosteriors, softmaxRows } from '../src/eval/protocols.js';
 import { IMAGENET_MEAN, IMAGENET_STD, loadForEval } from '../src/eval/load.js';

@@ -8,7 +8,10 @@ import { Subset } from '../data/dataset.js';
 import { savedOptions } from '../train/trainer.js';
 import { ErrorCounter } from '../train/metrics.js';
 import { METHODS, type Method, posteriors } from '../eval/protocols.js';
-import { checkFits, type EvalOverrides, loadForEval, testScales } from '../eval/load.js';
+import { checkFits, type EvalOverrides, type LoadedNet, loadForEval, testScales } from '../eval/load.js';
+import { BatchMaker } from '../data/batches.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { defaultWorkers } from './train_options.js';
 import { NET_NAMES } from '../vgg/config.js';
 import { fmtDuration, Progress } from './progress.js';
 import { applyVariants, type FlagSpec, helpText, num, numList, oneOf, parseFlags, UsageError, VARIANTS_FLAG } from './args.js';
@@ -28,6 +31,7 @@ const FLAGS: Record<string, FlagSpec> = {
   json: { type: 'string', help: 'also write the results as JSON to this file ("-" for standard output)' },
   'val-fraction': { type: 'string', help: 'held-out share for data without a test split (as in training)', default: '0.1' },
   seed: { type: 'string', help: 'seed of the held-out split (as in training)', default: '1' },
+  workers: { type: 'string', help: 'input-pipeline threads decoding images ahead of the GPU (0: on the main thread)', default: 'cores − 1' },
   variants: VARIANTS_FLAG,
   verbose: { type: 'boolean', help: 'show engine-internal detail (Dawn’s start-up messages)' },
   help: { type: 'boolean', help: 'show this help' },
@@ -61,6 +65,7 @@ async function main(): Promise<number> {
   const valFraction = num('val-fraction', (f['val-fraction'] as string | undefined) ?? String(saved?.valFraction ?? 0.1), { gt: 0, max: 0.9 });
   const seed = num('seed', (f.seed as string | undefined) ?? String(saved?.seed ?? 1), { int: true, min: 0 });
   const batch = num('batch', (f.batch as string | undefined) ?? '128', { int: true, min: 1 });
+  const workers = f.workers ? num('workers', f.workers as string, { int: true, min: 0, max: 64 }) : defaultWorkers();
   const scalesArg = f.scales as string | undefined;
   const forced = scalesArg ? scalesArg.split(',').map((q) => num('scales', q, { int: true, min: 1 })) : null;
   const overrides: EvalOverrides = {
@@ -85,12 +90,30 @@ async function main(): Promise<number> {
     if (limit < val.length) val = new Subset(val, Array.from({ length: limit }, (_, i) => i), `${val.name} (first ${limit})`);
   }
   console.log(`evaluating ${nets.length > 1 ? `a fusion of ${nets.length} nets` : nets[0].file} on ${val.name} (${val.length} images)`);
+  const pipeline = new BatchMaker(val, null, seed, workers);
+  let rows: Row[];
+  try {
+    rows = await runMethods(methods, nets, val, forced, f['multi-scale'] === true, batch, pipeline);
+  } finally {
+    await pipeline.close();
+  }
+  printTable(rows);
+  if (f.json) {
+    const text = JSON.stringify({ checkpoints: files, data: dataArg, results: rows }, null, 2);
+    if (f.json === '-') console.log(text);
+    else writeFileSync(f.json as string, text + '\n');
+  }
+  return 0;
+}
+
+/** Runs each protocol over the validation images and returns the table's rows. */
+async function runMethods(methods: Method[], nets: LoadedNet[], val: ImageDataset, forced: number[] | null, multiScale: boolean, batch: number, pipeline: BatchMaker): Promise<Row[]> {
   const rows: Row[] = [];
   const progress = new Progress();
   for (const method of methods) {
-    const models = nets.map((n) => ({ model: n.model, norm: n.preprocess, scales: forced ?? testScales(n.preprocess.scale, f['multi-scale'] === true, n.model.config.inputSize) }));
+    const models = nets.map((n) => ({ model: n.model, norm: n.preprocess, scales: forced ?? testScales(n.preprocess.scale, multiScale, n.model.config.inputSize) }));
     const t0 = Date.now();
-    const probs = await posteriors(models, val, method, { batch, onProgress: (done) => progress.update(`  ${method}`, done, val.length, '') });
+    const probs = await posteriors(models, val, method, { batch, pipeline, onProgress: (done) => progress.update(`  ${method}`, done, val.length, '') });
     progress.done();
     const counter = new ErrorCounter();
     const labels = Int32Array.from({ length: val.length }, (_, i) => val.label(i));
@@ -107,13 +130,7 @@ async function main(): Promise<number> {
       seconds: (Date.now() - t0) / 1000,
     });
   }
-  printTable(rows);
-  if (f.json) {
-    const text = JSON.stringify({ checkpoints: files, data: dataArg, results: rows }, null, 2);
-    if (f.json === '-') console.log(text);
-    else writeFileSync(f.json as string, text + '\n');
-  }
-  return 0;
+  return rows;
 }
 
 function printTable(rows: Row[]): void {

@@ -36,12 +36,12 @@ async function main(): Promise<number> {
         console.log(`  kernel variant for ${ev.line}`);
       }
       progress.update('timing kernels for this adapter (once)', ev.done, ev.total, `passes, ~${fmtDuration(ev.etaSec)} left`);
-    } else if (ev.kind === 'step') progress.update(`epoch ${ev.epoch}`, ev.step, ev.steps, `loss ${ev.loss === null ? '…' : ev.loss.toFixed(4)}  ${ev.imagesPerSec.toFixed(1)} img/s  ETA ${fmtDuration(ev.etaSec)}`);
+    } else if (ev.kind === 'step') progress.update(`epoch ${ev.epoch}`, ev.step, ev.steps, `loss ${ev.loss === null ? '…' : ev.loss.toFixed(4)}  ${ev.imagesPerSec.toFixed(1)} img/s  waiting for data ${(ev.dataWait * 100).toFixed(0)}%  ETA ${fmtDuration(ev.etaSec)}`);
     else if (ev.kind === 'eval') progress.update(`  validating`, ev.done, ev.total, '');
     else if (ev.kind === 'epoch') {
       progress.done();
       const r = ev.record;
-      console.log(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}  val top-1 err ${(r.valTop1 * 100).toFixed(2)}%  top-5 err ${(r.valTop5 * 100).toFixed(2)}%  lr ${r.lr.toExponential(1)}  ${fmtDuration(r.seconds)} (${r.imagesPerSec.toFixed(1)} img/s)  [${r.schedule}]`);
+      console.log(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}  val top-1 err ${(r.valTop1 * 100).toFixed(2)}%  top-5 err ${(r.valTop5 * 100).toFixed(2)}%  lr ${r.lr.toExponential(1)}  ${fmtDuration(r.seconds)} (${r.imagesPerSec.toFixed(1)} img/s, ${(r.dataWait * 100).toFixed(0)}% waiting for data)  [${r.schedule}]`);
     } else {
       progress.done();
       console.log(ev.message);

@@ -1,5 +1,6 @@
 // The training CLI's flags and how they become TrainOptions (kept apart from the CLI so the
 // checks can be tested without starting a process).
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { INIT_SCHEMES } from '../vgg/init.js';
 import { NET_NAMES } from '../vgg/config.js';
@@ -31,7 +32,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'init-from': { type: 'string', help: 'trained net A checkpoint for the paper’s deeper-net init' },
   'lrn-convention': { type: 'string', help: "A-LRN's α: caffe (α/n, PyTorch) or alexnet (α, TensorFlow)", default: 'caffe' },
   seed: { type: 'string', help: 'seed for init, data order, augmentation and dropout', default: '1' },
-  workers: { type: 'string', help: 'batch-preparation threads (0: on the main thread)', default: '1' },
+  workers: { type: 'string', help: 'input-pipeline threads: decoding and augmentation (0: on the main thread)', default: 'cores − 1' },
   'val-fraction': { type: 'string', help: 'held-out share when the data has no test split', default: '0.1' },
   'eval-batch': { type: 'string', help: 'validation batch size', default: '256' },
   'max-steps': { type: 'string', help: 'stop with a checkpoint after this many steps' },
@@ -41,6 +42,11 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   verbose: { type: 'boolean', help: 'show engine-internal detail: Dawn’s messages, each kernel timing' },
   help: { type: 'boolean', help: 'show this help' },
 };
+
+/** One input-pipeline thread per core but the one the main thread (the GPU's feeder) uses. */
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
 
 export function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -83,7 +89,7 @@ export function buildOptions(f: ReturnType<typeof parseFlags>): TrainOptions {
     initFrom: get('init-from') ?? saved?.initFrom ?? null,
     lrnConvention: pick('lrn-convention', (r) => oneOf('lrn-convention', r, ['caffe', 'alexnet'] as const), saved?.lrnConvention, 'caffe'),
     seed: pick('seed', (r) => num('seed', r, { int: true, min: 0 }), saved?.seed, 1),
-    workers: pick('workers', (r) => num('workers', r, { int: true, min: 0, max: 64 }), undefined, 1),
+    workers: pick('workers', (r) => num('workers', r, { int: true, min: 0, max: 64 }), undefined, defaultWorkers()),
     valFraction: pick('val-fraction', (r) => num('val-fraction', r, { gt: 0, max: 0.9 }), saved?.valFraction, 0.1),
     evalBatch: pick('eval-batch', (r) => num('eval-batch', r, { int: true, min: 1 }), undefined, 256),
     resume: f.resume === true,

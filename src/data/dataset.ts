@@ -10,6 +10,14 @@ export interface RawImage {
   data: Uint8Array;
 }
 
+/** A rectangle of an image: top-left corner and size. */
+export interface Window {
+  x0: number;
+  y0: number;
+  width: number;
+  height: number;
+}
+
 /** A labelled image dataset. */
 export interface ImageDataset {
   /** e.g. "fashion-mnist train". */
@@ -19,6 +27,11 @@ export interface ImageDataset {
   readonly classNames: readonly string[];
   /** Image i (decoded on demand for image folders). */
   image(i: number): RawImage;
+  /**
+   * Image i from a file, decoded (and rescaled to `smallestSide`, and cut to `window`) by the
+   * input pipeline's decoder: see readImage. Absent for in-memory datasets.
+   */
+  load?(i: number, smallestSide?: number, window?: (w: number, h: number) => Window): Promise<RawImage>;
   /** Label of image i, in [0, classNames.length). */
   label(i: number): number;
   /** Where the dataset can be reopened (in a worker thread): the spec it was opened from. */
@@ -62,6 +75,10 @@ export class Subset implements ImageDataset {
   /** Image i of the subset. */
   image(i: number) {
     return this.base.image(this.indices[i]);
+  }
+  get load() {
+    const load = this.base.load?.bind(this.base);
+    return load && ((i: number, smallestSide?: number, window?: (w: number, h: number) => Window) => load(this.indices[i], smallestSide, window));
   }
   /** Label of image i of the subset. */
   label(i: number) {

@@ -1,36 +1,12 @@
 // An image folder with one sub-folder per class (ImageNet style): ROOT/train/<class>/*.{png,jpg}
 // and optionally ROOT/val/<class>/…; or ROOT/<class>/… directly. PNG and JPEG of any size; every
 // image is delivered as RGB (grayscale and RGBA are converted).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
-import { DatasetError, type ImageDataset, type RawImage } from './dataset.js';
+import { DatasetError, type ImageDataset, type RawImage, type Window } from './dataset.js';
+import { decodeImage, readImage } from './decode.js';
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg']);
-
-/** Decodes a PNG or JPEG file to RGB, with an error naming the file when it cannot. */
-export function decodeImage(file: string): RawImage {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new DatasetError(file, `cannot read (${(e as Error).message})`);
-  }
-  const ext = extname(file).toLowerCase();
-  try {
-    if (ext === '.png') {
-      const png = PNG.sync.read(bytes);
-      const rgb = new Uint8Array(png.width * png.height * 3);
-      for (let p = 0; p < png.width * png.height; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = png.data[p * 4 + c];
-      return { width: png.width, height: png.height, channels: 3, data: rgb };
-    }
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 200, maxMemoryUsageInMB: 1024 });
-    return { width: img.width, height: img.height, channels: 3, data: img.data };
-  } catch (e) {
-    throw new DatasetError(file, `unreadable ${ext === '.png' ? 'PNG' : 'JPEG'} image (${(e as Error).message}); remove or replace it`);
-  }
-}
 
 /** The sub-folders of `dir`, sorted: the class names of an image folder. */
 export function listClassFolders(dir: string): string[] {
@@ -83,9 +59,13 @@ export class ImageFolderDataset implements ImageDataset {
   get length(): number {
     return this.files.length;
   }
-  /** Image i, decoded from its file. */
+  /** Image i, decoded from its file (pure JS, synchronous; the pipeline uses load()). */
   image(i: number): RawImage {
     return decodeImage(this.files[i]);
+  }
+  /** Image i decoded by libvips, rescaled to smallest side `smallestSide` and cut to `window` if given (see readImage). */
+  load(i: number, smallestSide?: number, window?: (w: number, h: number) => Window): Promise<RawImage> {
+    return readImage(this.files[i], smallestSide, window);
   }
   /** Label of image i. */
   label(i: number): number {

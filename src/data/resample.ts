@@ -4,7 +4,7 @@
 // by rounding to 8 bits between its passes). When shrinking by a factor k the triangle filter is
 // stretched to cover k source pixels, so every source pixel contributes; plain bilinear sampling
 // (transforms.ts, what our own training uses) reads only the 4 nearest.
-import type { RawImage } from './dataset.js';
+import type { RawImage, Window } from './dataset.js';
 
 /** Per output index: the first source index and the normalised filter weights. */
 function axisWeights(inSize: number, outSize: number): Array<{ first: number; weights: Float64Array }> {
@@ -52,4 +52,62 @@ export function resizeAntialiased(img: RawImage, w: number, h: number): Float32A
     }
   }
   return out;
+}
+
+/** An axis's taps for outputs [from, from + n), flattened: first source index, count, K weights each. */
+function flatTaps(inSize: number, outSize: number, from: number, n: number): { first: Int32Array; count: Int32Array; weights: Float32Array; K: number } {
+  const taps = axisWeights(inSize, outSize).slice(from, from + n);
+  const K = Math.max(...taps.map((t) => t.weights.length));
+  const weights = new Float32Array(n * K);
+  taps.forEach((t, i) => weights.set(t.weights, i * K));
+  return { first: Int32Array.from(taps, (t) => t.first), count: Int32Array.from(taps, (t) => t.weights.length), weights, K };
+}
+
+/**
+ * The window `win` of an RGB `img` resized to w×h with the same filter, rounded to 8 bits: only
+ * the window is computed (the input pipeline's random and centre crops).
+ */
+export function resizeWindow(img: RawImage, w: number, h: number, win: Window): RawImage {
+  if (img.channels !== 3) throw new Error('resizeWindow: RGB images only');
+  const { width: W, data } = img;
+  const xs = flatTaps(W, w, win.x0, win.width);
+  const ys = flatTaps(img.height, h, win.y0, win.height);
+  const top = ys.first[0];
+  let bottom = 0;
+  for (let y = 0; y < win.height; y++) bottom = Math.max(bottom, ys.first[y] + ys.count[y]);
+  // Rows first, only the source rows the window's taps reach (3 channels at once), then columns.
+  const stride = win.width * 3;
+  const rows = new Float32Array((bottom - top) * stride);
+  for (let y = top; y < bottom; y++) {
+    const rowIn = y * W * 3;
+    let o = (y - top) * stride;
+    for (let x = 0; x < win.width; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      let p = rowIn + xs.first[x] * 3;
+      const n = xs.count[x];
+      for (let j = 0, q = x * xs.K; j < n; j++, q++, p += 3) {
+        const wt = xs.weights[q];
+        r += wt * data[p];
+        g += wt * data[p + 1];
+        b += wt * data[p + 2];
+      }
+      rows[o++] = r;
+      rows[o++] = g;
+      rows[o++] = b;
+    }
+  }
+  const out = new Uint8ClampedArray(win.height * stride); // stores round and clamp to 0…255
+  for (let y = 0; y < win.height; y++) {
+    const base = (ys.first[y] - top) * stride;
+    const n = ys.count[y];
+    const q0 = y * ys.K;
+    for (let k = 0; k < stride; k++) {
+      let s = 0;
+      for (let j = 0, p = base + k; j < n; j++, p += stride) s += ys.weights[q0 + j] * rows[p];
+      out[y * stride + k] = s;
+    }
+  }
+  return { width: win.width, height: win.height, channels: 3, data: new Uint8Array(out.buffer) };
 }

@@ -99,6 +99,16 @@ export function sampleWindow(img: RawImage, scaledW: number, scaledH: number, x0
   const sx = W / scaledW;
   const sy = H / scaledH;
   const plane = outW * outH;
+  if (sx === 1 && sy === 1) {
+    // No rescale: the window's pixels themselves (what the general case computes, faster).
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++) {
+        const src = ((y0 + oy) * W + x0 + (flip ? outW - 1 - ox : ox)) * C;
+        for (let c = 0; c < C; c++) out[offset + c * plane + oy * outW + ox] = data[src + c] / 255;
+      }
+    }
+    return;
+  }
   for (let oy = 0; oy < outH; oy++) {
     const fy = Math.min(Math.max((y0 + oy + 0.5) * sy - 0.5, 0), H - 1);
     const y1 = Math.floor(fy);
@@ -133,12 +143,35 @@ function normalise(out: Float32Array, offset: number, channels: number, plane: n
   }
 }
 
+/** A training image's smallest side S: fixed, or jittered in [Smin, Smax]. The first draw of its rng. */
+export function drawScale(o: AugmentOptions, rng: Rng): number {
+  return o.scale[0] + rng.int(o.scale[1] - o.scale[0] + 1);
+}
+
 /** One training sample: jittered rescale, random crop, random flip, colour shift, mean subtraction. */
 export function trainSample(img: RawImage, o: AugmentOptions, rng: Rng, out: Float32Array, offset: number): void {
-  const s = o.scale[0] + rng.int(o.scale[1] - o.scale[0] + 1);
+  trainSampleAt(img, drawScale(o, rng), o, rng, out, offset);
+}
+
+/** The random crop's top-left corner in a w×h image: the draws after S. */
+export function cropCorner(w: number, h: number, crop: number, rng: Rng): [number, number] {
+  const x0 = rng.int(w - crop + 1);
+  return [x0, rng.int(h - crop + 1)];
+}
+
+/** trainSample once S is drawn: `img` is the image as stored, rescaled here while sampling. */
+export function trainSampleAt(img: RawImage, s: number, o: AugmentOptions, rng: Rng, out: Float32Array, offset: number): void {
   const [w, h] = rescaledSize(img, s);
-  const x0 = rng.int(w - o.crop + 1);
-  const y0 = rng.int(h - o.crop + 1);
+  const [x0, y0] = cropCorner(w, h, o.crop, rng);
+  finishTrainSample(img, w, h, x0, y0, o, rng, out, offset);
+}
+
+/**
+ * The rest of a training sample once the crop is placed (window [x0, x0+crop) × [y0, y0+crop) of
+ * `img` rescaled to w×h): flip, PCA colour shift, mean and std. The input pipeline passes the crop
+ * itself, already rescaled by the decoder (w = h = crop, x0 = y0 = 0).
+ */
+export function finishTrainSample(img: RawImage, w: number, h: number, x0: number, y0: number, o: AugmentOptions, rng: Rng, out: Float32Array, offset: number): void {
   const flip = o.flip && rng.uniform() < 0.5;
   sampleWindow(img, w, h, x0, y0, o.crop, o.crop, flip, out, offset);
   let shift: number[] | null = null;
@@ -160,6 +193,12 @@ export function centreSample(img: RawImage, q: number, crop: number, norm: Input
   normalise(out, offset, img.channels, crop * crop, norm.mean, null, norm.std ?? null);
 }
 
+/** A crop the decoder already made (rescaled and cropped: the whole of `img`), normalised. */
+export function normalisedCrop(img: RawImage, norm: InputNorm, out: Float32Array, offset: number): void {
+  sampleWindow(img, img.width, img.height, 0, 0, img.width, img.height, false, out, offset);
+  normalise(out, offset, img.channels, img.width * img.height, norm.mean, null, norm.std ?? null);
+}
+
 /** A window of the image rescaled to smallest side `q`, normalised (evaluation views). */
 export function viewSample(img: RawImage, q: number, x0: number, y0: number, outW: number, outH: number, flip: boolean, norm: InputNorm, out: Float32Array, offset: number): void {
   const sampling = norm.sampling ?? 'vggpu';
@@ -178,26 +217,33 @@ export function fullSample(img: RawImage, q: number, norm: InputNorm, flip = fal
 
 /**
  * Channel mean and covariance eigen-decomposition over up to `maxImages` training images
- * (a seeded sample when the set is larger), on the [0, 1] scale.
+ * (a seeded sample when the set is larger), on the [0, 1] scale. `load` fetches images as stored
+ * (the input pipeline's workers, for files); by default they are read here, one by one.
  */
-export function channelStats(ds: ImageDataset, maxImages: number, rng: Rng): ChannelStats {
+export async function channelStats(ds: ImageDataset, maxImages: number, rng: Rng, load?: (indices: number[]) => Promise<RawImage[]>): Promise<ChannelStats> {
   const C = ds.channels;
   const n = Math.min(ds.length, maxImages);
-  const pick = n === ds.length ? (i: number) => i : () => rng.int(ds.length);
+  const picks = Array.from({ length: n }, (_, k) => (n === ds.length ? k : rng.int(ds.length)));
   const sum = new Float64Array(C);
   const sq = new Float64Array(C * C);
   let count = 0;
-  for (let k = 0; k < n; k++) {
-    const img = ds.image(pick(k));
-    const px = img.width * img.height;
-    for (let p = 0; p < px; p++) {
-      for (let a = 0; a < C; a++) {
-        const va = img.data[p * C + a] / 255;
-        sum[a] += va;
-        for (let b = 0; b < C; b++) sq[a * C + b] += va * (img.data[p * C + b] / 255);
+  const CHUNK = 64;
+  const fetch = (k: number) => (load ? load(picks.slice(k * CHUNK, (k + 1) * CHUNK)) : Promise.resolve(picks.slice(k * CHUNK, (k + 1) * CHUNK).map((i) => ds.image(i))));
+  let next = fetch(0);
+  for (let k = 0; k * CHUNK < n; k++) {
+    const images = await next;
+    if ((k + 1) * CHUNK < n) next = fetch(k + 1);
+    for (const img of images) {
+      const px = img.width * img.height;
+      for (let p = 0; p < px; p++) {
+        for (let a = 0; a < C; a++) {
+          const va = img.data[p * C + a] / 255;
+          sum[a] += va;
+          for (let b = 0; b < C; b++) sq[a * C + b] += va * (img.data[p * C + b] / 255);
+        }
       }
+      count += px;
     }
-    count += px;
   }
   const mean = Array.from(sum, (s) => s / count);
   const cov = Array.from({ length: C }, (_, a) => Array.from({ length: C }, (_, b) => sq[a * C + b] / count - mean[a] * mean[b]));

@@ -6,7 +6,8 @@
 // - dense+multi-crop: the average of the two.
 // Several scales (multi-scale) and several nets (fusion) average their posteriors too.
 import { noGrad } from '../autograd/tape.js';
-import type { ImageDataset } from '../data/dataset.js';
+import { type BatchMaker, evalImage, Prefetch } from '../data/batches.js';
+import type { ImageDataset, RawImage } from '../data/dataset.js';
 import { centreOffsets, type InputNorm, rescaledSize, viewSample } from '../data/transforms.js';
 import { Tensor, tidy } from '../tensor.js';
 import type { Vgg } from '../vgg/model.js';
@@ -37,7 +38,7 @@ export function gridPositions(w: number, h: number, crop: number, n = 5): Array<
   return out;
 }
 
-type Image = ReturnType<ImageDataset['image']>;
+type Image = RawImage;
 
 /** One network input made from an image: a training-size crop, or the whole image (dense). */
 export interface View {
@@ -125,28 +126,45 @@ export async function imagesPosteriors(model: Vgg, images: Image[], method: Meth
 
 /**
  * Averaged posteriors [images, classes] over every net in `models` (fusion) and every test scale
- * (multi-scale), images taken `chunk` at a time.
+ * (multi-scale), images taken `chunk` at a time. With a `pipeline`, its workers decode (and rescale)
+ * the images of the next chunk and scale while the GPU runs the current one.
  */
 export async function posteriors(
   models: Array<{ model: Vgg; norm: InputNorm; scales: number[] }>,
   ds: ImageDataset,
   method: Method,
-  options: { batch?: number; chunk?: number; onProgress?: (done: number) => void } = {},
+  options: { batch?: number; chunk?: number; onProgress?: (done: number) => void; pipeline?: BatchMaker } = {},
 ): Promise<Float64Array> {
   const classes = models[0].model.config.classes;
   const chunk = options.chunk ?? 64;
   const out = new Float64Array(ds.length * classes);
   const weight = 1 / models.reduce((a, m) => a + m.scales.length, 0);
   for (const m of models) m.model.setTraining(false);
+  // Work items: a chunk of images at one scale and sampling, with the nets that view it so.
+  const items: Array<{ start: number; indices: number[]; q: number; nets: Array<{ model: Vgg; norm: InputNorm }> }> = [];
   for (let s = 0; s < ds.length; s += chunk) {
-    const images = Array.from({ length: Math.min(chunk, ds.length - s) }, (_, k) => ds.image(s + k));
+    const indices = Array.from({ length: Math.min(chunk, ds.length - s) }, (_, k) => s + k);
+    const groups = new Map<string, (typeof items)[number]>();
     for (const m of models) {
       for (const q of m.scales) {
-        const p = await imagesPosteriors(m.model, images, method, q, m.norm, options.batch);
-        for (let i = 0; i < p.length; i++) out[s * classes + i] += p[i] * weight;
+        const key = `${q} ${m.norm.sampling ?? 'vggpu'}`;
+        if (!groups.has(key)) groups.set(key, { start: s, indices, q, nets: [] });
+        groups.get(key)!.nets.push({ model: m.model, norm: m.norm });
       }
     }
-    options.onProgress?.(s + images.length);
+    items.push(...groups.values());
+  }
+  const load = ({ indices, q, nets }: (typeof items)[number]): Promise<RawImage[]> =>
+    options.pipeline ? options.pipeline.images(indices, q, nets[0].norm) : Promise.all(indices.map((i) => evalImage(ds, i, q, nets[0].norm)));
+  const loaded = new Prefetch((k) => load(items[k]), 0, items.length, 1);
+  for (let k = 0; k < items.length; k++) {
+    const item = items[k];
+    const images = await loaded.next();
+    for (const { model, norm } of item.nets) {
+      const p = await imagesPosteriors(model, images, method, item.q, norm, options.batch);
+      for (let i = 0; i < p.length; i++) out[item.start * classes + i] += p[i] * weight;
+    }
+    if (k + 1 === items.length || items[k + 1].start !== item.start) options.onProgress?.(item.start + item.indices.length);
   }
   return out;
 }

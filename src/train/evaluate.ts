@@ -1,25 +1,23 @@
-// Single-scale evaluation during training: centre crop of the image rescaled to smallest side Q.
-import type { ImageDataset } from '../data/dataset.js';
-import { centreSample, type InputNorm } from '../data/transforms.js';
+// Single-scale evaluation during training: centre crop of the image rescaled to smallest side Q,
+// the crops made by the input pipeline's workers one batch ahead of the GPU.
+import { type BatchMaker, Prefetch } from '../data/batches.js';
+import type { InputNorm } from '../data/transforms.js';
 import { noGrad } from '../autograd/tape.js';
 import { Tensor, tidy } from '../tensor.js';
 import type { Vgg } from '../vgg/model.js';
 import { ErrorCounter, type ErrorRates } from './metrics.js';
 
-export async function evaluateCentreCrop(model: Vgg, ds: ImageDataset, q: number, norm: InputNorm, batch: number, onBatch?: (done: number) => void): Promise<ErrorRates> {
-  const { inputSize: crop, classes } = model.config;
-  const C = ds.channels;
-  const per = C * crop * crop;
+/** Top-1/top-5 error of `model` on the `length` images `pipeline` serves, centre crops at scale q. */
+export async function evaluateCentreCrop(model: Vgg, pipeline: BatchMaker, length: number, q: number, norm: InputNorm, batch: number, onBatch?: (done: number) => void): Promise<ErrorRates> {
+  const { inputSize: crop, classes, inChannels: C } = model.config;
   const counter = new ErrorCounter();
+  const steps = Math.ceil(length / batch);
+  const indices = (k: number) => Array.from({ length: Math.min(batch, length - k * batch) }, (_, j) => k * batch + j);
+  const batches = new Prefetch((k) => pipeline.centre(indices(k), q, crop, norm), 0, steps, 1);
   model.setTraining(false);
-  for (let start = 0; start < ds.length; start += batch) {
-    const n = Math.min(batch, ds.length - start);
-    const x = new Float32Array(n * per);
-    const labels = new Int32Array(n);
-    for (let b = 0; b < n; b++) {
-      centreSample(ds.image(start + b), q, crop, norm, x, b * per);
-      labels[b] = ds.label(start + b);
-    }
+  for (let start = 0; start < length; start += batch) {
+    const { x, labels } = await batches.next();
+    const n = labels.length;
     const logits = tidy(() => noGrad(() => model.forward(Tensor.from(x, [n, C, crop, crop]))));
     counter.add(await logits.toArray(), classes, labels);
     logits.dispose();

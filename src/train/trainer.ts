@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward } from '../autograd/tape.js';
-import { BatchMaker, epochOrder, mixSeed } from '../data/batches.js';
+import { BatchMaker, epochOrder, mixSeed, Prefetch } from '../data/batches.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { openData } from '../data/open.js';
 import { type ChannelStats, channelStats } from '../data/transforms.js';
@@ -72,7 +72,7 @@ export interface TrainOptions {
 /** Progress events a Trainer reports. */
 export type TrainEvent =
   | { kind: 'start'; message: string }
-  | { kind: 'step'; epoch: number; step: number; steps: number; loss: number | null; imagesPerSec: number; etaSec: number }
+  | { kind: 'step'; epoch: number; step: number; steps: number; loss: number | null; imagesPerSec: number; etaSec: number; dataWait: number }
   | { kind: 'eval'; epoch: number; done: number; total: number }
   | ({ kind: 'tune' } & TuneProgress)
   | { kind: 'epoch'; record: EpochRecord }
@@ -88,6 +88,8 @@ export interface EpochRecord {
   lr: number;
   seconds: number;
   imagesPerSec: number;
+  /** Share of the epoch's training time spent waiting for the input pipeline. */
+  dataWait: number;
   schedule: string;
 }
 
@@ -96,12 +98,26 @@ interface RunState {
   step: number;
   epoch: number;
   stepInEpoch: number;
+  /**
+   * The epoch's training loss so far: the GPU adds each step's loss to an f32 running sum, which is
+   * moved into `lossSum` (f64) every 10 steps, at the same steps in every run; a checkpoint between
+   * those keeps the f32 sum as it stands (`lossPending`), and a resumed run continues from it, so
+   * resumed runs report bit-identical losses.
+   */
   lossSum: number;
+  lossPending?: number;
   lossCount: number;
   schedule: PlateauState;
   history: EpochRecord[];
-  stats: ChannelStats;
+  /** Null until run() has measured them (a new run). */
+  stats: ChannelStats | null;
 }
+
+/**
+ * Training batches requested beyond the one in use (each split across all workers): enough to keep
+ * every worker busy while the GPU works, few enough that memory stays flat.
+ */
+export const LOOKAHEAD = 2;
 
 /** Trains a VGG with the paper's recipe: see TrainOptions. */
 export class Trainer {
@@ -152,8 +168,8 @@ export class Trainer {
         const copied = initFromNetA(this.model, o.initFrom);
         emit({ kind: 'message', message: `initialised ${copied.length} tensors from net A (${o.initFrom})` });
       }
-      const stats = channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)));
-      this.state = { step: 0, epoch: 0, stepInEpoch: 0, lossSum: 0, lossCount: 0, schedule: this.schedule.state, history: [], stats };
+      // The channel statistics are computed at the start of run(), by the input pipeline.
+      this.state = { step: 0, epoch: 0, stepInEpoch: 0, lossSum: 0, lossCount: 0, schedule: this.schedule.state, history: [], stats: null };
       writeFileSync(join(o.out, 'options.json'), JSON.stringify(o, null, 2));
     }
   }
@@ -171,11 +187,18 @@ export class Trainer {
   async run(): Promise<{ stoppedEarly: boolean; history: EpochRecord[] }> {
     const o = this.o;
     const st = this.state;
+    if (!st.stats) {
+      const reader = new BatchMaker(this.train, null, o.seed, o.workers);
+      try {
+        st.stats = await channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)), (indices) => reader.images(indices, null));
+      } finally {
+        await reader.close();
+      }
+    }
     const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
-    const maker = new BatchMaker(this.train, aug, o.seed, o.workers);
     const C = this.train.channels;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
-    const lossSum = keep(fill([1], 0));
+    const lossSum = keep(fill([1], st.lossPending ?? 0));
     if (tuningEnabled()) {
       // Once per adapter and layer shape; the choices are read back from disk on later runs.
       // The per-pass detail goes to tuning.log in the run folder; the CLI shows one progress line.
@@ -194,17 +217,18 @@ export class Trainer {
       loss.dispose();
       this.opt.zeroGrad();
     });
+    // The input pipeline: training batches, and validation crops, made by worker threads.
+    const maker = new BatchMaker(this.train, aug, o.seed, o.workers);
+    const valMaker = new BatchMaker(this.val, aug, o.seed, o.workers);
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);
-        const batchAt = (k: number) => maker.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch);
+        const batches = new Prefetch((k) => maker.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch), st.stepInEpoch, stepsPerEpoch, LOOKAHEAD);
         const t0 = performance.now();
         let images = 0;
         let shown: number | null = null;
-        let next = batchAt(st.stepInEpoch);
         for (let k = st.stepInEpoch; k < stepsPerEpoch; k++) {
-          const batch = await next;
-          if (k + 1 < stepsPerEpoch) next = batchAt(k + 1);
+          const batch = await batches.next();
           const B = batch.labels.length;
           engine().rng.setState({ state: mixSeed(o.seed, st.step, 0xd40), spare: null }); // dropout masks
           const loss = tidy(() => {
@@ -220,38 +244,42 @@ export class Trainer {
           st.stepInEpoch = k + 1;
           st.lossCount++;
           images += B;
-          const report = k % 10 === 9 || k + 1 === stepsPerEpoch || shown === null;
-          if (report) {
+          const flush = k % 10 === 9 || k + 1 === stepsPerEpoch;
+          if (flush || shown === null) {
             // Reading the running sum syncs with the GPU only every few steps.
-            const total = (await lossSum.toArray())[0];
-            const sum = st.lossSum + total;
-            shown = sum / st.lossCount;
-            if (!Number.isFinite(total)) throw new DivergedError(st.step, this.lastCheckpoint());
+            const pending = (await lossSum.toArray())[0];
+            shown = (st.lossSum + pending) / st.lossCount;
+            if (!Number.isFinite(pending)) throw new DivergedError(st.step, this.lastCheckpoint());
+            if (flush) {
+              st.lossSum += pending;
+              fillInPlace(lossSum, 0);
+            }
           }
           const elapsed = (performance.now() - t0) / 1000;
           const rate = images / Math.max(elapsed, 1e-9);
-          this.emit({ kind: 'step', epoch: st.epoch + 1, step: k + 1, steps: stepsPerEpoch, loss: shown, imagesPerSec: rate, etaSec: ((stepsPerEpoch - k - 1) * o.batch) / Math.max(rate, 1e-9) });
+          const dataWait = batches.waitMs / 1000 / Math.max(elapsed, 1e-9);
+          this.emit({ kind: 'step', epoch: st.epoch + 1, step: k + 1, steps: stepsPerEpoch, loss: shown, imagesPerSec: rate, etaSec: ((stepsPerEpoch - k - 1) * o.batch) / Math.max(rate, 1e-9), dataWait });
           if (this.stopRequested || (o.maxSteps !== null && st.step >= o.maxSteps)) {
             await maker.close();
-            st.lossSum += (await lossSum.toArray())[0];
+            st.lossPending = (await lossSum.toArray())[0];
             await this.checkpoint();
             return { stoppedEarly: true, history: st.history };
           }
         }
-        const trainLoss = (st.lossSum + (await lossSum.toArray())[0]) / Math.max(1, st.lossCount);
-        fillInPlace(lossSum, 0);
+        const trainLoss = st.lossSum / Math.max(1, st.lossCount); // flushed at the epoch's last step
         const seconds = (performance.now() - t0) / 1000;
-        const rates = await evaluateCentreCrop(this.model, this.val, this.evalScale, this.preprocess, o.evalBatch, (done) =>
+        const rates = await evaluateCentreCrop(this.model, valMaker, this.val.length, this.evalScale, this.preprocess, o.evalBatch, (done) =>
           this.emit({ kind: 'eval', epoch: st.epoch + 1, done, total: this.val.length }),
         );
         const lr = this.opt.lr;
         const outcome = this.schedule.step(rates.top1);
         this.opt.lr = this.schedule.state.lr;
-        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, schedule: outcome };
+        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, dataWait: batches.waitMs / 1000 / seconds, schedule: outcome };
         st.history.push(record);
         st.epoch++;
         st.stepInEpoch = 0;
         st.lossSum = 0;
+        st.lossPending = 0;
         st.lossCount = 0;
         appendFileSync(join(o.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
         await this.checkpoint();
@@ -268,6 +296,7 @@ export class Trainer {
       throw e;
     } finally {
       await maker.close();
+      await valMaker.close();
       lossSum.dispose();
     }
     return { stoppedEarly: false, history: st.history };
@@ -286,7 +315,7 @@ export class Trainer {
 
   /** Stored with every checkpoint so evaluation prepares images as training did. */
   get preprocess(): Preprocess {
-    const p: Preprocess = { mean: this.o.subtractMean ? this.state.stats.mean : null, scale: this.o.scale, classNames: [...this.train.classNames] };
+    const p: Preprocess = { mean: this.o.subtractMean && this.state.stats ? this.state.stats.mean : null, scale: this.o.scale, classNames: [...this.train.classNames] };
     if (this.o.std) p.std = this.o.std;
     return p;
   }

@@ -1,0 +1,105 @@
+// `npm run bench` group "data": the input pipeline's images/s on a folder of JPEGs the bench makes
+// itself (seeded, ImageNet-like sizes and file sizes): the paper's training augmentation at 224
+// (S ∈ [256, 512], crop, flip, PCA colour shift, mean) with 1 worker, 2 and every core, through
+// the trainer's own look-ahead loop and saturated; validation centre crops; decoding alone.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { BatchMaker, epochOrder, Prefetch } from '../src/data/batches.js';
+import { decodeImage, readImage } from '../src/data/decode.js';
+import { ImageFolderDataset } from '../src/data/image_folder.js';
+import type { AugmentOptions } from '../src/data/transforms.js';
+import { Rng } from '../src/rng.js';
+import { LOOKAHEAD } from '../src/train/trainer.js';
+
+export interface DataResult {
+  group: string;
+  name: string;
+  ms: number;
+  imagesPerSec: number;
+  compileMs: number;
+}
+
+/** AlexNet's ImageNet RGB statistics (the PCA colour shift's eigenvalues and eigenvectors). */
+const IMAGENET_STATS = {
+  mean: [0.485, 0.456, 0.406],
+  eigenvalues: [0.2175, 0.0188, 0.0045],
+  eigenvectors: [[-0.5675, -0.5808, -0.5836], [0.7192, -0.0045, -0.6948], [0.4009, -0.814, 0.4203]],
+};
+
+/**
+ * A folder of `n` JPEGs in 8 classes, made once per version in the temp folder: photo-like sizes
+ * (500×375, 500×333, 375×500, 500×500 …), smooth colour fields plus grain, quality 90 (~70–110 KB).
+ */
+async function jpegFolder(n: number): Promise<string> {
+  const root = join(tmpdir(), `vggpu-bench-jpegs-v1-${n}`);
+  if (existsSync(join(root, 'done'))) return root;
+  const rng = new Rng(2024);
+  const sizes: Array<[number, number]> = [[500, 375], [500, 333], [375, 500], [500, 500], [480, 360], [333, 500]];
+  for (let i = 0; i < n; i++) {
+    const [w, h] = sizes[rng.int(sizes.length)];
+    const small = Buffer.from(Array.from({ length: 12 * 9 * 3 }, () => rng.int(256)));
+    const base = await sharp(small, { raw: { width: 12, height: 9, channels: 3 } }).resize(w, h, { kernel: 'cubic' }).raw().toBuffer();
+    for (let k = 0; k < base.length; k++) base[k] = Math.max(0, Math.min(255, base[k] + rng.int(25) - 12));
+    const dir = join(root, `class${i % 8}`);
+    mkdirSync(dir, { recursive: true });
+    await sharp(base, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toFile(join(dir, `${i}.jpg`));
+  }
+  writeFileSync(join(root, 'done'), '');
+  return root;
+}
+
+export async function benchData(selected: (group: string, name: string) => boolean, quick: boolean): Promise<DataResult[]> {
+  if (!['train', 'validation', 'decode'].some((k) => selected('data', k))) return [];
+  const n = quick ? 96 : 256;
+  const ds = new ImageFolderDataset(await jpegFolder(n), 'train');
+  const aug: AugmentOptions = { crop: 224, scale: [256, 512], flip: true, colorShift: 0.1, subtractMean: true, stats: IMAGENET_STATS };
+  const batch = 32;
+  const steps = Math.floor(ds.length / batch);
+  const results: DataResult[] = [];
+  const record = (name: string, images: number, ms: number) => {
+    const r = { group: 'data', name, ms: ms / images, imagesPerSec: (images * 1000) / ms, compileMs: 0 };
+    results.push(r);
+    process.stderr.write(`  data           ${name.padEnd(56)} ${r.imagesPerSec.toFixed(1).padStart(8)} img/s\n`);
+  };
+  const cores = availableParallelism();
+  for (const workers of [...new Set([1, 2, cores].filter((w) => w <= Math.max(2, cores)))]) {
+    const order = epochOrder(ds.length, 1, 0);
+    const maker = new BatchMaker(ds, aug, 1, workers);
+    const part = (k: number) => order.subarray(k * batch, (k + 1) * batch);
+    await maker.make(part(0), 0); // workers started and warm
+    const loop = `train 224 S∈[256,512] b${batch}, ${workers} worker${workers > 1 ? 's' : ''}, trainer loop`;
+    if (selected('data', loop)) {
+      // The trainer's loop with an instant consumer: what a fast GPU would get.
+      const batches = new Prefetch((k) => maker.make(part(k), 0), 0, steps, LOOKAHEAD);
+      const t0 = performance.now();
+      for (let k = 0; k < steps; k++) await batches.next();
+      record(loop, steps * batch, performance.now() - t0);
+    }
+    const saturated = `train 224 S∈[256,512] b${batch}, ${workers} worker${workers > 1 ? 's' : ''}, all requested`;
+    if (selected('data', saturated)) {
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: steps }, (_, k) => maker.make(part(k), 0)));
+      record(saturated, steps * batch, performance.now() - t0);
+    }
+    const val = `validation centre 224 at Q=384, ${workers} worker${workers > 1 ? 's' : ''}`;
+    if (selected('data', val)) {
+      const t0 = performance.now();
+      const all = Array.from({ length: ds.length }, (_, i) => i);
+      await Promise.all(Array.from({ length: Math.ceil(ds.length / 64) }, (_, k) => maker.centre(all.slice(k * 64, (k + 1) * 64), 384, 224, { mean: IMAGENET_STATS.mean })));
+      record(val, ds.length, performance.now() - t0);
+    }
+    await maker.close();
+  }
+  const files = Array.from({ length: ds.length }, (_, i) => ds.file(i));
+  if (selected('data', 'decode')) {
+    let t0 = performance.now();
+    for (const f of files) await readImage(f);
+    record('decode only, libvips (sharp), 1 thread', files.length, performance.now() - t0);
+    t0 = performance.now();
+    for (const f of files.slice(0, 48)) decodeImage(f);
+    record('decode only, jpeg-js (the fallback), 1 thread', 48, performance.now() - t0);
+  }
+  return results;
+}

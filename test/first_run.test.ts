@@ -44,6 +44,12 @@ describe('--summary without data', () => {
     });
   }
 
+  it('prints a training step’s memory, and with --gpu-memory the --accumulate that fits', () => {
+    const r = cli('train', ['--net', 'D', '--summary', '--input-size', '224', '--classes', '1000', '--in-channels', '3', '--batch', '256', '--gpu-memory', '8']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\na training step at batch 256 holds about 30\.63 GiB on the GPU \(1\.55 GiB weights, gradients and momentum; 29\.08 GiB activations\); to fit --gpu-memory 8\.00 GiB: --accumulate 5 \(micro-batches of 52, 7\.45 GiB\)\n$/);
+  });
+
   it('training refuses --classes or --in-channels that disagree with the data, before any GPU work', () => {
     const data = ['--data', `fashion-mnist:${join(dir, 'data')}`, '--width', '0.0625', '--out', join(dir, 'mismatch')];
     const classes = cli('train', [...data, '--classes', '1000']);
@@ -85,6 +91,12 @@ describe('a first training run', () => {
     const again = cli('train', ['--out', out, '--resume', '--max-steps', '3'], { VGGPU_TUNE: '1', VGGPU_CACHE_DIR: cache });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout + again.stderr).not.toMatch(/timed kernel variants|timing kernels|^Warning:/m);
+  });
+
+  it('--checkpoint-every writes resumable checkpoints within an epoch and says so', () => {
+    const r = cli('train', ['--net', 'A', '--width', '0.0625', '--batch', '16', '--max-steps', '2', '--workers', '0', '--checkpoint-every', '1', '--data', `fashion-mnist:${join(dir, 'data')}`, '--out', join(dir, 'every')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\ncheckpoint at step 1 \(training paused \d+\.\d s; the files are written meanwhile\)\n/);
   });
 
   it('an engine-internal failure still reaches the user, with what Dawn said', () => {

@@ -1,7 +1,7 @@
 // Issue 6: the training CLI killed (SIGKILL) at random moments, or interrupted (SIGINT), always
 // leaves a valid checkpoint, and --resume reaches exactly the parameters of an uninterrupted run.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,12 +44,28 @@ function params(file: string): Map<string, number[]> {
 }
 
 let reference: Map<string, number[]>;
+let referenceLosses: number[];
+
+/** The training loss of each epoch, from a run's metrics.jsonl. */
+function losses(out: string): number[] {
+  return readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).trainLoss);
+}
+
+/** The step a resumable checkpoint was written at (0 while there is none or it is being replaced). */
+function checkpointStep(file: string): number {
+  try {
+    return Number(readSafetensors(file).metadata['vggpu.step'] ?? 0);
+  } catch {
+    return 0;
+  }
+}
 
 describe('interrupted training', () => {
   it('runs uninterrupted for reference', async () => {
     const r = await train(join(dir, 'ref'), ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN]);
     expect(r.code).toBe(0);
     reference = params(join(dir, 'ref', 'last.train.safetensors'));
+    referenceLosses = losses(join(dir, 'ref'));
   });
 
   it('SIGINT finishes the step, writes a checkpoint, says how to resume; resuming matches', async () => {
@@ -70,6 +86,33 @@ describe('interrupted training', () => {
     expect(r.stdout).toMatch(/terminate: finishing this step and writing a checkpoint/);
     expect((await train(out, ['--resume'])).code).toBe(0);
     expect(params(join(out, 'last.train.safetensors'))).toEqual(reference);
+  });
+
+  it('--checkpoint-every: SIGKILL mid-epoch loses only the steps since the last checkpoint, and --resume matches bit for bit', async () => {
+    const out = join(dir, 'every');
+    const ck = join(out, 'last.train.safetensors');
+    // 4 steps per epoch; a checkpoint every 3 steps lands mid-epoch (step 3); kill the run when it appears.
+    const args = [join(root, 'dist/cli/train.js'), '--out', out, '--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN, '--checkpoint-every', '3'];
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'ignore'] });
+    const killedAt = await new Promise<number>((resolve) => {
+      const poll = setInterval(() => {
+        const step = checkpointStep(ck);
+        if (step >= 3) {
+          clearInterval(poll);
+          p.kill('SIGKILL');
+          resolve(step);
+        }
+      }, 5);
+    });
+    await new Promise((r) => p.on('close', r));
+    const saved = checkpointStep(ck);
+    expect(saved).toBeGreaterThanOrEqual(killedAt);
+    const resumed = await train(out, ['--resume']);
+    expect(resumed.code).toBe(0);
+    // It continued from the last checkpoint, not from an epoch's start.
+    expect(resumed.stdout).toContain(`step ${saved}, lr`);
+    expect(params(ck)).toEqual(reference);
+    expect(losses(out)).toEqual(referenceLosses);
   });
 
   it('SIGKILL at random moments always leaves a valid checkpoint, and --resume reaches the same parameters', async () => {

@@ -46,6 +46,9 @@ describe('bad flags', () => {
     [['--resume'], /--resume needs --out with the run folder to continue/],
     [['--std', '0.2,0'], /--std 0: must be a number > 0/],
     [['--classes', '1'], /--classes 1: must be an integer ≥ 2/],
+    [['--checkpoint-every', '5x'], /--checkpoint-every 5x: give a duration \(90s, 10m, 2h\) or a number of steps \(500\)/],
+    [['--accumulate', '0'], /--accumulate 0: must be an integer ≥ 1/],
+    [['--batch', '8', '--accumulate', '9'], /--accumulate 9: more micro-batches than the 8 images of a batch/],
   ];
   for (const [argv, msg] of cases) {
     it(`${argv.join(' ')} → a usage error naming the flag`, () => {
@@ -177,7 +180,7 @@ describe('adapter limits', () => {
   it('a net whose layers exceed the binding limit fails before training with the numbers and a fix', () => {
     engine().rt.setBindingLimit(8192);
     try {
-      expect(() => new Trainer(options(join(dir, 'big')))).toThrowError(/features.0: one image's output needs 16.0 KiB in one binding, but the adapter binds at most 8.0 KiB; use a smaller --batch, --width or --input-size/);
+      expect(() => new Trainer(options(join(dir, 'big')))).toThrowError(/features.0: one image's output needs 16.0 KiB in one binding, but the adapter binds at most 8.0 KiB; use a smaller --width or --input-size/);
     } finally {
       engine().rt.setBindingLimit(null);
     }

@@ -7,6 +7,9 @@ import { PlateauSchedule } from '../src/train/schedule.js';
 import { topKMisses } from '../src/train/metrics.js';
 import { Trainer, type TrainOptions } from '../src/train/trainer.js';
 import { writeFashionLike } from './fixtures.js';
+import { expectClose } from './helpers.js';
+import { estimateMemory } from '../src/train/preflight.js';
+import { resolveConfig } from '../src/vgg/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vggpu-train-'));
 beforeAll(async () => {
@@ -117,5 +120,42 @@ describe('resuming before the first validation', () => {
     await resumed.run();
     const [a, b] = [await params(full), await params(resumed)];
     a.forEach((p, i) => expect(Array.from(b[i]), `parameter ${i}`).toEqual(Array.from(p)));
+  });
+});
+
+describe('gradient accumulation', () => {
+  // One SGD step at batch 32 (of the 48 training images) as 1 or 4 micro-batches of 8.
+  const oneStep = async (name: string, accumulate: number, dropout: number) => {
+    const t = new Trainer(options(join(dir, name), { batch: 32, epochs: 1, maxSteps: 1, accumulate, dropout }));
+    expect(t.plan.accumulate).toBe(accumulate);
+    expect(t.plan.microBatch).toBe(32 / accumulate);
+    await t.run();
+    return params(t);
+  };
+  const expectNear = (a: Float32Array[], b: Float32Array[], what: string) =>
+    a.forEach((p, i) => expectClose(b[i], p, 2e-6, 1e-4, `${what}: parameter ${i}`));
+
+  it('--accumulate 4 takes the same step as the whole batch (float summation order aside), dropout off and on', async () => {
+    // Tolerance: f32 gradients summed in another order, through momentum and weight decay: 2e-6 + 1e-4·|w|.
+    expectNear(await oneStep('acc1', 1, 0), await oneStep('acc4', 4, 0), 'dropout off');
+    // Dropout masks depend on (seed, step, image), not on the split.
+    expectNear(await oneStep('acc1-d', 1, 0.5), await oneStep('acc4-d', 4, 0.5), 'dropout 0.5');
+  });
+
+  it('is bit-identical across two runs with the same K, dropout on', async () => {
+    const [a, b] = [await oneStep('acc4-a', 4, 0.5), await oneStep('acc4-b', 4, 0.5)];
+    a.forEach((p, i) => expect(Array.from(b[i]), `parameter ${i}`).toEqual(Array.from(p)));
+  });
+
+  it('a K whose micro-batches do not fit is refused with the K that fits; without --accumulate that K is chosen', () => {
+    // A memory budget that a step of 8 images fits, and one of 11 does not: the fewest
+    // micro-batches of at most 8 of a batch of 32 is 4.
+    const config = resolveConfig({ net: 'A', width: 1 / 16, inputSize: 32, classes: 10, inChannels: 1 });
+    const budget = estimateMemory(config, 8).totalBytes;
+    expect(estimateMemory(config, 11).totalBytes).toBeGreaterThan(budget);
+    const auto = new Trainer(options(join(dir, 'fit'), { batch: 32, gpuMemoryBytes: budget }));
+    expect([auto.plan.accumulate, auto.plan.microBatch]).toEqual([4, 8]);
+    expect(auto.plan.reason).toMatch(/^a batch of 32 does not fit \(a step of 32 images holds about .*, more than the .* of --gpu-memory\): accumulating gradients over 4 micro-batches of 8/);
+    expect(() => new Trainer(options(join(dir, 'fit2'), { batch: 32, accumulate: 2, gpuMemoryBytes: budget }))).toThrowError(/--accumulate 2: a step of 16 images holds about .*; --accumulate 4 \(micro-batches of 8\) fits/);
   });
 });

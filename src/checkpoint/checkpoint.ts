@@ -10,7 +10,7 @@ import { keep, Tensor } from '../tensor.js';
 import type { InputNorm } from '../data/transforms.js';
 import { resolveConfig, type VggConfig } from '../vgg/config.js';
 import type { Vgg } from '../vgg/model.js';
-import { CheckpointError, readSafetensors, type SafetensorsFile, type StoredTensor, writeSafetensors } from './safetensors.js';
+import { CheckpointError, readSafetensors, type SafetensorsFile, type StoredTensor, writeSafetensors, writeSafetensorsAsync } from './safetensors.js';
 
 const CONFIG_KEY = 'vggpu.config';
 const STEP_KEY = 'vggpu.step';
@@ -42,9 +42,13 @@ export interface Preprocess extends InputNorm {
 
 /** Saves the parameters (torchvision names) with the configuration and preprocessing in the metadata. */
 export async function saveModel(file: string, net: Vgg, step = 0, preprocess?: Preprocess): Promise<void> {
+  writeSafetensors(file, await readParams(net), modelMetadata(net, step, preprocess));
+}
+
+function modelMetadata(net: Vgg, step: number, preprocess?: Preprocess): Record<string, string> {
   const meta: Record<string, string> = { format: 'pt', [CONFIG_KEY]: JSON.stringify(net.config), [STEP_KEY]: String(step) };
   if (preprocess) meta[PREPROCESS_KEY] = JSON.stringify(preprocess);
-  writeSafetensors(file, await readParams(net), meta);
+  return meta;
 }
 
 /** The preprocessing stored with a checkpoint of ours, or null. */
@@ -156,15 +160,28 @@ const MOMENTUM_PREFIX = 'momentum.';
  * old or the new checkpoint whole. The plain model file `modelFile` (torchvision layout) follows.
  */
 export async function saveTrainingCheckpoint(modelFile: string, net: Vgg, opt: SGD, state: TrainState, preprocess?: Preprocess): Promise<void> {
-  const tensors = await readParams(net);
+  await (await snapshotTrainingCheckpoint(modelFile, net, opt, state, preprocess))();
+}
+
+/**
+ * saveTrainingCheckpoint in two parts: this reads everything off the GPU (which must happen
+ * between steps) and returns the function that writes the files, which may run while training
+ * goes on. The state is copied now, so later changes to it do not reach the files.
+ */
+export async function snapshotTrainingCheckpoint(modelFile: string, net: Vgg, opt: SGD, state: TrainState, preprocess?: Preprocess): Promise<() => Promise<void>> {
+  const params = await readParams(net);
+  const tensors = [...params];
   for (const [name, p] of net.namedParameters()) {
     const b = opt.buffers.get(p);
     if (b) tensors.push([MOMENTUM_PREFIX + name, { shape: [...b.shape], data: await b.toArray() }]);
   }
   const meta: Record<string, string> = { [CONFIG_KEY]: JSON.stringify(net.config), [STATE_KEY]: JSON.stringify(state), [STEP_KEY]: String(state.step) };
   if (preprocess) meta[PREPROCESS_KEY] = JSON.stringify(preprocess);
-  writeSafetensors(trainStatePath(modelFile), tensors, meta);
-  await saveModel(modelFile, net, state.step, preprocess);
+  const modelMeta = modelMetadata(net, state.step, preprocess);
+  return async () => {
+    await writeSafetensorsAsync(trainStatePath(modelFile), tensors, meta);
+    await writeSafetensorsAsync(modelFile, params, modelMeta);
+  };
 }
 
 /** Loads a resumable checkpoint (the `.train.safetensors` beside `modelFile`) into `net` and `opt`. */

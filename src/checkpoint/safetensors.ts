@@ -3,6 +3,7 @@
 // then the raw little-endian tensor bytes. Reading validates everything against the file size
 // before allocating; writing is atomic (temporary file, fsync, rename, fsync of the folder).
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
 /** An f32 tensor as stored on disk: shape and values. */
@@ -110,8 +111,8 @@ export function readSafetensors(file: string): SafetensorsFile {
   return { tensors, metadata };
 }
 
-/** Writes f32 tensors (in the order given) and string metadata atomically. */
-export function writeSafetensors(file: string, tensors: Array<[string, StoredTensor]>, metadata: Record<string, string> = {}): void {
+/** The header (length + JSON, padded so the data stays 8-byte aligned) of a file of these f32 tensors. */
+function encodeHeader(tensors: Array<[string, StoredTensor]>, metadata: Record<string, string>): Buffer {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -121,15 +122,24 @@ export function writeSafetensors(file: string, tensors: Array<[string, StoredTen
     offset += n * 4;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8); // keep the data 8-byte aligned
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
   const head = Buffer.alloc(8 + Buffer.byteLength(json));
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
   head.write(json, 8, 'utf8');
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  return head;
+}
+
+const tmpPath = (file: string) => join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+const bytesOf = (t: StoredTensor) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+
+/** Writes f32 tensors (in the order given) and string metadata atomically. */
+export function writeSafetensors(file: string, tensors: Array<[string, StoredTensor]>, metadata: Record<string, string> = {}): void {
+  const head = encodeHeader(tensors, metadata);
+  const tmp = tmpPath(file);
   const fd = openSync(tmp, 'w');
   try {
     writeAll(fd, head);
-    for (const [, t] of tensors) writeAll(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    for (const [, t] of tensors) writeAll(fd, bytesOf(t));
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -143,6 +153,30 @@ export function writeSafetensors(file: string, tensors: Array<[string, StoredTen
     fsyncSync(dirFd);
   } finally {
     closeSync(dirFd);
+  }
+}
+
+/** writeSafetensors without blocking the thread: the same atomic write, on libuv's threads. */
+export async function writeSafetensorsAsync(file: string, tensors: Array<[string, StoredTensor]>, metadata: Record<string, string> = {}): Promise<void> {
+  const head = encodeHeader(tensors, metadata);
+  const tmp = tmpPath(file);
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.write(head);
+    for (const [, t] of tensors) await fh.write(bytesOf(t));
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await unlink(tmp);
+    throw e;
+  }
+  await fh.close();
+  await rename(tmp, file);
+  const dir = await open(dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 

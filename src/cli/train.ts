@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run train -- --net E [flags]`: the paper's training recipe on a real dataset.
 import { init } from '../engine.js';
-import { formatSummary, resolveConfig } from '../vgg/config.js';
+import { formatSummary, resolveConfig, type VggConfig } from '../vgg/config.js';
+import { estimateMemory, fitAccumulation, microBatch } from '../train/preflight.js';
+import { fmtBytes } from '../gpu/runtime.js';
 import { DivergedError, Trainer } from '../train/trainer.js';
 import { fmtDuration, Progress } from './progress.js';
 import { applyVariants, helpText, parseFlags, UsageError } from './args.js';
@@ -22,7 +24,7 @@ async function main(): Promise<number> {
     // --classes and --in-channels describe the net without data (e.g. the paper's ImageNet nets).
     const data = o.classes != null && o.inChannels != null ? null : openData(o.data, o.valFraction, o.seed).train;
     const cfg = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes: o.classes ?? data!.classNames.length, inChannels: o.inChannels ?? data!.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
-    process.stdout.write(formatSummary(cfg) + '\n');
+    process.stdout.write(formatSummary(cfg) + '\n' + stepMemory(cfg, o.batch, o.accumulate ?? null, o.gpuMemoryBytes ?? null) + '\n');
     return 0;
   }
   const e = await init();
@@ -42,6 +44,9 @@ async function main(): Promise<number> {
       progress.done();
       const r = ev.record;
       console.log(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}  val top-1 err ${(r.valTop1 * 100).toFixed(2)}%  top-5 err ${(r.valTop5 * 100).toFixed(2)}%  lr ${r.lr.toExponential(1)}  ${fmtDuration(r.seconds)} (${r.imagesPerSec.toFixed(1)} img/s, ${(r.dataWait * 100).toFixed(0)}% waiting for data)  [${r.schedule}]`);
+    } else if (ev.kind === 'checkpoint') {
+      progress.done();
+      console.log(`checkpoint at step ${ev.step} (training paused ${ev.seconds.toFixed(1)} s; the files are written meanwhile)`);
     } else {
       progress.done();
       console.log(ev.message);
@@ -82,6 +87,20 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+}
+
+/** The summary's memory line: a training step at this batch, and the split that fits --gpu-memory. */
+function stepMemory(cfg: VggConfig, batch: number, accumulate: number | null, memoryBytes: number | null): string {
+  const m = accumulate ? microBatch(batch, accumulate) : batch;
+  const e = estimateMemory(cfg, m);
+  const at = accumulate && accumulate > 1 ? `batch ${batch} as ${accumulate} micro-batches of ${m}` : `batch ${batch}`;
+  let line = `a training step at ${at} holds about ${fmtBytes(e.totalBytes)} on the GPU (${fmtBytes(e.paramBytes)} weights, gradients and momentum; ${fmtBytes(e.activationBytes)} activations)`;
+  if (memoryBytes !== null) {
+    // The adapter's buffer limits are checked when training starts; here only the memory budget.
+    const k = fitAccumulation(cfg, batch, Infinity, memoryBytes);
+    line += k === null ? `; not even one image fits --gpu-memory ${fmtBytes(memoryBytes)}` : k === 1 ? `; fits --gpu-memory ${fmtBytes(memoryBytes)}` : `; to fit --gpu-memory ${fmtBytes(memoryBytes)}: --accumulate ${k} (micro-batches of ${microBatch(batch, k)}, ${fmtBytes(estimateMemory(cfg, microBatch(batch, k)).totalBytes)})`;
+  }
+  return line;
 }
 
 main().then(

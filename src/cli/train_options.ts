@@ -35,6 +35,9 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   workers: { type: 'string', help: 'input-pipeline threads: decoding and augmentation (0: on the main thread)', default: 'cores − 1' },
   'val-fraction': { type: 'string', help: 'held-out share when the data has no test split', default: '0.1' },
   'eval-batch': { type: 'string', help: 'validation batch size', default: '256' },
+  accumulate: { type: 'string', help: 'split each batch into K micro-batches and sum their gradients: one SGD step, the memory of batch/K', default: 'what fits (1 unless the preflight says otherwise)' },
+  'gpu-memory': { type: 'string', help: 'GPU memory in GiB to fit a step into (WebGPU cannot tell); picks --accumulate' },
+  'checkpoint-every': { type: 'string', help: 'a resumable checkpoint within epochs: a duration (90s, 10m, 2h) or a step count (500); 0: only at epoch ends', default: '10m' },
   'max-steps': { type: 'string', help: 'stop with a checkpoint after this many steps' },
   variants: VARIANTS_FLAG,
   resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
@@ -42,6 +45,16 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   verbose: { type: 'boolean', help: 'show engine-internal detail: Dawn’s messages, each kernel timing' },
   help: { type: 'boolean', help: 'show this help' },
 };
+
+/** "90s", "10m", "2h" → seconds; "500" → steps; "0" → never (epoch ends only). */
+export function checkpointEvery(raw: string): { seconds: number | null; steps: number | null } {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(raw.trim());
+  if (!m) throw new UsageError(`--checkpoint-every ${raw}: give a duration (90s, 10m, 2h) or a number of steps (500)`);
+  const v = Number(m[1]);
+  if (v === 0) return { seconds: null, steps: null };
+  if (!m[2]) return { seconds: null, steps: num('checkpoint-every', m[1], { int: true, min: 1 }) };
+  return { seconds: v * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'], steps: null };
+}
 
 /** One input-pipeline thread per core but the one the main thread (the GPU's feeder) uses. */
 export function defaultWorkers(): number {
@@ -95,7 +108,11 @@ export function buildOptions(f: ReturnType<typeof parseFlags>): TrainOptions {
     resume: f.resume === true,
     resumeLr: f.resume === true && get('lr') !== undefined ? num('lr', get('lr')!, { gt: 0 }) : null,
     maxSteps: get('max-steps') ? num('max-steps', get('max-steps')!, { int: true, min: 1 }) : null,
+    accumulate: get('accumulate') ? num('accumulate', get('accumulate')!, { int: true, min: 1 }) : null,
+    gpuMemoryBytes: get('gpu-memory') ? num('gpu-memory', get('gpu-memory')!, { gt: 0 }) * 2 ** 30 : (saved?.gpuMemoryBytes ?? null),
+    checkpointEvery: get('checkpoint-every') ? checkpointEvery(get('checkpoint-every')!) : (saved?.checkpointEvery ?? { seconds: 600, steps: null }),
   };
+  if (o.accumulate != null && o.accumulate > o.batch) throw new UsageError(`--accumulate ${o.accumulate}: more micro-batches than the ${o.batch} images of a batch; use at most ${o.batch}`);
   if (saved && o.net !== saved.net) throw new UsageError(`--resume: the run in ${o.out} trains VGG-${saved.net}, not VGG-${o.net}`);
   return o;
 }

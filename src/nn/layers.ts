@@ -125,9 +125,12 @@ export class Dropout extends Leaf {
   constructor(readonly p: number) {
     super();
   }
-  /** Runs the layer. */
-  forward(x: Tensor): Tensor {
-    return dropout(x, { p: this.p, training: this.training });
+  /**
+   * Runs the layer. `imageOffset`: where this batch starts in a larger one it is a micro-batch of
+   * (gradient accumulation), so each image gets the mask it would have in the whole batch.
+   */
+  forward(x: Tensor, imageOffset = 0): Tensor {
+    return dropout(x, { p: this.p, training: this.training, indexOffset: imageOffset * (x.size / x.shape[0]) });
   }
   /** Dropout is active only in training. */
   override setTraining(training: boolean): void {

@@ -16,6 +16,11 @@ export interface DropoutOptions {
   training: boolean;
   /** Mask seed; drawn from the engine's seeded RNG when omitted. */
   seed?: number;
+  /**
+   * Added to every element index before hashing: a micro-batch that starts at image j of a larger
+   * batch passes j × (elements per image), and gets exactly the masks the whole batch would have.
+   */
+  indexOffset?: number;
 }
 
 /** Inverted dropout: keeps each element with probability 1−p, scaled by 1/(1−p). */
@@ -24,12 +29,13 @@ export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   if (!(p >= 0 && p < 1)) throw new OpError('dropout', `p must be in [0, 1), got ${p}`, { input: x.shape });
   if (!training || p === 0) return copy(x);
   const seed = options.seed ?? engine().rng.nextU32();
-  const y = applyMask(x, p, seed, `dropout ${x}`);
-  record('dropout', [x], y, [], (g) => [applyMask(g, p, seed, `dropout backward ${g}`)]);
+  const offset = options.indexOffset ?? 0;
+  const y = applyMask(x, p, seed, offset, `dropout ${x}`);
+  record('dropout', [x], y, [], (g) => [applyMask(g, p, seed, offset, `dropout backward ${g}`)]);
   return y;
 }
 
-function applyMask(a: Tensor, p: number, seed: number, label: string): Tensor {
+function applyMask(a: Tensor, p: number, seed: number, offset: number, label: string): Tensor {
   const rt = engine().rt;
   const y = Tensor.empty(a.shape, 'dropout');
   forEachChunk(a.size, (s, n) => {
@@ -37,7 +43,7 @@ function applyMask(a: Tensor, p: number, seed: number, label: string): Tensor {
     const yr = rt.range(y.buffer, s, n);
     rt.dispatch({
       kernel: 'dropout',
-      uniforms: [n, ar.elemOffset, yr.elemOffset, s, seed >>> 0, { f32: p }, { f32: 1 / (1 - p) }],
+      uniforms: [n, ar.elemOffset, yr.elemOffset, (offset + s) >>> 0, seed >>> 0, { f32: p }, { f32: 1 / (1 - p) }],
       buffers: [ar, yr],
       workgroups: gridFor(n),
       label,

@@ -4,23 +4,23 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward } from '../autograd/tape.js';
-import { BatchMaker, epochOrder, mixSeed, Prefetch } from '../data/batches.js';
+import { type Batch, BatchMaker, epochOrder, mixSeed, Prefetch } from '../data/batches.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { openData } from '../data/open.js';
 import { type ChannelStats, channelStats } from '../data/transforms.js';
 import { engine } from '../engine.js';
-import { accumulateInto, fill, fillInPlace } from '../ops/elementwise.js';
+import { accumulateInto, fill, fillInPlace, scale } from '../ops/elementwise.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
 import { tuningEnabled } from '../ops/tune.js';
 import { tuningFile } from '../ops/variants.js';
 import { SGD } from '../optim/sgd.js';
 import { Rng } from '../rng.js';
 import { keep, Tensor, tidy } from '../tensor.js';
-import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, type Preprocess, saveModel, saveTrainingCheckpoint, trainStatePath } from '../checkpoint/checkpoint.js';
+import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, type Preprocess, saveModel, saveTrainingCheckpoint, snapshotTrainingCheckpoint, trainStatePath } from '../checkpoint/checkpoint.js';
 import { readSafetensors } from '../checkpoint/safetensors.js';
 import { type NetName, resolveConfig } from '../vgg/config.js';
 import { fmtBytes, GpuError } from '../gpu/runtime.js';
-import { preflight } from './preflight.js';
+import { preflight, type StepPlan } from './preflight.js';
 import type { InitScheme } from '../vgg/init.js';
 import { buildVgg, type Vgg } from '../vgg/model.js';
 import { type TuneProgress, tuneVgg } from '../vgg/tune.js';
@@ -67,6 +67,12 @@ export interface TrainOptions {
   resumeLr?: number | null;
   /** Stop (with a checkpoint) after this many steps in total; for tests and time-boxed runs. */
   maxSteps: number | null;
+  /** Micro-batches per SGD step (gradient accumulation); null or absent: 1, or what the preflight needs. */
+  accumulate?: number | null;
+  /** The GPU's memory, if known: the preflight picks `accumulate` so a step fits in it. */
+  gpuMemoryBytes?: number | null;
+  /** Resumable checkpoints within an epoch, after this much training time or this many steps. */
+  checkpointEvery?: { seconds: number | null; steps: number | null };
 }
 
 /** Progress events a Trainer reports. */
@@ -76,6 +82,7 @@ export type TrainEvent =
   | { kind: 'eval'; epoch: number; done: number; total: number }
   | ({ kind: 'tune' } & TuneProgress)
   | { kind: 'epoch'; record: EpochRecord }
+  | { kind: 'checkpoint'; step: number; seconds: number }
   | { kind: 'message'; message: string };
 
 /** One epoch's metrics (a line of metrics.jsonl). */
@@ -90,6 +97,9 @@ export interface EpochRecord {
   imagesPerSec: number;
   /** Share of the epoch's training time spent waiting for the input pipeline. */
   dataWait: number;
+  /** Images per SGD step, and the micro-batches each step was split into. */
+  batch: number;
+  accumulate: number;
   schedule: string;
 }
 
@@ -125,9 +135,13 @@ export class Trainer {
   readonly opt: SGD;
   readonly train: ImageDataset;
   readonly val: ImageDataset;
+  /** The preflight's plan: memory, and the micro-batches a step is split into. */
+  readonly plan: StepPlan;
   private schedule: PlateauSchedule;
   private state: RunState;
   private stopRequested = false;
+  private lastSaved: { step: number; time: number } | null = null;
+  private pendingWrite: Promise<void> | null = null;
 
   constructor(
     readonly o: TrainOptions,
@@ -152,8 +166,11 @@ export class Trainer {
     }
     engine().rng.setState({ state: mixSeed(o.seed, 0x1417), spare: null });
     const config = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes, inChannels: this.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
-    const mem = preflight(config, o.batch, engine().rt);
-    emit({ kind: 'message', message: `${(mem.parameters / 1e6).toFixed(2)} M parameters; a training step holds about ${fmtBytes(mem.totalBytes)} on the GPU (${fmtBytes(mem.paramBytes)} weights, gradients and momentum)` });
+    this.plan = preflight(config, o.batch, engine().rt, { accumulate: o.accumulate, memoryBytes: o.gpuMemoryBytes });
+    const mem = this.plan;
+    const split = mem.accumulate > 1 ? ` at ${mem.accumulate} micro-batches of ${mem.microBatch}` : '';
+    emit({ kind: 'message', message: `${(mem.parameters / 1e6).toFixed(2)} M parameters; a training step${split} holds about ${fmtBytes(mem.totalBytes)} on the GPU (${fmtBytes(mem.paramBytes)} weights, gradients and momentum)` });
+    if (mem.reason) emit({ kind: 'message', message: mem.reason });
     this.model = buildVgg({ ...config, init: o.init });
     this.opt = new SGD(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.schedule = new PlateauSchedule(o.lr, o.patience, o.maxDecays);
@@ -162,6 +179,9 @@ export class Trainer {
       this.schedule.state = this.state.schedule;
       if (o.resumeLr) this.schedule.state.lr = o.resumeLr;
       this.opt.lr = this.state.schedule.lr;
+      // metrics.jsonl as the checkpoint knows it: a crash between an epoch's line and its
+      // checkpoint would otherwise leave that epoch in the file twice after the resume.
+      writeFileSync(join(o.out, 'metrics.jsonl'), this.state.history.map((r) => JSON.stringify(r) + '\n').join(''));
       emit({ kind: 'message', message: `resumed from ${resumeFile} at epoch ${this.state.epoch + 1}, step ${this.state.step}, lr ${this.opt.lr}` });
     } else {
       if (o.initFrom) {
@@ -204,7 +224,7 @@ export class Trainer {
       // The per-pass detail goes to tuning.log in the run folder; the CLI shows one progress line.
       const t0 = performance.now();
       const logFile = join(o.out, 'tuning.log');
-      const tuned = await tuneVgg(this.model.config, o.batch, (p) => {
+      const tuned = await tuneVgg(this.model.config, this.plan.microBatch, (p) => {
         appendFileSync(logFile, `${new Date().toISOString()} ${p.line}\n`);
         this.emit({ kind: 'tune', ...p });
       });
@@ -212,7 +232,8 @@ export class Trainer {
     }
     // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
     await engine().rt.precompile(() => {
-      const loss = tidy(() => softmaxCrossEntropy(this.model.forward(Tensor.empty([o.batch, C, o.inputSize, o.inputSize])), new Array<number>(o.batch).fill(0)));
+      const m = this.plan.microBatch;
+      const loss = tidy(() => softmaxCrossEntropy(this.model.forward(Tensor.empty([m, C, o.inputSize, o.inputSize])), new Array<number>(m).fill(0)));
       backward(loss);
       loss.dispose();
       this.opt.zeroGrad();
@@ -220,6 +241,7 @@ export class Trainer {
     // The input pipeline: training batches, and validation crops, made by worker threads.
     const maker = new BatchMaker(this.train, aug, o.seed, o.workers);
     const valMaker = new BatchMaker(this.val, aug, o.seed, o.workers);
+    this.lastSaved = { step: st.step, time: performance.now() }; // --checkpoint-every counts from here
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);
@@ -230,16 +252,7 @@ export class Trainer {
         for (let k = st.stepInEpoch; k < stepsPerEpoch; k++) {
           const batch = await batches.next();
           const B = batch.labels.length;
-          engine().rng.setState({ state: mixSeed(o.seed, st.step, 0xd40), spare: null }); // dropout masks
-          const loss = tidy(() => {
-            const x = Tensor.from(batch.x, [B, C, o.inputSize, o.inputSize]);
-            return softmaxCrossEntropy(this.model.forward(x), batch.labels);
-          });
-          backward(loss);
-          this.opt.step();
-          this.opt.zeroGrad();
-          accumulateInto(lossSum, loss);
-          loss.dispose();
+          this.trainStep(batch, lossSum);
           st.step++;
           st.stepInEpoch = k + 1;
           st.lossCount++;
@@ -265,6 +278,11 @@ export class Trainer {
             await this.checkpoint();
             return { stoppedEarly: true, history: st.history };
           }
+          if (k + 1 < stepsPerEpoch && this.checkpointDue()) {
+            // Within the epoch (its end writes one anyway): the f32 loss sum as it stands goes along.
+            st.lossPending = (await lossSum.toArray())[0];
+            this.emit({ kind: 'checkpoint', step: st.step, seconds: await this.checkpointInBackground() });
+          }
         }
         const trainLoss = st.lossSum / Math.max(1, st.lossCount); // flushed at the epoch's last step
         const seconds = (performance.now() - t0) / 1000;
@@ -274,7 +292,7 @@ export class Trainer {
         const lr = this.opt.lr;
         const outcome = this.schedule.step(rates.top1);
         this.opt.lr = this.schedule.state.lr;
-        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, dataWait: batches.waitMs / 1000 / seconds, schedule: outcome };
+        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, dataWait: batches.waitMs / 1000 / seconds, batch: o.batch, accumulate: this.plan.accumulate, schedule: outcome };
         st.history.push(record);
         st.epoch++;
         st.stepInEpoch = 0;
@@ -297,6 +315,7 @@ export class Trainer {
     } finally {
       await maker.close();
       await valMaker.close();
+      await this.flushCheckpoint();
       lossSum.dispose();
     }
     return { stoppedEarly: false, history: st.history };
@@ -308,9 +327,72 @@ export class Trainer {
     return existsSync(f) ? f : null;
   }
 
+  /** Writes a checkpoint now (after any still being written in the background). */
   private async checkpoint(): Promise<void> {
+    await this.flushCheckpoint();
     this.state.schedule = this.schedule.state;
     await saveTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state, this.preprocess);
+    this.lastSaved = { step: this.state.step, time: performance.now() };
+  }
+
+  /**
+   * A checkpoint within an epoch: training waits only while the parameters and momentum are read
+   * off the GPU; the files are written while it goes on (atomically, as always: a crash meanwhile
+   * leaves the previous checkpoint). Returns the seconds training waited.
+   */
+  private async checkpointInBackground(): Promise<number> {
+    await this.flushCheckpoint();
+    const t0 = performance.now();
+    this.state.schedule = this.schedule.state;
+    const write = await snapshotTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state, this.preprocess);
+    this.pendingWrite = write();
+    this.pendingWrite.catch(() => {}); // surfaced by flushCheckpoint
+    this.lastSaved = { step: this.state.step, time: performance.now() };
+    return (performance.now() - t0) / 1000;
+  }
+
+  /** Waits for a checkpoint being written in the background; its failure is thrown here. */
+  private async flushCheckpoint(): Promise<void> {
+    const p = this.pendingWrite;
+    this.pendingWrite = null;
+    await p;
+  }
+
+  /** True when --checkpoint-every's steps or training time have passed since the last checkpoint. */
+  private checkpointDue(): boolean {
+    const every = this.o.checkpointEvery ?? { seconds: 600, steps: null };
+    if (!this.lastSaved) return false;
+    return (every.steps !== null && this.state.step - this.lastSaved.step >= every.steps) || (every.seconds !== null && performance.now() - this.lastSaved.time >= every.seconds * 1000);
+  }
+
+  /**
+   * One SGD step on a batch: the preflight's micro-batches run forward and backward in turn, each
+   * loss weighted by its share of the batch so the summed gradients are the whole batch's; then one
+   * update. Every micro-batch draws the step's dropout seeds and places its masks by its first
+   * image, so masks, like augmentation, depend on (seed, step, image) alone. The batch's mean loss
+   * is added to `lossSum` on the GPU.
+   */
+  private trainStep(batch: Batch, lossSum: Tensor): void {
+    const o = this.o;
+    const B = batch.labels.length;
+    const C = this.train.channels;
+    const per = C * o.inputSize ** 2;
+    const parts = Math.min(this.plan.accumulate, B);
+    for (let m = 0; m < parts; m++) {
+      const j0 = Math.floor((m * B) / parts);
+      const j1 = Math.floor(((m + 1) * B) / parts);
+      engine().rng.setState({ state: mixSeed(o.seed, this.state.step, 0xd40), spare: null });
+      const loss = tidy(() => {
+        const x = Tensor.from(batch.x.subarray(j0 * per, j1 * per), [j1 - j0, C, o.inputSize, o.inputSize]);
+        const l = softmaxCrossEntropy(this.model.forward(x, j0), batch.labels.subarray(j0, j1));
+        return parts === 1 ? l : scale(l, (j1 - j0) / B);
+      });
+      backward(loss);
+      accumulateInto(lossSum, loss);
+      loss.dispose();
+    }
+    this.opt.step();
+    this.opt.zeroGrad();
   }
 
   /** Stored with every checkpoint so evaluation prepares images as training did. */

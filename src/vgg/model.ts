@@ -78,8 +78,11 @@ export class Vgg {
     return h;
   }
 
-  /** Logits [N, classes] for a batch of training-size images. */
-  forward(x: Tensor): Tensor {
+  /**
+   * Logits [N, classes] for a batch of training-size images. `imageOffset`: where the batch starts
+   * in a larger one it is a micro-batch of, so dropout masks do not depend on the split.
+   */
+  forward(x: Tensor, imageOffset = 0): Tensor {
     const s = this.config.inputSize;
     if (x.shape[2] !== s || x.shape[3] !== s) {
       throw new OpError(`VGG-${this.config.net}`, `the FC form takes ${s}×${s} inputs (use denseForward for other sizes)`, { input: x.shape });
@@ -87,7 +90,7 @@ export class Vgg {
     let h = flatten(this.runFeatures(x));
     for (const c of this.classifier) {
       h = c.fc.forward(h);
-      if (c.dropout) h = c.dropout.forward(h);
+      if (c.dropout) h = c.dropout.forward(h, imageOffset);
     }
     return h;
   }

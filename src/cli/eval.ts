@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { init } from '../engine.js';
 import { openData } from '../data/open.js';
 import { Subset } from '../data/dataset.js';
-import { savedOptions } from '../train/trainer.js';
+import { savedOptions } from '../train/options.js';
 import { ErrorCounter } from '../train/metrics.js';
 import { METHODS, type Method, posteriors } from '../eval/protocols.js';
 import { checkFits, type EvalOverrides, type LoadedNet, loadForEval, testScales } from '../eval/load.js';

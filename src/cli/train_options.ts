@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { INIT_SCHEMES } from '../vgg/init.js';
 import { NET_NAMES } from '../vgg/config.js';
-import { savedOptions, type TrainOptions } from '../train/trainer.js';
+import { savedOptions, type TrainOptions } from '../train/options.js';
 import { type FlagSpec, num, numList, oneOf, type parseFlags, scaleRange, UsageError, VARIANTS_FLAG } from './args.js';
 
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {

@@ -1,7 +1,7 @@
 // The paper's training procedure (section 3.1) over any dataset: mini-batch SGD with momentum and
 // weight decay, dropout, the plateau learning-rate schedule, scale-jittered crops, flips and colour
 // shift; validation each epoch; atomic checkpoints, `best`, metrics and charts; exact resume.
-import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward } from '../autograd/tape.js';
 import { type Batch, BatchMaker, epochOrder, mixSeed, Prefetch } from '../data/batches.js';
@@ -18,90 +18,17 @@ import { Rng } from '../rng.js';
 import { keep, Tensor, tidy } from '../tensor.js';
 import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, type Preprocess, saveModel, saveTrainingCheckpoint, snapshotTrainingCheckpoint, trainStatePath } from '../checkpoint/checkpoint.js';
 import { readSafetensors } from '../checkpoint/safetensors.js';
-import { type NetName, resolveConfig } from '../vgg/config.js';
+import { resolveConfig } from '../vgg/config.js';
 import { fmtBytes, GpuError } from '../gpu/runtime.js';
 import { preflight, type StepPlan } from './preflight.js';
-import type { InitScheme } from '../vgg/init.js';
 import { buildVgg, type Vgg } from '../vgg/model.js';
-import { type TuneProgress, tuneVgg } from '../vgg/tune.js';
-import type { LrnConvention } from '../ops/lrn.js';
+import { tuneVgg } from '../vgg/tune.js';
 import { evaluateCentreCrop } from './evaluate.js';
 import { PlateauSchedule, type PlateauState } from './schedule.js';
+import type { EpochRecord, TrainEvent, TrainOptions } from './options.js';
+
+export { savedOptions, type EpochRecord, type TrainEvent, type TrainOptions } from './options.js';
 import { writeFilterGrid, writeTrainingChart } from './charts.js';
-
-/** Everything a training run needs (the CLI's flags). */
-export interface TrainOptions {
-  net: NetName;
-  data: string;
-  out: string;
-  epochs: number;
-  batch: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  dropout: number;
-  patience: number;
-  maxDecays: number;
-  width: number;
-  /** Training crop = the net's input size. */
-  inputSize: number;
-  /** Output classes and input channels if given; they must match the data (null: the data's). */
-  classes?: number | null;
-  inChannels?: number | null;
-  /** Smallest side S before cropping: fixed [S, S] or jittered [Smin, Smax]. */
-  scale: [number, number];
-  flip: boolean;
-  colorShift: number;
-  subtractMean: boolean;
-  /** Per-channel divisor after the mean (null or absent: none, the paper's recipe). */
-  std?: number[] | null;
-  init: InitScheme;
-  initFrom: string | null;
-  lrnConvention: LrnConvention;
-  seed: number;
-  workers: number;
-  valFraction: number;
-  evalBatch: number;
-  resume: boolean;
-  /** With resume: replace the saved learning rate (a cut by hand, as the paper's authors did). */
-  resumeLr?: number | null;
-  /** Stop (with a checkpoint) after this many steps in total; for tests and time-boxed runs. */
-  maxSteps: number | null;
-  /** Micro-batches per SGD step (gradient accumulation); null or absent: 1, or what the preflight needs. */
-  accumulate?: number | null;
-  /** The GPU's memory, if known: the preflight picks `accumulate` so a step fits in it. */
-  gpuMemoryBytes?: number | null;
-  /** Resumable checkpoints within an epoch, after this much training time or this many steps. */
-  checkpointEvery?: { seconds: number | null; steps: number | null };
-}
-
-/** Progress events a Trainer reports. */
-export type TrainEvent =
-  | { kind: 'start'; message: string }
-  | { kind: 'step'; epoch: number; step: number; steps: number; loss: number | null; imagesPerSec: number; etaSec: number; dataWait: number }
-  | { kind: 'eval'; epoch: number; done: number; total: number }
-  | ({ kind: 'tune' } & TuneProgress)
-  | { kind: 'epoch'; record: EpochRecord }
-  | { kind: 'checkpoint'; step: number; seconds: number }
-  | { kind: 'message'; message: string };
-
-/** One epoch's metrics (a line of metrics.jsonl). */
-export interface EpochRecord {
-  epoch: number;
-  step: number;
-  trainLoss: number;
-  valTop1: number;
-  valTop5: number;
-  lr: number;
-  seconds: number;
-  imagesPerSec: number;
-  /** Share of the epoch's training time spent waiting for the input pipeline. */
-  dataWait: number;
-  /** Images per SGD step, and the micro-batches each step was split into. */
-  batch: number;
-  accumulate: number;
-  schedule: string;
-}
 
 interface RunState {
   [key: string]: unknown;
@@ -410,10 +337,4 @@ export class DivergedError extends Error {
     super(`the loss became NaN or infinite by step ${step}; training stopped. ${kept}. Try a lower --lr or another --init.`);
     this.name = 'DivergedError';
   }
-}
-
-/** Reads a run's saved options (for --resume without repeating every flag). */
-export function savedOptions(out: string): Partial<TrainOptions> | null {
-  const f = join(out, 'options.json');
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Partial<TrainOptions>) : null;
 }

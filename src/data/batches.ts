@@ -42,25 +42,48 @@ export function epochOrder(length: number, seed: number, epoch: number): Int32Ar
   return order;
 }
 
+/**
+ * Runs `prepare(b)` for b = 0…n−1 with the next one already started while the current one is
+ * finished: the native decoder works on image b+1 (on libuv's threads) while this thread crops and
+ * normalises image b. Results go to `finish` in order, so the output does not depend on timing.
+ */
+async function overlapped<T>(n: number, prepare: (b: number) => Promise<T> | T, finish: (b: number, t: T) => void): Promise<void> {
+  let next = n > 0 ? Promise.resolve(prepare(0)) : null;
+  for (let b = 0; b < n; b++) {
+    const current = next!;
+    if (b + 1 < n) {
+      next = Promise.resolve(prepare(b + 1));
+      next.catch(() => {}); // awaited next round; this keeps an early failure from being "unhandled"
+    }
+    finish(b, await current);
+  }
+}
+
 /** Builds one augmented batch; image i's randomness depends only on (seed, epoch, image index). */
 export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, aug: AugmentOptions, seed: number, epoch: number): Promise<Batch> {
   const per = ds.channels * aug.crop * aug.crop;
   const x = new Float32Array(indices.length * per);
   const labels = new Int32Array(indices.length);
-  for (let b = 0; b < indices.length; b++) {
-    const i = indices[b];
-    const rng = new Rng(mixSeed(seed, epoch, i));
-    const s = drawScale(aug, rng);
-    if (ds.load) {
+  const load = ds.load?.bind(ds);
+  await overlapped<{ crop: RawImage | null; rng: Rng; s: number }>(
+    indices.length,
+    (b) => {
+      const i = indices[b];
+      const rng = new Rng(mixSeed(seed, epoch, i));
+      const s = drawScale(aug, rng);
       // The decoder rescales to S and computes only the crop, placed by the same draws.
-      const crop = await ds.load(i, s, (w, h) => {
+      const window = (w: number, h: number) => {
         const [x0, y0] = cropCorner(w, h, aug.crop, rng);
         return { x0, y0, width: aug.crop, height: aug.crop };
-      });
-      finishTrainSample(crop, aug.crop, aug.crop, 0, 0, aug, rng, x, b * per);
-    } else trainSampleAt(ds.image(i), s, aug, rng, x, b * per);
-    labels[b] = ds.label(i);
-  }
+      };
+      return load ? load(i, s, window).then((crop) => ({ crop, rng, s })) : { crop: null, rng, s };
+    },
+    (b, { crop, rng, s }) => {
+      if (crop) finishTrainSample(crop, aug.crop, aug.crop, 0, 0, aug, rng, x, b * per);
+      else trainSampleAt(ds.image(indices[b]), s, aug, rng, x, b * per);
+      labels[b] = ds.label(indices[b]);
+    },
+  );
   return { x, labels };
 }
 
@@ -69,18 +92,20 @@ export async function makeCentreBatch(ds: ImageDataset, indices: ArrayLike<numbe
   const per = ds.channels * crop * crop;
   const x = new Float32Array(indices.length * per);
   const labels = new Int32Array(indices.length);
-  const sampling = norm.sampling ?? 'vggpu';
-  for (let b = 0; b < indices.length; b++) {
-    const i = indices[b];
-    if (ds.load && sampling === 'vggpu') {
-      const window = (w: number, h: number) => {
-        const [x0, y0] = centreOffsets(w, h, crop);
-        return { x0, y0, width: crop, height: crop };
-      };
-      normalisedCrop(await ds.load(i, q, window), norm, x, b * per);
-    } else centreSample(await evalImage(ds, i, q, norm), q, crop, norm, x, b * per);
-    labels[b] = ds.label(i);
-  }
+  const cropped = !!ds.load && (norm.sampling ?? 'vggpu') === 'vggpu';
+  const window = (w: number, h: number) => {
+    const [x0, y0] = centreOffsets(w, h, crop);
+    return { x0, y0, width: crop, height: crop };
+  };
+  await overlapped(
+    indices.length,
+    (b) => (cropped ? ds.load!(indices[b], q, window) : evalImage(ds, indices[b], q, norm)),
+    (b, img) => {
+      if (cropped) normalisedCrop(img, norm, x, b * per);
+      else centreSample(img, q, crop, norm, x, b * per);
+      labels[b] = ds.label(indices[b]);
+    },
+  );
   return { x, labels };
 }
 

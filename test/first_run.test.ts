@@ -74,7 +74,7 @@ describe('a first training run', () => {
     expect(all).not.toMatch(/^Warning:/m);
     expect(all).not.toMatch(/third_party\/dawn/);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^adapter: \w+ \((core|compatibility)\): .* \[(CPU fallback: no GPU adapter found.*|GPU found|forced by VGGPU_BACKEND)\]$/);
+    expect(lines[0]).toMatch(/^adapter: \w+ \((core|compatibility)\): .* \[(CPU fallback: no GPU adapter found.*|GPU found|(CPU fallback: )?forced by VGGPU_BACKEND)\]$/);
     // adapter, (CPU note), parameters, data, tuning summary; then the end of the run.
     const beforeTraining = lines.findIndex((l) => l.startsWith('stopped with a checkpoint'));
     expect(beforeTraining).toBeLessThanOrEqual(5);
@@ -135,5 +135,35 @@ process.stderr.write('stderr works again\\n');
     const r = run({ VGGPU_VERBOSE: '1' });
     expect(JSON.parse(r.stdout)).toEqual({ value: 42, text: '' });
     expect(r.stderr).toBe('Warning: from native code\nstderr works again\n');
+  });
+});
+
+describe('adapter choice among CPU adapters', () => {
+  // Chromium's SwiftShader (installed by `npm run setup`) is a Vulkan CPU driver; with it visible
+  // the engine has two CPU adapters and keeps the one a GEMM probe found faster.
+  const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  if (!existsSync(icd)) console.warn(`NOT TESTED: adapter choice by speed — no SwiftShader at ${icd}; \`npm run setup\` installs Debian's chromium, which has it`);
+  const script = join(dir, 'adapter.mts');
+  const describeLine = (probes: Record<string, number> | null) => {
+    const cache = mkdtempSync(join(dir, 'probe-'));
+    if (probes) writeFileSync(join(cache, 'adapter-probe.json'), JSON.stringify(probes));
+    writeFileSync(script, `import { init } from ${JSON.stringify(join(root, 'src/index.ts'))};\nconst e = await init();\nconsole.log(e.rt.describe());\nprocess.exit(0);\n`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { ...process.env, VK_ICD_FILENAMES: icd, VGGPU_CACHE_DIR: cache, VGGPU_BACKEND: '' }, encoding: 'utf8' });
+    return { line: r.stdout.trim(), probes: JSON.parse(readFileSync(join(cache, 'adapter-probe.json'), 'utf8')) as Record<string, number> };
+  };
+
+  it.runIf(existsSync(icd))('probes both once, keeps the times, and picks the faster; cached times decide later runs', () => {
+    const first = describeLine(null);
+    const keys = Object.keys(first.probes);
+    expect(keys.map((k) => k.split(':')[0]).sort()).toEqual(['opengles', 'vulkan']);
+    const fastest = keys.reduce((a, b) => (first.probes[b] < first.probes[a] ? b : a)).split(':')[0];
+    expect(first.line).toMatch(new RegExp(`^${fastest} .*\\[CPU fallback: no GPU adapter found; of 2 CPU adapters the fastest on a GEMM probe \\(.*; timed now, kept in .*adapter-probe\\.json\\)\\]$`));
+    // Cached times (here made up) decide without probing: each adapter wins when it is faster.
+    for (const [winner, loser] of [['vulkan', 'opengles'], ['opengles', 'vulkan']]) {
+      const forged = Object.fromEntries(keys.map((k) => [k, k.startsWith(winner) ? 1 : 100]));
+      const r = describeLine(forged);
+      expect(r.line).toMatch(new RegExp(`^${winner} .*\\(.*${loser} 100\\.0 ms.*; timed before, in `));
+      expect(r.probes).toEqual(forged);
+    }
   });
 });

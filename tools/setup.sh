@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One-time machine setup: the system libraries WebGPU needs — the Vulkan loader (through which Dawn
 # finds a GPU's driver: NVIDIA, AMD or Intel) and, for GPU-less machines, Mesa's EGL/GLES (over
-# which Dawn runs on the CPU with llvmpipe) — the Fashion-MNIST dataset, and the npm dependencies.
-# Safe to run again.
+# which Dawn runs on the CPU with llvmpipe) — Debian's chromium (for its SwiftShader Vulkan driver:
+# a core-feature-level CPU adapter that the kernel tests also run on), the Fashion-MNIST dataset,
+# and the npm dependencies. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libvulkan1 libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri dataset-fashion-mnist)
+APT_PACKAGES=(libvulkan1 libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri chromium dataset-fashion-mnist)
 
 if command -v apt-get >/dev/null 2>&1; then
   missing=()

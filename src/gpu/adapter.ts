@@ -2,6 +2,7 @@
 // backend (core features), else Dawn's OpenGL ES backend over Mesa's llvmpipe (compatibility
 // mode), which is how the engine runs on CPU-only Linux machines.
 import { create, globals } from 'webgpu';
+import { probeFile, probeTimes } from './adapter_probe.js';
 import { captureNativeStderr } from './native_stderr.js';
 
 /** Dawn backends the engine knows. */
@@ -56,10 +57,25 @@ async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatib
   return { adapter, backend, featureLevel, isCpu, description, reason: '', nativeLog: '' };
 }
 
+const keyOf = (c: AdapterChoice) => `${c.backend}: ${c.description}`;
+
+/** Of several CPU adapters, the one whose GEMM probe ran fastest (timed once per machine). */
+async function fastestCpu(cpu: AdapterChoice[]): Promise<AdapterChoice> {
+  const { ms, measured } = await probeTimes(cpu.map((c) => ({ key: keyOf(c), adapter: c.adapter })));
+  const best = cpu.reduce((a, b) => (ms[keyOf(b)] < ms[keyOf(a)] ? b : a));
+  const times = cpu.map((c) => `${c.backend} ${ms[keyOf(c)].toFixed(1)} ms`).join(', ');
+  const reason = `no GPU adapter found; of ${cpu.length} CPU adapters the fastest on a GEMM probe (${times}; ${measured ? 'timed now, kept in' : 'timed before, in'} ${probeFile()})`;
+  // A probed adapter has made its device: ask its backend for a fresh one.
+  const fresh = measured ? await tryBackend(best.backend, best.featureLevel) : best;
+  if (!fresh) throw new Error(`${keyOf(best)}: the adapter went away after its probe`);
+  return { ...fresh, reason };
+}
+
 /**
- * Finds an adapter. `VGGPU_BACKEND=vulkan|metal|d3d12|opengles` forces one backend.
- * A native backend that only offers a CPU rasteriser (lavapipe) loses to llvmpipe over GLES,
- * which Dawn supports better on Debian 12. Dawn's start-up warnings are kept in `nativeLog`.
+ * Finds an adapter: a GPU through the platform's native backend if there is one; else, of the CPU
+ * adapters (llvmpipe over GLES; SwiftShader or another Vulkan CPU driver where the Vulkan loader
+ * finds one), the fastest on a GEMM probe. `VGGPU_BACKEND=vulkan|metal|d3d12|opengles` forces one
+ * backend. Dawn's start-up warnings are kept in `nativeLog`.
  */
 export async function chooseAdapter(): Promise<AdapterChoice> {
   if (!globalsInstalled) {
@@ -72,18 +88,21 @@ export async function chooseAdapter(): Promise<AdapterChoice> {
     ? [[forced, forced === 'opengles' ? 'compatibility' : 'core']]
     : [[nativeBackend(), 'core'], ['opengles', 'compatibility']];
   const { value: choice, text } = await captureNativeStderr(async () => {
-    let cpuChoice: AdapterChoice | null = null;
+    const cpu: AdapterChoice[] = [];
     for (const [backend, level] of order) {
       const c = await tryBackend(backend, level);
       tried.push(`${backend}: ${c ? c.description : 'no adapter'}`);
       if (!c) continue;
       if (forced) return { ...c, reason: 'forced by VGGPU_BACKEND' };
       if (!c.isCpu) return { ...c, reason: 'GPU found' };
-      cpuChoice ??= c;
+      cpu.push(c);
     }
-    if (!cpuChoice) return null;
-    const others = tried.filter((t) => !t.startsWith(`${cpuChoice!.backend}:`));
-    return { ...cpuChoice, reason: `no GPU adapter found${others.length ? ` (${others.join('; ')})` : ''}` };
+    if (cpu.length === 0) return null;
+    if (cpu.length === 1) {
+      const others = tried.filter((t) => !t.startsWith(`${cpu[0].backend}:`));
+      return { ...cpu[0], reason: `no GPU adapter found${others.length ? ` (${others.join('; ')})` : ''}` };
+    }
+    return fastestCpu(cpu);
   });
   if (choice) return { ...choice, nativeLog: text };
   const dawnSaid = text.trim() ? ` Dawn said: ${text.trim().split('\n').filter((l) => l.startsWith('Warning:')).join(' ')}` : '';

@@ -2,8 +2,10 @@
 // creates instances and adapters ("Couldn't load Vulkan", "vkCreateInstance: Found no drivers!",
 // limits it trims for the GLES backend). They name paths on the machine that built Dawn and
 // nothing the user can act on, so adapter selection runs with fd 2 pointed at a temporary file;
-// what Dawn wrote is returned (and printed as it comes with VGGPU_VERBOSE=1). Only adapter and
-// device creation is wrapped: GPU errors later on arrive through WebGPU's error scopes.
+// what Dawn wrote is returned (kept as `engine().rt.adapter.nativeLog`; VGGPU_VERBOSE=1 lets it
+// through as it comes). Only adapter selection, a fraction of a second, is wrapped (anything else
+// the process writes to stderr meanwhile lands in that text too); GPU errors later on arrive
+// through WebGPU's error reporting, never this way.
 //
 // Node has no dup/dup2, and stderr may be a terminal, a pipe or a socket (a Node parent's
 // `stdio: 'pipe'`, as in vitest's workers), so libc's are called through koffi (an FFI whose

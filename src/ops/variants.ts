@@ -6,9 +6,9 @@
 //      it is made once;
 //   3. the family's default for the shape (the first candidate its op file lists).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { engine } from '../engine.js';
+import { cacheDir } from '../gpu/adapter_probe.js';
 import { OpError } from '../errors.js';
 import { kernelsFingerprint } from '../gpu/kernels.js';
 
@@ -75,7 +75,7 @@ export function tuningsForAdapter(): Readonly<Record<string, Tuned>> {
 
 /** Where timings are kept: $VGGPU_CACHE_DIR, else ~/.cache/vggpu. */
 export function tuningFile(): string {
-  return join(process.env.VGGPU_CACHE_DIR ?? join(homedir(), '.cache', 'vggpu'), 'kernel-tuning.json');
+  return join(cacheDir(), 'kernel-tuning.json');
 }
 
 function adapterKey(): string {

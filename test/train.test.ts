@@ -142,6 +142,17 @@ describe('gradient accumulation', () => {
     expectNear(await oneStep('acc1-d', 1, 0.5), await oneStep('acc4-d', 4, 0.5), 'dropout 0.5');
   });
 
+  it('a resume may change K: the run ends where an unsplit one does, float order aside', async () => {
+    const whole = new Trainer(options(join(dir, 'k-whole'), { batch: 16, epochs: 1, dropout: 0 }));
+    await whole.run();
+    const cut = new Trainer(options(join(dir, 'k-cut'), { batch: 16, epochs: 1, dropout: 0, accumulate: 2, maxSteps: 1 }));
+    await cut.run();
+    const resumed = new Trainer(options(join(dir, 'k-cut'), { batch: 16, epochs: 1, dropout: 0, accumulate: 4, resume: true }));
+    expect(resumed.plan.accumulate).toBe(4);
+    await resumed.run();
+    expectNear(await params(whole), await params(resumed), 'K 1 vs K 2 then 4');
+  });
+
   it('is bit-identical across two runs with the same K, dropout on', async () => {
     const [a, b] = [await oneStep('acc4-a', 4, 0.5), await oneStep('acc4-b', 4, 0.5)];
     a.forEach((p, i) => expect(Array.from(b[i]), `parameter ${i}`).toEqual(Array.from(p)));

@@ -38,7 +38,11 @@ async function main(): Promise<number> {
         console.log(`  kernel variant for ${ev.line}`);
       }
       progress.update('timing kernels for this adapter (once)', ev.done, ev.total, `passes, ~${fmtDuration(ev.etaSec)} left`);
-    } else if (ev.kind === 'step') progress.update(`epoch ${ev.epoch}`, ev.step, ev.steps, `loss ${ev.loss === null ? '…' : ev.loss.toFixed(4)}  ${ev.imagesPerSec.toFixed(1)} img/s  waiting for data ${(ev.dataWait * 100).toFixed(0)}%  ETA ${fmtDuration(ev.etaSec)}`);
+    } else if (ev.kind === 'step') {
+      const { accumulate: k, microBatch: m } = trainer.plan;
+      const batch = `batch ${o.batch}${k > 1 ? ` = ${k}×${m}` : ''}`;
+      progress.update(`epoch ${ev.epoch}`, ev.step, ev.steps, `loss ${ev.loss === null ? '…' : ev.loss.toFixed(4)}  ${batch}  ${ev.imagesPerSec.toFixed(1)} img/s  waiting for data ${(ev.dataWait * 100).toFixed(0)}%  ETA ${fmtDuration(ev.etaSec)}`);
+    }
     else if (ev.kind === 'eval') progress.update(`  validating`, ev.done, ev.total, '');
     else if (ev.kind === 'epoch') {
       progress.done();

@@ -108,7 +108,7 @@ export function buildOptions(f: ReturnType<typeof parseFlags>): TrainOptions {
     resume: f.resume === true,
     resumeLr: f.resume === true && get('lr') !== undefined ? num('lr', get('lr')!, { gt: 0 }) : null,
     maxSteps: get('max-steps') ? num('max-steps', get('max-steps')!, { int: true, min: 1 }) : null,
-    accumulate: get('accumulate') ? num('accumulate', get('accumulate')!, { int: true, min: 1 }) : null,
+    accumulate: get('accumulate') ? num('accumulate', get('accumulate')!, { int: true, min: 1 }) : (saved?.accumulate ?? null),
     gpuMemoryBytes: get('gpu-memory') ? num('gpu-memory', get('gpu-memory')!, { gt: 0 }) * 2 ** 30 : (saved?.gpuMemoryBytes ?? null),
     checkpointEvery: get('checkpoint-every') ? checkpointEvery(get('checkpoint-every')!) : (saved?.checkpointEvery ?? { seconds: 600, steps: null }),
   };

@@ -258,6 +258,7 @@ export class Trainer {
   private async checkpoint(): Promise<void> {
     await this.flushCheckpoint();
     this.state.schedule = this.schedule.state;
+    this.state.accumulate = this.plan.accumulate; // for the record: a resume may use another K
     await saveTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state, this.preprocess);
     this.lastSaved = { step: this.state.step, time: performance.now() };
   }
@@ -271,6 +272,7 @@ export class Trainer {
     await this.flushCheckpoint();
     const t0 = performance.now();
     this.state.schedule = this.schedule.state;
+    this.state.accumulate = this.plan.accumulate;
     const write = await snapshotTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state, this.preprocess);
     this.pendingWrite = write();
     this.pendingWrite.catch(() => {}); // surfaced by flushCheckpoint

@@ -8,6 +8,7 @@ import { engine, init, Tensor } from '../src/index.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from '../src/ops/conv2d.js';
 import { matmulVariants, stridedMatmul } from '../src/ops/matmul.js';
 import { tuneConv, tuneGemm } from '../src/ops/tune.js';
+import { unrollLoops } from '../src/gpu/kernels.js';
 import { chooseVariant, forceVariants, resetTunings, setVariant, tuningFile } from '../src/ops/variants.js';
 import { NET_NAMES, resolveConfig } from '../src/vgg/config.js';
 import { vggShapes } from '../src/vgg/tune.js';
@@ -191,5 +192,25 @@ describe('tuner', () => {
     expect(() => forceVariants('conv_forward')).toThrow(/pass=variant/);
     expect(() => setVariant('pool' as never, 'x')).toThrow(/unknown pass/);
     expect(() => applyVariants('pool=row-8x8')).toThrow(/--variants: .*unknown pass "pool"; passes: gemm, conv_forward/);
+  });
+});
+
+describe('source unrolling (UNROLL variants)', () => {
+  it('unrolls constant-bound loops innermost first, leaves other loops, and keeps each copy in a block', () => {
+    const src = [
+      'const TM = 2u;',
+      'const TM2 = TM * 2u;',
+      'fn f(n: u32) {',
+      '  for (var i = 0u; i < TM; i++) { for (var j = 0u; j < TM2; j++) { acc[i][j] += 1.0; } }',
+      '  for (var k = 0u; k < n; k++) { x += 1.0; }',
+      '  for (var e = 0u; e < 3u; e++) { if (e == n) { break; } }',
+      '}',
+    ].join('\n');
+    const out = unrollLoops('test', src);
+    expect(out).toContain('  { { acc[0u][0u] += 1.0; }\n{ acc[0u][1u] += 1.0; }\n{ acc[0u][2u] += 1.0; }\n{ acc[0u][3u] += 1.0; } }\n{ { acc[1u][0u] += 1.0; }');
+    expect(out).toContain('acc[1u][3u] += 1.0;');
+    expect(out.match(/acc\[/g)).toHaveLength(8);
+    expect(out).toContain('for (var k = 0u; k < n; k++) { x += 1.0; }'); // runtime bound
+    expect(out).toContain('for (var e = 0u; e < 3u; e++) { if (e == n) { break; } }'); // break
   });
 });

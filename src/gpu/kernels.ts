@@ -60,7 +60,51 @@ export function kernelSource(name: string, constants: BakedConstants): { key: st
     return Number.isInteger(v) && v >= 0 ? `const ${n} = ${v}u;` : `const ${n} = ${v.toPrecision(9)}f;`;
   });
   const key = `${name}(${names.map((n) => `${n}=${constants[n]}`).join(',')})`;
-  return { key, code: `${decls.join('\n')}\n${selectBlocks(name, readKernel(name), constants)}` };
+  const code = `${decls.join('\n')}\n${selectBlocks(name, readKernel(name), constants)}`;
+  return { key, code: constants.UNROLL === true ? unrollLoops(name, code) : code };
+}
+
+const LOOP = /for \(var (\w+) = 0u; \1 < (\w+); \1\+\+\) \{/g;
+const MAX_UNROLLED = 4 << 20;
+
+/**
+ * Source-level unrolling, for variants baked with UNROLL = true: every
+ * `for (var i = 0u; i < N; i++) { … }` whose bound N is a literal or a `const` of literals and
+ * baked constants becomes N copies of its body (each in its own block) with i replaced by 0u, 1u, …
+ * Compilers that do not unroll loops themselves (SwiftShader's) then still keep register tiles in
+ * registers. Innermost loops go first: the last loop in the text has none after it, so none inside.
+ * Loops with a `break` or `continue` stay loops.
+ */
+export function unrollLoops(name: string, code: string): string {
+  const values = new Map<string, number>();
+  for (const [, id, expr] of code.matchAll(/^\s*const (\w+) = ([^;]+);/gm)) {
+    const arith = expr.replace(/\b(\d+)u\b/g, '$1').replace(/\b[A-Za-z_]\w*\b/g, (w) => (values.has(w) ? String(values.get(w)) : 'NaN'));
+    if (/^[\d\s+\-*/()]+$/.test(arith)) values.set(id, Math.trunc(Function(`return (${arith});`)() as number));
+  }
+  const bound = (b: string) => (/^\d+u$/.test(b) ? parseInt(b, 10) : values.get(b));
+  const bodyEnd = (open: number) => {
+    let depth = 0;
+    for (let i = open; i < code.length; i++) {
+      if (code[i] === '{') depth++;
+      else if (code[i] === '}' && --depth === 0) return i;
+    }
+    throw new Error(`kernel ${name}: unbalanced braces after offset ${open}`);
+  };
+  for (;;) {
+    // The last loop that can be unrolled: a constant bound, and no break or continue in it.
+    const m = [...code.matchAll(LOOP)].reverse().find((l) => {
+      const open = l.index! + l[0].length - 1;
+      return bound(l[2]) !== undefined && !/\b(break|continue)\b/.test(code.slice(open, bodyEnd(open)));
+    });
+    if (!m) return code;
+    const open = m.index! + m[0].length - 1;
+    const close = bodyEnd(open);
+    const body = code.slice(open + 1, close);
+    const counter = new RegExp(`\\b${m[1]}\\b`, 'g');
+    const copies = Array.from({ length: bound(m[2])! }, (_, v) => `{${body.replace(counter, `${v}u`)}}`).join('\n');
+    code = code.slice(0, m.index) + copies + code.slice(close + 1);
+    if (code.length > MAX_UNROLLED) throw new Error(`kernel ${name}: unrolled source exceeds ${MAX_UNROLLED} characters; use a smaller tile`);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // Matrix products: the public `matmul` op and the strided launcher that the fully-connected layer
 // uses for all three of its passes. Variants (variants.ts, pass "gemm"): `vec4-TMxTN` (8x8, 16x16,
-// 32x8: kernels/matmul_vec4.wgsl, 16-byte loads, when the strides allow), and on kernels/matmul.wgsl
+// 32x8: kernels/matmul_vec4.wgsl, 16-byte loads, when the strides allow; `-unrolled`: the same with
+// its loops unrolled in the source, on core-feature adapters), and on kernels/matmul.wgsl
 // (any strides) `tiled` (register-tiled body) and `shared` (workgroup-memory body, for GPUs).
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
@@ -52,7 +53,10 @@ export function matmulVariants(p: StridedMatmul): { shape: string; candidates: s
   const v = vec4Layout(p);
   const layout = `a${p.a.s1 === 1 ? 'k' : 'm'} b${p.b.s1 === 1 ? 'n' : 'k'}`;
   const scalar = !sharedGemmFits() ? ['tiled'] : engine().rt.adapter.isCpu ? ['tiled', 'shared'] : ['shared', 'tiled'];
-  return { shape: `${p.M}x${p.N}x${p.K} ${layout}`, candidates: v ? ['vec4-8x8', 'vec4-16x16', 'vec4-32x8', ...scalar] : scalar };
+  // Tiles unrolled in the source, for core-feature adapters whose compilers may not unroll them
+  // (SwiftShader's does not; GLES llvmpipe's does, so they are not offered there).
+  const unrolled = engine().rt.adapter.featureLevel === 'core' ? ['vec4-8x8-unrolled', 'vec4-16x16-unrolled'] : [];
+  return { shape: `${p.M}x${p.N}x${p.K} ${layout}`, candidates: v ? ['vec4-8x8', 'vec4-16x16', 'vec4-32x8', ...unrolled, ...scalar] : scalar };
 }
 
 /** C (+)= A·B (+ bias) (ReLU) over strided views; every operand must fit one binding. */
@@ -66,7 +70,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
   const cr = rt.range(p.c.t.buffer, p.c.start, p.c.count);
   const biasr = p.bias ? rt.range(p.bias.t.buffer, p.bias.start, p.bias.count) : rt.unused;
   const flags = { HAS_BIAS: !!p.bias, RELU: !!p.relu, ACCUMULATE: !!p.accumulate };
-  const m = /^vec4-(\d+)x(\d+)$/.exec(variant);
+  const m = /^vec4-(\d+)x(\d+)(-unrolled)?$/.exec(variant);
   if (m) {
     const v = vec4Layout(p);
     if (!v) throw new OpError('matmul', `variant ${variant} needs 16-byte-aligned operands (${shape})`);
@@ -74,7 +78,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
     const { WG_X, WG_Y } = workgroupShape(p.M, TM);
     rt.dispatch({
       kernel: 'matmul_vec4',
-      constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags },
+      constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags, ...(m[3] ? { UNROLL: true } : {}) },
       uniforms: [p.M, p.N, p.K, p.K, ar.elemOffset, p.a.s0, p.a.s1, br.elemOffset, p.b.s0, p.b.s1, cr.elemOffset, p.c.s0, 0, biasr.elemOffset],
       buffers: [ar, br, biasr, cr],
       workgroups: [Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1],

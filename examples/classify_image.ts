@@ -4,7 +4,7 @@
 //   npx tsx examples/classify_image.ts runs/<run>/best.safetensors photo.jpg
 //   npx tsx examples/classify_image.ts vgg16.safetensors photo.jpg [--net D] [--classes 1000] [--mean R,G,B] [--std R,G,B]
 import { parseArgs } from 'node:util';
-import { centreSample, decodeImage, init, loadForEval, NET_NAMES, type NetName, noGrad, softmaxRows, Tensor, testScales, tidy } from 'vggpu';
+import { centreSample, init, loadForEval, NET_NAMES, type NetName, noGrad, readImage, softmaxRows, Tensor, testScales, tidy } from 'vggpu';
 
 const USAGE = 'usage: classify_image.ts CHECKPOINT IMAGE [--net A|A-LRN|B|C|D|E] [--classes N] [--mean R,G,B] [--std R,G,B]';
 function numbers(flag: string, v: string | undefined): number[] | undefined {
@@ -23,12 +23,13 @@ async function main(): Promise<void> {
   notes.forEach((n) => console.log(`note: ${n}`));
   const { inChannels, inputSize, classes } = model.config;
 
-  // Decode, then match the net's channels (grayscale nets get the mean of R, G and B).
-  const rgb = decodeImage(imagePath);
-  const image = inChannels === 3 ? rgb : { ...rgb, channels: 1, data: Uint8Array.from({ length: rgb.width * rgb.height }, (_, p) => Math.round((rgb.data[3 * p] + rgb.data[3 * p + 1] + rgb.data[3 * p + 2]) / 3)) };
-
-  // The paper's single-scale test: smallest side Q, centre crop of the training size.
+  // The paper's single-scale test: smallest side Q, centre crop of the training size. The image is
+  // decoded and rescaled as the input pipeline does for training (torchvision's files: rescaled
+  // by centreSample, as torchvision does), then matched to the net's channels (grayscale nets get
+  // the mean of R, G and B).
   const q = testScales(preprocess.scale, false, inputSize)[0];
+  const rgb = await readImage(imagePath, preprocess.sampling === 'torchvision' ? undefined : q);
+  const image = inChannels === 3 ? rgb : { ...rgb, channels: 1, data: Uint8Array.from({ length: rgb.width * rgb.height }, (_, p) => Math.round((rgb.data[3 * p] + rgb.data[3 * p + 1] + rgb.data[3 * p + 2]) / 3)) };
   const x = new Float32Array(inChannels * inputSize * inputSize);
   centreSample(image, q, inputSize, preprocess, x, 0);
   const logits = tidy(() => noGrad(() => model.forward(Tensor.from(x, [1, inChannels, inputSize, inputSize]))));

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Rng } from '../rng.js';
 import type { DatasetSpec, ImageDataset, RawImage } from './dataset.js';
+import { Prefetch } from './prefetch.js';
 import { type AugmentOptions, centreOffsets, centreSample, cropCorner, drawScale, finishTrainSample, type InputNorm, normalisedCrop, trainSampleAt } from './transforms.js';
 
 /** One batch: images [B, C, H, W] and their labels. */
@@ -42,32 +43,15 @@ export function epochOrder(length: number, seed: number, epoch: number): Int32Ar
   return order;
 }
 
-/**
- * Runs `prepare(b)` for b = 0…n−1 with the next one already started while the current one is
- * finished: the native decoder works on image b+1 (on libuv's threads) while this thread crops and
- * normalises image b. Results go to `finish` in order, so the output does not depend on timing.
- */
-async function overlapped<T>(n: number, prepare: (b: number) => Promise<T> | T, finish: (b: number, t: T) => void): Promise<void> {
-  let next = n > 0 ? Promise.resolve(prepare(0)) : null;
-  for (let b = 0; b < n; b++) {
-    const current = next!;
-    if (b + 1 < n) {
-      next = Promise.resolve(prepare(b + 1));
-      next.catch(() => {}); // awaited next round; this keeps an early failure from being "unhandled"
-    }
-    finish(b, await current);
-  }
-}
-
 /** Builds one augmented batch; image i's randomness depends only on (seed, epoch, image index). */
 export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, aug: AugmentOptions, seed: number, epoch: number): Promise<Batch> {
   const per = ds.channels * aug.crop * aug.crop;
   const x = new Float32Array(indices.length * per);
   const labels = new Int32Array(indices.length);
   const load = ds.load?.bind(ds);
-  await overlapped<{ crop: RawImage | null; rng: Rng; s: number }>(
-    indices.length,
-    (b) => {
+  // The decoder works on image b+1 (on libuv's threads) while this thread finishes image b.
+  const images = new Prefetch(
+    async (b) => {
       const i = indices[b];
       const rng = new Rng(mixSeed(seed, epoch, i));
       const s = drawScale(aug, rng);
@@ -76,14 +60,18 @@ export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, au
         const [x0, y0] = cropCorner(w, h, aug.crop, rng);
         return { x0, y0, width: aug.crop, height: aug.crop };
       };
-      return load ? load(i, s, window).then((crop) => ({ crop, rng, s })) : { crop: null, rng, s };
+      return { crop: load ? await load(i, s, window) : null, rng, s };
     },
-    (b, { crop, rng, s }) => {
-      if (crop) finishTrainSample(crop, aug.crop, aug.crop, 0, 0, aug, rng, x, b * per);
-      else trainSampleAt(ds.image(indices[b]), s, aug, rng, x, b * per);
-      labels[b] = ds.label(indices[b]);
-    },
+    0,
+    indices.length,
+    1,
   );
+  for (let b = 0; b < indices.length; b++) {
+    const { crop, rng, s } = await images.next();
+    if (crop) finishTrainSample(crop, aug.crop, aug.crop, 0, 0, aug, rng, x, b * per);
+    else trainSampleAt(ds.image(indices[b]), s, aug, rng, x, b * per);
+    labels[b] = ds.label(indices[b]);
+  }
   return { x, labels };
 }
 
@@ -97,63 +85,24 @@ export async function makeCentreBatch(ds: ImageDataset, indices: ArrayLike<numbe
     const [x0, y0] = centreOffsets(w, h, crop);
     return { x0, y0, width: crop, height: crop };
   };
-  await overlapped(
-    indices.length,
-    (b) => (cropped ? ds.load!(indices[b], q, window) : evalImage(ds, indices[b], q, norm)),
-    (b, img) => {
-      if (cropped) normalisedCrop(img, norm, x, b * per);
-      else centreSample(img, q, crop, norm, x, b * per);
-      labels[b] = ds.label(indices[b]);
-    },
-  );
+  const images = new Prefetch(async (b) => (cropped ? ds.load!(indices[b], q, window) : evalImage(ds, indices[b], q, norm)), 0, indices.length, 1);
+  for (let b = 0; b < indices.length; b++) {
+    const img = await images.next();
+    if (cropped) normalisedCrop(img, norm, x, b * per);
+    else centreSample(img, q, crop, norm, x, b * per);
+    labels[b] = ds.label(indices[b]);
+  }
   return { x, labels };
 }
 
 /**
  * An evaluation image for test scale q: rescaled by the pipeline's decoder for our own sampling
- * (as training rescaled it); as stored for torchvision's (whose resampling transforms.ts does) and
- * for in-memory datasets (rescaled while sampling).
+ * (as training rescaled it); as stored for torchvision's (whose resampling transforms.ts does), for
+ * in-memory datasets (rescaled while sampling), and where q is null.
  */
-export function evalImage(ds: ImageDataset, i: number, q: number, norm: InputNorm): Promise<RawImage> | RawImage {
+export function evalImage(ds: ImageDataset, i: number, q: number | null, norm: InputNorm): Promise<RawImage> | RawImage {
   if (!ds.load) return ds.image(i);
-  return ds.load(i, (norm.sampling ?? 'vggpu') === 'vggpu' ? q : undefined);
-}
-
-/**
- * Items `from`…`end − 1` of a sequence (batches, image chunks), each requested `depth` items ahead
- * of the one in use, so the input pipeline works while the GPU does; time spent waiting is counted.
- */
-export class Prefetch<T> {
-  /** Milliseconds next() spent waiting for an item that was not ready. */
-  waitMs = 0;
-  private ahead: Promise<T>[] = [];
-  private requested: number;
-
-  constructor(
-    private request: (k: number) => Promise<T>,
-    from: number,
-    private end: number,
-    private depth: number,
-  ) {
-    this.requested = from;
-  }
-
-  /** The next item, topping up the requests in flight first. */
-  async next(): Promise<T> {
-    while (this.ahead.length <= this.depth && this.requested < this.end) {
-      const p = this.request(this.requested++);
-      p.catch(() => {}); // awaited in turn; this keeps an early failure from being "unhandled"
-      this.ahead.push(p);
-    }
-    const item = this.ahead.shift();
-    if (!item) throw new Error('Prefetch: read past the end');
-    const t0 = performance.now();
-    try {
-      return await item;
-    } finally {
-      this.waitMs += performance.now() - t0;
-    }
-  }
+  return ds.load(i, q !== null && (norm.sampling ?? 'vggpu') === 'vggpu' ? q : undefined);
 }
 
 /** What a worker is asked to make: a training batch, a validation batch, or evaluation images. */
@@ -171,8 +120,7 @@ export async function runJob(ds: ImageDataset, aug: AugmentOptions | null, seed:
     return makeBatch(ds, job.indices, aug, seed, job.epoch);
   }
   if (job.kind === 'centre') return makeCentreBatch(ds, job.indices, job.q, job.crop, job.norm);
-  const q = job.q;
-  return Promise.all(job.indices.map((i) => (q === null ? (ds.load ? ds.load(i) : ds.image(i)) : evalImage(ds, i, q, job.norm))));
+  return Promise.all(job.indices.map((i) => evalImage(ds, i, job.q, job.norm)));
 }
 
 /**

@@ -6,6 +6,7 @@
 // rescaled image is never materialised.
 import type { Rng } from '../rng.js';
 import type { ImageDataset, RawImage } from './dataset.js';
+import { Prefetch } from './prefetch.js';
 import { resizeAntialiased } from './resample.js';
 
 /**
@@ -228,12 +229,17 @@ export async function channelStats(ds: ImageDataset, maxImages: number, rng: Rng
   const sq = new Float64Array(C * C);
   let count = 0;
   const CHUNK = 64;
-  const fetch = (k: number) => (load ? load(picks.slice(k * CHUNK, (k + 1) * CHUNK)) : Promise.resolve(picks.slice(k * CHUNK, (k + 1) * CHUNK).map((i) => ds.image(i))));
-  let next = fetch(0);
+  const chunks = new Prefetch(
+    async (k) => {
+      const part = picks.slice(k * CHUNK, (k + 1) * CHUNK);
+      return load ? load(part) : part.map((i) => ds.image(i));
+    },
+    0,
+    Math.ceil(n / CHUNK),
+    1,
+  );
   for (let k = 0; k * CHUNK < n; k++) {
-    const images = await next;
-    if ((k + 1) * CHUNK < n) next = fetch(k + 1);
-    for (const img of images) {
+    for (const img of await chunks.next()) {
       const px = img.width * img.height;
       for (let p = 0; p < px; p++) {
         for (let a = 0; a < C; a++) {

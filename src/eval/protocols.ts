@@ -6,7 +6,8 @@
 // - dense+multi-crop: the average of the two.
 // Several scales (multi-scale) and several nets (fusion) average their posteriors too.
 import { noGrad } from '../autograd/tape.js';
-import { type BatchMaker, evalImage, Prefetch } from '../data/batches.js';
+import { type BatchMaker, evalImage } from '../data/batches.js';
+import { Prefetch } from '../data/prefetch.js';
 import type { ImageDataset, RawImage } from '../data/dataset.js';
 import { centreOffsets, type InputNorm, rescaledSize, viewSample } from '../data/transforms.js';
 import { Tensor, tidy } from '../tensor.js';
@@ -38,8 +39,6 @@ export function gridPositions(w: number, h: number, crop: number, n = 5): Array<
   return out;
 }
 
-type Image = RawImage;
-
 /** One network input made from an image: a training-size crop, or the whole image (dense). */
 export interface View {
   image: number;
@@ -67,7 +66,7 @@ export function viewsOf(method: Method, w: number, h: number, crop: number, imag
  * Runs a batch of views of the same size through the net (crops through the FC net, whole images
  * through the dense form) and returns their posteriors, `batch` views per forward pass.
  */
-async function runViews(model: Vgg, images: Image[], views: View[], q: number, norm: InputNorm, batch: number): Promise<Float64Array> {
+async function runViews(model: Vgg, images: RawImage[], views: View[], q: number, norm: InputNorm, batch: number): Promise<Float64Array> {
   const { inputSize: crop, classes } = model.config;
   const out = new Float64Array(views.length * classes);
   for (let s = 0; s < views.length; s += batch) {
@@ -91,7 +90,7 @@ async function runViews(model: Vgg, images: Image[], views: View[], q: number, n
 }
 
 /** Posteriors [images, classes] of `images` under `method` at test scale q. */
-export async function imagesPosteriors(model: Vgg, images: Image[], method: Method, q: number, norm: InputNorm, batch = 128): Promise<Float64Array> {
+export async function imagesPosteriors(model: Vgg, images: RawImage[], method: Method, q: number, norm: InputNorm, batch = 128): Promise<Float64Array> {
   const { inputSize: crop, classes } = model.config;
   const views = images.flatMap((img, i) => {
     const [w, h] = rescaledSize(img, q, norm.sampling);

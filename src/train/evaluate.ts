@@ -1,6 +1,7 @@
 // Single-scale evaluation during training: centre crop of the image rescaled to smallest side Q,
 // the crops made by the input pipeline's workers one batch ahead of the GPU.
-import { type BatchMaker, Prefetch } from '../data/batches.js';
+import type { BatchMaker } from '../data/batches.js';
+import { Prefetch } from '../data/prefetch.js';
 import type { InputNorm } from '../data/transforms.js';
 import { noGrad } from '../autograd/tape.js';
 import { Tensor, tidy } from '../tensor.js';

@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward } from '../autograd/tape.js';
-import { type Batch, BatchMaker, epochOrder, mixSeed, Prefetch } from '../data/batches.js';
+import { type Batch, BatchMaker, epochOrder, mixSeed } from '../data/batches.js';
+import { Prefetch } from '../data/prefetch.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { openData } from '../data/open.js';
 import { type ChannelStats, channelStats } from '../data/transforms.js';

@@ -6,10 +6,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { BatchMaker, epochOrder, Prefetch } from '../src/data/batches.js';
+import { BatchMaker, epochOrder } from '../src/data/batches.js';
+import { Prefetch } from '../src/data/prefetch.js';
 import { decodeImage, readImage } from '../src/data/decode.js';
 import { ImageFolderDataset } from '../src/data/image_folder.js';
 import type { AugmentOptions } from '../src/data/transforms.js';
+import { IMAGENET_MEAN } from '../src/eval/load.js';
 import { Rng } from '../src/rng.js';
 import { LOOKAHEAD } from '../src/train/trainer.js';
 
@@ -21,9 +23,9 @@ export interface DataResult {
   compileMs: number;
 }
 
-/** AlexNet's ImageNet RGB statistics (the PCA colour shift's eigenvalues and eigenvectors). */
+/** ImageNet's RGB statistics: torchvision's mean, AlexNet's PCA eigenvalues and eigenvectors. */
 const IMAGENET_STATS = {
-  mean: [0.485, 0.456, 0.406],
+  mean: IMAGENET_MEAN,
   eigenvalues: [0.2175, 0.0188, 0.0045],
   eigenvectors: [[-0.5675, -0.5808, -0.5836], [0.7192, -0.0045, -0.6948], [0.4009, -0.814, 0.4203]],
 };

@@ -3,7 +3,7 @@
 // instead of surfacing as a failure mid-step.
 import type { Runtime } from '../gpu/runtime.js';
 import { fmtBytes } from '../gpu/runtime.js';
-import { planLayers, type VggConfig } from '../vgg/config.js';
+import { type LayerPlan, planLayers, type VggConfig } from '../vgg/config.js';
 
 /** GPU memory a training step holds. */
 export interface MemoryEstimate {
@@ -33,13 +33,15 @@ export function estimateMemory(config: VggConfig, batch: number): MemoryEstimate
   return { parameters: params, paramBytes, activationBytes, totalBytes: paramBytes + activationBytes };
 }
 
+/** Bytes of one image's output of a layer (one buffer holds a batch of them). */
+function outputBytes(l: LayerPlan): number {
+  return (l.kind === 'conv' ? l.outChannels * l.size ** 2 : l.kind === 'fc' ? l.outFeatures : l.channels * l.size ** 2) * 4;
+}
+
 /** The largest activation one image needs in a single buffer, and its layer. */
 function largestActivation(config: VggConfig): { bytes: number; layer: string } {
   let best = { bytes: 0, layer: '' };
-  for (const l of planLayers(config)) {
-    const bytes = (l.kind === 'conv' ? l.outChannels * l.size ** 2 : l.kind === 'fc' ? l.outFeatures : l.channels * l.size ** 2) * 4;
-    if (bytes > best.bytes) best = { bytes, layer: l.name };
-  }
+  for (const l of planLayers(config)) if (outputBytes(l) > best.bytes) best = { bytes: outputBytes(l), layer: l.name };
   return best;
 }
 
@@ -79,7 +81,7 @@ export function preflight(config: VggConfig, batch: number, rt: Runtime, o: { ac
   const maxBuffer = rt.limits.maxBufferSize;
   const fix = 'use a smaller --width or --input-size';
   for (const l of planLayers(config)) {
-    const perImage = (l.kind === 'conv' ? l.outChannels * l.size ** 2 : l.kind === 'fc' ? l.outFeatures : l.channels * l.size ** 2) * 4;
+    const perImage = outputBytes(l);
     if (perImage > bind) throw new Error(`${l.name}: one image's output needs ${fmtBytes(perImage)} in one binding, but the adapter binds at most ${fmtBytes(bind)}; ${fix}`);
     if (perImage > maxBuffer) throw new Error(`${l.name}: one image's output needs a ${fmtBytes(perImage)} buffer, but the adapter allows ${fmtBytes(maxBuffer)}; ${fix}`);
     if (l.kind === 'fc' && l.inFeatures * 4 > bind) throw new Error(`${l.name}: one weight row of ${l.inFeatures} floats exceeds the ${fmtBytes(bind)} binding limit; ${fix}`);

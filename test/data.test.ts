@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Batch, makeBatch, BatchMaker, epochOrder, mixSeed } from '../src/data/batches.js';
 import type { RawImage } from '../src/data/dataset.js';
-import { readImage } from '../src/data/decode.js';
+import { decodeImage, readImage } from '../src/data/decode.js';
+import { resizeAntialiased, resizeWindow } from '../src/data/resample.js';
 import { CifarDataset } from '../src/data/cifar.js';
 import { IdxDataset } from '../src/data/idx.js';
 import { ImageFolderDataset } from '../src/data/image_folder.js';
@@ -218,5 +219,37 @@ describe('input pipeline on image files', () => {
     expect((await maker.make(good, 0)).labels.length).toBe(good.length);
     await maker.close();
     await expect(maker.make(good, 0)).rejects.toThrowError(/input pipeline closed/);
+  });
+});
+
+describe('the pure-JS fallback resampler', () => {
+  // Rounded half to even and clamped, as a Uint8ClampedArray store does.
+  const toByte = (v: number) => {
+    const f = Math.floor(v);
+    const r = v - f > 0.5 || (v - f === 0.5 && f % 2 !== 0) ? f + 1 : f;
+    return Math.min(255, Math.max(0, r));
+  };
+  it('computes a window exactly as the whole rescale cropped, and close to libvips when shrinking', async () => {
+    const file = join(dir, 'pipe', 'ant', 'img1.jpg');
+    const img = decodeImage(file);
+    const [w, h] = rescaledSize(img, 40);
+    const whole = resizeAntialiased(img, w, h);
+    const win = { x0: 3, y0: 2, width: 32, height: 30 };
+    const crop = resizeWindow(img, w, h, win);
+    for (let y = 0; y < win.height; y++) {
+      for (let x = 0; x < win.width; x++) {
+        for (let c = 0; c < 3; c++) expect(crop.data[(y * win.width + x) * 3 + c]).toBe(toByte(whole[((win.y0 + y) * w + win.x0 + x) * 3 + c]));
+      }
+    }
+    // The same decoded pixels shrunk by libvips (the native path) and by this filter agree within
+    // rounding. (JPEG decoders themselves differ slightly, so both start from libvips' decode.)
+    const decoded = await readImage(file);
+    const native = await readImage(file, 30);
+    const js = resizeWindow(decoded, native.width, native.height, { x0: 0, y0: 0, width: native.width, height: native.height });
+    // Measured on this pixel-noise image: mean 0.30, max 6 levels (the two filters' taps differ a
+    // little; noise is the worst case, a photo-like image stays within 1 level everywhere).
+    const diff = Array.from(native.data, (v, i) => Math.abs(v - js.data[i]));
+    expect(diff.reduce((a, b) => a + b, 0) / diff.length).toBeLessThanOrEqual(0.5);
+    expect(Math.max(...diff)).toBeLessThanOrEqual(8);
   });
 });

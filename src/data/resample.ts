@@ -23,82 +23,43 @@ function axisWeights(inSize: number, outSize: number): Array<{ first: number; we
   });
 }
 
-/** `img` resized to w×h with the antialiased bilinear filter: HWC values on the 0–255 scale. */
-export function resizeAntialiased(img: RawImage, w: number, h: number): Float32Array {
-  const { width: W, height: H, channels: C, data } = img;
-  const xs = axisWeights(W, w);
-  const ys = axisWeights(H, h);
-  // Rows first (H × w), then columns (h × w).
-  const rows = new Float32Array(H * w * C);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < w; x++) {
-      const { first, weights } = xs[x];
-      for (let c = 0; c < C; c++) {
-        let s = 0;
-        for (let j = 0; j < weights.length; j++) s += weights[j] * data[(y * W + first + j) * C + c];
-        rows[(y * w + x) * C + c] = s;
-      }
-    }
-  }
-  const out = new Float32Array(h * w * C);
-  for (let y = 0; y < h; y++) {
-    const { first, weights } = ys[y];
-    for (let x = 0; x < w; x++) {
-      for (let c = 0; c < C; c++) {
-        let s = 0;
-        for (let j = 0; j < weights.length; j++) s += weights[j] * rows[((first + j) * w + x) * C + c];
-        out[(y * w + x) * C + c] = s;
-      }
-    }
-  }
-  return out;
-}
-
 /** An axis's taps for outputs [from, from + n), flattened: first source index, count, K weights each. */
-function flatTaps(inSize: number, outSize: number, from: number, n: number): { first: Int32Array; count: Int32Array; weights: Float32Array; K: number } {
+function flatTaps(inSize: number, outSize: number, from: number, n: number): { first: Int32Array; count: Int32Array; weights: Float64Array; K: number } {
   const taps = axisWeights(inSize, outSize).slice(from, from + n);
   const K = Math.max(...taps.map((t) => t.weights.length));
-  const weights = new Float32Array(n * K);
+  const weights = new Float64Array(n * K);
   taps.forEach((t, i) => weights.set(t.weights, i * K));
   return { first: Int32Array.from(taps, (t) => t.first), count: Int32Array.from(taps, (t) => t.weights.length), weights, K };
 }
 
 /**
- * The window `win` of an RGB `img` resized to w×h with the same filter, rounded to 8 bits: only
- * the window is computed (the input pipeline's random and centre crops).
+ * The window `win` of `img` resized to w×h with the antialiased bilinear filter: HWC values on
+ * the 0–255 scale. Only the window is computed: rows first, over just the source rows its taps
+ * reach, then columns.
  */
-export function resizeWindow(img: RawImage, w: number, h: number, win: Window): RawImage {
-  if (img.channels !== 3) throw new Error('resizeWindow: RGB images only');
-  const { width: W, data } = img;
+export function resampleWindow(img: RawImage, w: number, h: number, win: Window): Float32Array {
+  const { width: W, channels: C, data } = img;
   const xs = flatTaps(W, w, win.x0, win.width);
   const ys = flatTaps(img.height, h, win.y0, win.height);
   const top = ys.first[0];
   let bottom = 0;
   for (let y = 0; y < win.height; y++) bottom = Math.max(bottom, ys.first[y] + ys.count[y]);
-  // Rows first, only the source rows the window's taps reach (3 channels at once), then columns.
-  const stride = win.width * 3;
+  const stride = win.width * C;
   const rows = new Float32Array((bottom - top) * stride);
   for (let y = top; y < bottom; y++) {
-    const rowIn = y * W * 3;
-    let o = (y - top) * stride;
+    const rowIn = y * W * C;
+    const rowOut = (y - top) * stride;
     for (let x = 0; x < win.width; x++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      let p = rowIn + xs.first[x] * 3;
       const n = xs.count[x];
-      for (let j = 0, q = x * xs.K; j < n; j++, q++, p += 3) {
-        const wt = xs.weights[q];
-        r += wt * data[p];
-        g += wt * data[p + 1];
-        b += wt * data[p + 2];
+      const q0 = x * xs.K;
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let j = 0, p = rowIn + xs.first[x] * C + c; j < n; j++, p += C) s += xs.weights[q0 + j] * data[p];
+        rows[rowOut + x * C + c] = s;
       }
-      rows[o++] = r;
-      rows[o++] = g;
-      rows[o++] = b;
     }
   }
-  const out = new Uint8ClampedArray(win.height * stride); // stores round and clamp to 0…255
+  const out = new Float32Array(win.height * stride);
   for (let y = 0; y < win.height; y++) {
     const base = (ys.first[y] - top) * stride;
     const n = ys.count[y];
@@ -109,5 +70,17 @@ export function resizeWindow(img: RawImage, w: number, h: number, win: Window): 
       out[y * stride + k] = s;
     }
   }
-  return { width: win.width, height: win.height, channels: 3, data: new Uint8Array(out.buffer) };
+  return out;
+}
+
+/** `img` resized to w×h with the antialiased bilinear filter: HWC values on the 0–255 scale. */
+export function resizeAntialiased(img: RawImage, w: number, h: number): Float32Array {
+  return resampleWindow(img, w, h, { x0: 0, y0: 0, width: w, height: h });
+}
+
+/** The window `win` of `img` resized to w×h with the same filter, rounded to 8 bits (the pure-JS pipeline's crops). */
+export function resizeWindow(img: RawImage, w: number, h: number, win: Window): RawImage {
+  // Uint8ClampedArray stores round and clamp to 0…255.
+  const data = new Uint8Array(Uint8ClampedArray.from(resampleWindow(img, w, h, win)).buffer);
+  return { width: win.width, height: win.height, channels: img.channels, data };
 }

@@ -4,13 +4,8 @@
 // tiles; llvmpipe does). A short GEMM on each decides, once per machine: the times are kept in
 // the cache folder beside the kernel timings.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-
-/** The engine's cache folder: $VGGPU_CACHE_DIR, else ~/.cache/vggpu. */
-export function cacheDir(): string {
-  return process.env.VGGPU_CACHE_DIR ?? join(homedir(), '.cache', 'vggpu');
-}
+import { cacheDir } from './cache.js';
 
 /** Where each CPU adapter's probe time is kept, by "backend: description". */
 export function probeFile(): string {

@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { engine } from '../engine.js';
-import { cacheDir } from '../gpu/adapter_probe.js';
+import { cacheDir } from '../gpu/cache.js';
 import { OpError } from '../errors.js';
 import { kernelsFingerprint } from '../gpu/kernels.js';
 

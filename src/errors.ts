@@ -12,6 +12,11 @@ export class OpError extends Error {
   }
 }
 
+/** True when two shapes have the same dimensions. */
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 export function fmtShape(s: Shape): string {
   return `[${s.join(', ')}]`;
 }

@@ -4,7 +4,7 @@
 // state dict — the optimiser's momentum and the training state needed to resume exactly.
 import { existsSync } from 'node:fs';
 import { engine } from '../engine.js';
-import { fmtShape } from '../errors.js';
+import { fmtShape, sameShape } from '../errors.js';
 import type { SGD } from '../optim/sgd.js';
 import { keep, Tensor } from '../tensor.js';
 import type { InputNorm } from '../data/transforms.js';
@@ -82,7 +82,7 @@ export function loadParameters(net: Vgg, file: SafetensorsFile, path: string): v
       throw new CheckpointError(path, `its tensor names carry a 'module.' prefix ('module.${name}'), as a DataParallel/DDP state dict saves them; strip the prefix (npm run eval and loadForEval do it for you)`);
     }
     if (!s) throw new CheckpointError(path, `has no tensor '${name}' that ${describe} needs; is it a checkpoint of another net?`);
-    if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+    if (!sameShape(s.shape, t.shape)) {
       throw new CheckpointError(path, `tensor '${name}' is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} in ${describe}`);
     }
   }
@@ -137,7 +137,7 @@ export function initFromNetA(net: Vgg, path: string): string[] {
     }
   }
   for (const [t, s, what] of pairs) {
-    if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+    if (!sameShape(s.shape, t.shape)) {
       throw new CheckpointError(path, `cannot initialise from net A: ${what} is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} here (same width, channels, input size and classes are needed)`);
     }
   }

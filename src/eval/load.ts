@@ -8,6 +8,7 @@ import { CheckpointError, readSafetensors, type SafetensorsFile } from '../check
 import type { ImageDataset } from '../data/dataset.js';
 import { NET_NAMES, type NetName, planLayers, resolveConfig, type VggConfig } from '../vgg/config.js';
 import { Vgg } from '../vgg/model.js';
+import { sameShape } from '../errors.js';
 
 /** A trained net ready for evaluation, with the preprocessing its training used. */
 export interface LoadedNet {
@@ -92,7 +93,7 @@ function inferConfigs(st: SafetensorsFile): VggConfig[] {
     const want = expectedShapes(config);
     const same = want.size === st.tensors.size && [...want].every(([name, shape]) => {
       const s = st.tensors.get(name)?.shape;
-      return s !== undefined && s.length === shape.length && s.every((d, i) => d === shape[i]);
+      return s !== undefined && sameShape(s, shape);
     });
     if (same) found.push(config);
   }

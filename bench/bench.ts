@@ -2,7 +2,7 @@
 // VGG layer shape, whole training steps, and the input pipeline, on whatever adapter the engine picks. Speed is judged
 // by ratios within one run (a conv pass against our own GEMM), since the machines are shared.
 import { writeFileSync } from 'node:fs';
-import { backward, engine, init, matmul, noGrad, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/index.js';
+import { backward, init, matmul, noGrad, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/index.js';
 import { conv2d } from '../src/ops/conv2d.js';
 import { convGradInput, convGradWeight } from '../src/ops/conv2d.js';
 import { linear } from '../src/ops/linear.js';
@@ -161,11 +161,9 @@ for (const s of quick ? settings.slice(2) : settings) {
         const { shape, candidates } = convVariants(pass, x.shape, w.shape, pad);
         return variantOf(pass, shape, candidates);
       };
-      const rows = [
-        await time(group, `${key} forward`, () => noGrad(() => conv2d(x, w, b, { relu: true })), { flops }, await pick('conv_forward', `${key} forward`)),
-        l.inChannels > 3 ? await time(group, `${key} input-grad`, () => convGradInput(dy, w, x.shape, pad), { flops }, await pick('conv_grad_input', `${key} input-grad`)) : null,
-        await time(group, `${key} weight-grad`, () => convGradWeight(dy, x, w.shape, pad), { flops }, await pick('conv_grad_weight', `${key} weight-grad`)),
-      ];
+      await time(group, `${key} forward`, () => noGrad(() => conv2d(x, w, b, { relu: true })), { flops }, await pick('conv_forward', `${key} forward`));
+      if (l.inChannels > 3) await time(group, `${key} input-grad`, () => convGradInput(dy, w, x.shape, pad), { flops }, await pick('conv_grad_input', `${key} input-grad`));
+      await time(group, `${key} weight-grad`, () => convGradWeight(dy, x, w.shape, pad), { flops }, await pick('conv_grad_weight', `${key} weight-grad`));
       [x, w, b, dy].forEach((t) => t.dispose());
     }
   }
@@ -206,7 +204,7 @@ for (const c of stepCases) {
   const x = T([c.batch, 3, c.size, c.size]);
   const labels = Array.from({ length: c.batch }, (_, i) => i % 10);
   const macs = summarise(model.config).macs;
-  const r = await time('step', name, () => {
+  await time('step', name, () => {
     const loss = tidy(() => softmaxCrossEntropy(model.forward(x), labels));
     backward(loss);
     opt.step();

@@ -1,33 +1,85 @@
-// The process-wide engine: the GPU runtime, the autograd tape, tensor scopes and the RNG.
-import { Runtime } from './gpu/runtime.js';
+// Engine state, one Engine per WebGPU device: its runtime (device, pipelines, buffers), its
+// autograd tape and its RNG. Ops run on the *current* engine — the first device, unless
+// `onDevice` says otherwise, as CUDA's current device does — and every tensor remembers the engine
+// whose buffer it holds. Tidy scopes and the no-grad switch are process-wide: they are about
+// JavaScript lifetimes and regions of code, not about devices.
+import { openDevices, Runtime } from './gpu/runtime.js';
 import { Rng } from './rng.js';
 import type { Tensor } from './tensor.js';
 import type { TapeNode } from './autograd/tape.js';
 
-/** The process-wide engine state: GPU runtime, tape, tidy scopes and the seeded RNG. */
+const shared = { gradEnabled: true, scopes: [] as Set<Tensor>[] };
+
+/** One device's engine state: GPU runtime, tape and seeded RNG (plus the shared scopes and no-grad switch). */
 export class Engine {
-  /** Recorded ops, in execution order, while gradients are enabled. */
+  /** Ops recorded on this device, in execution order, while gradients are enabled. */
   readonly tape: TapeNode[] = [];
-  gradEnabled = true;
-  /** Open `tidy` scopes; each collects the tensors created inside it. */
-  readonly scopes: Set<Tensor>[] = [];
   readonly rng = new Rng(1234);
+  /** Open `tidy` scopes (process-wide); each collects the tensors created inside it. */
+  readonly scopes = shared.scopes;
 
-  constructor(readonly rt: Runtime) {}
+  constructor(
+    readonly rt: Runtime,
+    /** Position among the devices opened by `initDevices` (0 for `init`'s). */
+    readonly index: number,
+  ) {}
+
+  /** Whether ops are recorded for backward (process-wide; see noGrad). */
+  get gradEnabled(): boolean {
+    return shared.gradEnabled;
+  }
+  set gradEnabled(on: boolean) {
+    shared.gradEnabled = on;
+  }
 }
 
+const devices: Engine[] = [];
 let current: Engine | null = null;
-let starting: Promise<Engine> | null = null;
+let opening: Promise<unknown> = Promise.resolve();
 
-/** Acquires the GPU (once per process) and returns the engine. */
+/** Acquires the GPU (once per process) and returns the first device's engine. */
 export async function init(): Promise<Engine> {
-  if (current) return current;
-  starting ??= Runtime.create().then((rt) => (current = new Engine(rt)));
-  return starting;
+  return (await initDevices(1))[0];
 }
 
-/** The engine created by `init()`; throws if `init()` has not finished. */
+/**
+ * Opens `count` devices (once each per process; the first is `init()`'s) and returns their
+ * engines. Each is a separate WebGPU device: one per GPU adapter, or several on the CPU fallback
+ * adapter. Throws, naming what the machine offers, when it cannot open that many.
+ */
+export async function initDevices(count: number): Promise<Engine[]> {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`devices: expected a whole number ≥ 1, got ${count}`);
+  const run = opening.then(async () => {
+    if (devices.length < count) {
+      const rts = await openDevices(devices.map((e) => e.rt), count);
+      for (const rt of rts) devices.push(new Engine(rt, devices.length));
+    }
+    current ??= devices[0];
+  });
+  opening = run.catch(() => {});
+  await run;
+  return devices.slice(0, count);
+}
+
+/** The current device's engine (the first, unless inside `onDevice`); throws before `init()`. */
 export function engine(): Engine {
   if (!current) throw new Error('the engine is not initialised: `await init()` before creating tensors or running ops');
   return current;
+}
+
+/**
+ * Runs `fn` with `e` as the current engine: tensors it creates live on that device and ops it
+ * calls run there. `fn` must be synchronous (ops record their kernels synchronously); await its
+ * read-backs outside.
+ */
+export function onDevice<T>(e: Engine, fn: () => T): T {
+  const was = current;
+  current = e;
+  try {
+    const result = fn();
+    if (result instanceof Promise) throw new Error('onDevice: the function must be synchronous; await read-backs after it returns');
+    return result;
+  } finally {
+    current = was;
+  }
 }

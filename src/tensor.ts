@@ -1,12 +1,14 @@
 // f32 GPU tensors: a shape over a pooled storage buffer, reference-counted so that the tape can
-// keep saved activations alive after the user has disposed of them.
-import { engine } from './engine.js';
+// keep saved activations alive after the user has disposed of them. A tensor lives on the device
+// that was current when it was made, and keeps that device's engine.
+import { type Engine, engine } from './engine.js';
 import { checkShape, fmtShape, OpError, type Shape } from './errors.js';
 
 /** A GPU buffer shared by a tensor and its reshaped views; returned to the pool at zero refs. */
 class Storage {
   refs = 1;
   constructor(
+    readonly engine: Engine,
     readonly buffer: GPUBuffer,
     readonly size: number,
   ) {}
@@ -16,7 +18,7 @@ class Storage {
   /** Drops a reference taken with retain(). */
   release(): void {
     if (this.refs <= 0) throw new Error('tensor storage released twice');
-    if (--this.refs === 0) engine().rt.pool.release(this.buffer);
+    if (--this.refs === 0) this.engine.rt.pool.release(this.buffer);
   }
 }
 
@@ -44,12 +46,18 @@ export class Tensor {
     engine().scopes.at(-1)?.add(this);
   }
 
+  /** The engine of the device holding this tensor. */
+  get engine(): Engine {
+    return this.storage.engine;
+  }
+
   /** An uninitialised tensor; kernels that write every element use this for outputs. */
   static empty(shape: Shape, label = 'tensor'): Tensor {
     checkShape(label, 'shape', shape);
     const size = sizeOf(shape);
-    const buffer = engine().rt.createBuffer(size * 4, `${label} ${fmtShape(shape)}`);
-    return new Tensor([...shape], new Storage(buffer, size));
+    const e = engine();
+    const buffer = e.rt.createBuffer(size * 4, `${label} ${fmtShape(shape)}`);
+    return new Tensor([...shape], new Storage(e, buffer, size));
   }
 
   /** A tensor holding `data` (row-major for `shape`). */
@@ -59,7 +67,7 @@ export class Tensor {
       throw new OpError('Tensor.from', `${data.length} values do not fill the shape`, { shape });
     }
     const t = Tensor.empty(shape);
-    engine().rt.write(t.buffer, 0, data instanceof Float32Array ? data : Float32Array.from(data));
+    t.write(data instanceof Float32Array ? data : Float32Array.from(data));
     return t;
   }
 
@@ -79,7 +87,13 @@ export class Tensor {
 
   /** The values, in row-major order of `shape` (N,C,H,W for activations). */
   async toArray(): Promise<Float32Array> {
-    return engine().rt.read(this.buffer, 0, this.size);
+    return this.engine.rt.read(this.buffer, 0, this.size);
+  }
+
+  /** Overwrites the values (row-major, `size` of them) on the tensor's own device. */
+  write(data: Float32Array): void {
+    if (data.length !== this.size) throw new OpError('Tensor.write', `${data.length} values for ${this.size} elements`, { shape: this.shape });
+    this.engine.rt.write(this.buffer, 0, data);
   }
 
   /** A view with another shape over the same storage (no copy). Not differentiable; see ops/reshape. */

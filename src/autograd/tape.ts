@@ -1,6 +1,8 @@
 // The autograd tape, micrograd-style but over kernel launches: each op appends a node with its
 // inputs, the tensors its backward rule needs, and that rule. `backward()` walks it in reverse.
-import { engine } from '../engine.js';
+// Each device has its own tape: an op is recorded on its output's device, and a loss's backward
+// runs there.
+import { engine, onDevice } from '../engine.js';
 import { OpError } from '../errors.js';
 import { keep, Tensor } from '../tensor.js';
 import { accumulateInto, fill } from '../ops/elementwise.js';
@@ -20,12 +22,11 @@ export interface TapeNode {
 
 /** Records an op on the tape if gradients are on and any input needs one. */
 export function record(op: string, inputs: Tensor[], output: Tensor, saved: Tensor[], backward: BackwardRule): void {
-  const e = engine();
-  if (!e.gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
+  if (!engine().gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
   output.requiresGrad = true;
   output.isLeaf = false;
   for (const t of saved) t.retain();
-  e.tape.push({ op, inputs, output, saved, backward });
+  output.engine.tape.push({ op, inputs, output, saved, backward });
 }
 
 /**
@@ -33,18 +34,34 @@ export function record(op: string, inputs: Tensor[], output: Tensor, saved: Tens
  * each parameter's gradient into its `.grad`. Saved activations are released as soon as the node
  * that needed them has run. The tape is empty afterwards.
  */
-export function backward(loss: Tensor, gradOutput?: Tensor): void {
+export function backward(loss: Tensor, gradOutput?: Tensor, options: BackwardOptions = {}): void {
+  onDevice(loss.engine, () => backwardHere(loss, gradOutput, options));
+}
+
+/** Options of backward. */
+export interface BackwardOptions {
+  /**
+   * Called once per parameter (leaf) as soon as its gradient is final: no op left on the tape uses
+   * it. Data parallelism starts sending a bucket of gradients while backward goes on.
+   */
+  onGradReady?: (leaf: Tensor) => void;
+}
+
+function backwardHere(loss: Tensor, gradOutput: Tensor | undefined, { onGradReady }: BackwardOptions): void {
   if (!gradOutput && loss.size !== 1) {
     throw new OpError('backward', 'the loss must be a scalar, or pass gradOutput of the same shape', { loss: loss.shape });
   }
   if (gradOutput && gradOutput.size !== loss.size) {
     throw new OpError('backward', 'gradOutput must match the output', { output: loss.shape, gradOutput: gradOutput.shape });
   }
-  const e = engine();
+  const e = loss.engine;
   const tape = e.tape.splice(0);
   const grads = new Map<Tensor, Tensor>();
   const wasEnabled = e.gradEnabled;
   e.gradEnabled = false;
+  // Uses of each leaf still ahead in the walk, when someone wants to know when a gradient is final.
+  const usesLeft = new Map<Tensor, number>();
+  if (onGradReady) for (const node of tape) for (const x of node.inputs) if (x.isLeaf && x.requiresGrad) usesLeft.set(x, (usesLeft.get(x) ?? 0) + 1);
   let i = tape.length - 1;
   try {
     grads.set(loss, gradOutput ? gradOutput.view(loss.shape) : fill(loss.shape, 1));
@@ -76,6 +93,14 @@ export function backward(loss: Tensor, gradOutput?: Tensor): void {
         });
       }
       for (const t of node.saved) t.release();
+      if (onGradReady) {
+        for (const x of node.inputs) {
+          const left = usesLeft.get(x);
+          if (left === undefined) continue;
+          usesLeft.set(x, left - 1);
+          if (left === 1 && x.grad) onGradReady(x);
+        }
+      }
     }
   } finally {
     e.gradEnabled = wasEnabled;
@@ -103,7 +128,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Drops everything recorded so far (e.g. after a forward pass whose backward is not wanted). */
+/** Drops everything recorded so far on the current device (e.g. after a forward pass whose backward is not wanted). */
 export function clearTape(): void {
   for (const node of engine().tape.splice(0)) for (const t of node.saved) t.release();
 }

@@ -3,10 +3,9 @@
 // the metadata, and — in a sibling `.train.safetensors` file, so the model file stays a plain
 // state dict — the optimiser's momentum and the training state needed to resume exactly.
 import { existsSync } from 'node:fs';
-import { engine } from '../engine.js';
 import { fmtShape, sameShape } from '../errors.js';
 import type { SGD } from '../optim/sgd.js';
-import { keep, Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import type { InputNorm } from '../data/transforms.js';
 import { resolveConfig, type VggConfig } from '../vgg/config.js';
 import type { Vgg } from '../vgg/model.js';
@@ -90,8 +89,7 @@ export function loadParameters(net: Vgg, file: SafetensorsFile, path: string): v
   for (const name of file.tensors.keys()) {
     if (!names.has(name)) throw new CheckpointError(path, `has a tensor '${name}' that ${describe} does not have; is it a checkpoint of another net?`);
   }
-  const rt = engine().rt;
-  for (const [name, t] of params) rt.write(t.buffer, 0, file.tensors.get(name)!.data);
+  for (const [name, t] of params) t.write(file.tensors.get(name)!.data);
 }
 
 /** Loads a model checkpoint into `net` (see loadParameters). */
@@ -141,9 +139,8 @@ export function initFromNetA(net: Vgg, path: string): string[] {
       throw new CheckpointError(path, `cannot initialise from net A: ${what} is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} here (same width, channels, input size and classes are needed)`);
     }
   }
-  const rt = engine().rt;
   for (const [t, s, what] of pairs) {
-    rt.write(t.buffer, 0, s.data);
+    t.write(s.data);
     copied.push(what);
   }
   return copied;
@@ -197,12 +194,7 @@ export function loadTrainingCheckpoint(modelFile: string, net: Vgg, opt: SGD): T
   for (const [name, s] of momentum) {
     const p = byName.get(name);
     if (!p || p.size !== s.data.length) throw new CheckpointError(path, `momentum '${name}' does not match the net`);
-    let b = opt.buffers.get(p);
-    if (!b) {
-      b = keep(Tensor.empty(p.shape, 'momentum'));
-      opt.buffers.set(p, b);
-    }
-    engine().rt.write(b.buffer, 0, s.data);
+    opt.momentumOf(p).write(s.data);
   }
   const raw = st.metadata[STATE_KEY];
   if (!raw) throw new CheckpointError(path, 'has no training state in its metadata');

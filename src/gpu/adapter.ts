@@ -1,6 +1,7 @@
 // Picks the best WebGPU adapter on this machine: a real GPU through the platform's native
 // backend (core features), else Dawn's OpenGL ES backend over Mesa's llvmpipe (compatibility
 // mode), which is how the engine runs on CPU-only Linux machines.
+import { availableParallelism } from 'node:os';
 import { create, globals } from 'webgpu';
 import { probeFile, probeTimes } from './adapter_probe.js';
 import { captureNativeStderr } from './native_stderr.js';
@@ -41,11 +42,11 @@ function describe(a: GPUAdapter): string {
 
 const CPU_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
 
-async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatibility'): Promise<AdapterChoice | null> {
+async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatibility', adapterName?: string): Promise<AdapterChoice | null> {
   if (backend === 'opengles' && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
   let gpu: GPU;
   try {
-    gpu = create([`backend=${backend}`]);
+    gpu = create([`backend=${backend}`, ...(adapterName ? [`adapter=${adapterName}`] : [])]);
     instances.push(gpu);
   } catch {
     return null;
@@ -110,4 +111,48 @@ export async function chooseAdapter(): Promise<AdapterChoice> {
     ? `VGGPU_BACKEND=${forced} forces that backend; unset it to let the engine choose.`
     : 'On Debian/Ubuntu without a GPU, install the Mesa EGL/GLES packages with `npm run setup` (libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri).';
   throw new Error(`No WebGPU adapter found (tried ${tried.join('; ')}). ${fix}${dawnSaid}`);
+}
+
+/**
+ * The adapter names Dawn lists for a backend, in its order. Dawn's Node bindings have no call for
+ * this, but asking for an adapter name that matches none makes them throw the list.
+ */
+async function listAdapterNames(backend: BackendName, featureLevel: 'core' | 'compatibility'): Promise<string[]> {
+  const gpu = create([`backend=${backend}`, 'adapter=\u0001(list every adapter)']);
+  instances.push(gpu);
+  try {
+    await gpu.requestAdapter({ featureLevel });
+  } catch (e) {
+    return [...(e as Error).message.matchAll(/^ \* backend: '[^']*', name: '(.*)'$/gm)].map((m) => m[1]);
+  }
+  return [];
+}
+
+/**
+ * Adapters for devices `from` … `count − 1` beside `first` (device 0's). On the CPU fallback every
+ * device shares the one CPU adapter (at most one device per core: each adds its own threads); this
+ * is how several devices are tested without several GPUs. On a GPU machine each device gets a GPU
+ * of its own, picked by name, since Dawn's Node bindings choose adapters by name only.
+ */
+export async function moreAdapters(first: AdapterChoice, from: number, count: number): Promise<AdapterChoice[]> {
+  const wanted = Array.from({ length: count - from }, (_, i) => from + i);
+  const { value, text } = await captureNativeStderr(async () => {
+    if (first.isCpu) {
+      const cores = availableParallelism();
+      if (count > cores) throw new Error(`--devices ${count}: there is no GPU here, and the CPU fallback (${first.description}) offers at most one device per core (${cores}); use --devices ${cores} or fewer`);
+      return Promise.all(wanted.map(() => tryBackend(first.backend, first.featureLevel)));
+    }
+    const names = (await listAdapterNames(first.backend, first.featureLevel)).filter((n) => !CPU_ADAPTER.test(n));
+    const others = names.filter((n) => !first.description.includes(n));
+    const distinct = [...new Set(others)];
+    if (1 + distinct.length < count) {
+      const shared = others.length > distinct.length ? ` Several GPUs share a name (${names.join(', ')}), and Dawn's Node bindings select adapters by name only, so one process can open just one of them.` : '';
+      throw new Error(`--devices ${count}: this machine offers ${1 + distinct.length} ${first.backend} GPU adapter${distinct.length ? 's' : ''} (${[first.description, ...distinct].join('; ')}).${shared} Use --devices ${1 + distinct.length} or fewer.`);
+    }
+    return Promise.all(wanted.map((i) => tryBackend(first.backend, first.featureLevel, distinct[i - 1])));
+  });
+  return value.map((c, i) => {
+    if (!c) throw new Error(`device ${wanted[i]}: ${first.backend} offered no adapter for it`);
+    return { ...c, reason: `device ${wanted[i]} of ${count}`, nativeLog: text };
+  });
 }

@@ -47,6 +47,11 @@ export class BufferPool {
     return buffer;
   }
 
+  /** True for a buffer handed out by this pool and not yet released. */
+  owns(buffer: GPUBuffer): boolean {
+    return this.live.has(buffer);
+  }
+
   /** Returns a buffer to the pool. */
   release(buffer: GPUBuffer): void {
     const size = this.live.get(buffer);

@@ -1,6 +1,6 @@
 // The one module that talks to the WebGPU device: limits, pipeline cache, buffer pool,
 // command batching, uploads and read-backs, and turning GPU errors into thrown ones.
-import { chooseAdapter, type AdapterChoice } from './adapter.js';
+import { chooseAdapter, moreAdapters, type AdapterChoice } from './adapter.js';
 import { BufferPool } from './pool.js';
 import { kernelSource, type BakedConstants } from './kernels.js';
 
@@ -90,9 +90,9 @@ export class Runtime {
     });
   }
 
-  /** Picks an adapter and opens a device with the limits the kernels need. */
-  static async create(): Promise<Runtime> {
-    const choice = await chooseAdapter();
+  /** Opens a device on `choice` (by default the best adapter here) with the limits the kernels need. */
+  static async create(choice?: AdapterChoice): Promise<Runtime> {
+    choice ??= await chooseAdapter();
     const a = choice.adapter.limits;
     // Ask for everything the adapter offers that the kernels use: the defaults are small.
     const requiredLimits: Record<string, number> = {
@@ -141,6 +141,13 @@ export class Runtime {
   describe(): string {
     const c = this.adapter;
     return `${c.backend} (${c.featureLevel}): ${c.description} [${c.isCpu ? 'CPU fallback: ' : ''}${c.reason}]`;
+  }
+
+  /** Throws unless `buffer` is this device's (a tensor of another device was passed to an op here). */
+  private checkOwned(buffer: GPUBuffer, label: string): void {
+    if (buffer !== this.unused.buffer && !this.pool.owns(buffer)) {
+      throw new GpuError(`${label}: a tensor given to it lives on another device (or was freed); create it, or run the op, on the same device (onDevice)`);
+    }
   }
 
   private checkAlive(label: string): void {
@@ -209,6 +216,7 @@ export class Runtime {
     if (gx > maxWg || gy > maxWg || gz > maxWg) {
       throw new GpuError(`${d.label}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds the adapter's limit of ${maxWg} per dimension`);
     }
+    for (const r of d.buffers) this.checkOwned(r.buffer, d.label);
     if (this.collecting) {
       const entry = d.entry ?? 'main';
       const { key, code } = kernelSource(d.kernel, d.constants ?? {});
@@ -309,20 +317,35 @@ export class Runtime {
 
   /** Upload `data` at element `elemOffset` of `buffer`. Flushes first so queued kernels see the old contents. */
   write(buffer: GPUBuffer, elemOffset: number, data: Float32Array | Int32Array | Uint32Array): void {
+    this.checkOwned(buffer, 'upload');
     this.flush();
     this.device.queue.writeBuffer(buffer, elemOffset * 4, data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** Read `count` f32 values starting at element `elemOffset`. */
   async read(buffer: GPUBuffer, elemOffset: number, count: number): Promise<Float32Array> {
-    const bytes = count * 4;
-    const staging = this.device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    return this.readMany([{ buffer, elemOffset, count }]);
+  }
+
+  /**
+   * Reads several buffer ranges back at once, one after another in the result: one copy each into
+   * one staging buffer, one map. The copies are submitted now, behind the work recorded so far,
+   * so a caller that does not await at once can go on recording while they run.
+   */
+  async readMany(parts: Array<{ buffer: GPUBuffer; elemOffset: number; count: number }>): Promise<Float32Array> {
+    for (const p of parts) this.checkOwned(p.buffer, 'read-back');
+    const count = parts.reduce((n, p) => n + p.count, 0);
+    const staging = this.device.createBuffer({ size: Math.max(4, count * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (this.pass) {
       this.pass.end();
       this.pass = null;
     }
-    if (bytes > 0) this.encoder.copyBufferToBuffer(buffer, elemOffset * 4, staging, 0, bytes);
+    let at = 0;
+    for (const p of parts) {
+      if (p.count > 0) this.encoder.copyBufferToBuffer(p.buffer, p.elemOffset * 4, staging, at * 4, p.count * 4);
+      at += p.count;
+    }
     this.batchLabels.push('read-back');
     this.flush();
     try {
@@ -359,6 +382,19 @@ export class Runtime {
     this.pool.destroyAll();
     this.device.destroy();
   }
+}
+
+/**
+ * Runtimes for devices `open.length` … `count − 1`, opened after those already `open` (the first
+ * on the best adapter; the others as `moreAdapters` finds them).
+ */
+export async function openDevices(open: readonly Runtime[], count: number): Promise<Runtime[]> {
+  const made: Runtime[] = [];
+  if (open.length === 0) made.push(await Runtime.create());
+  const first = open[0] ?? made[0];
+  const have = open.length + made.length;
+  if (count > have) for (const c of await moreAdapters(first.adapter, have, count)) made.push(await Runtime.create(c));
+  return made;
 }
 
 function writeUniforms(target: ArrayBuffer, byteOffset: number, values: Uniform[]): void {

@@ -102,7 +102,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
 
 /** Row-major operand covering a whole [rows, cols] tensor (transposed: element (i, j) = t[j, i]). */
 export function whole(t: Tensor, transposed = false): Operand {
-  const [rows, cols] = t.shape;
+  const cols = t.shape[1];
   return transposed ? { t, start: 0, count: t.size, s0: 1, s1: cols } : { t, start: 0, count: t.size, s0: cols, s1: 1 };
 }
 

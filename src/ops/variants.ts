@@ -25,7 +25,8 @@ export interface Tuned {
 }
 
 const forced = new Map<Pass, string>();
-let tunings: Record<string, Tuned> | null = null;
+// Per adapter (devices of one adapter share its timings), read from disk on first use.
+const tunings = new Map<string, Record<string, Tuned>>();
 
 /** Forces `pass` to use `variant` wherever it applies (null: back to tuned/default choices). */
 export function setVariant(pass: Pass, variant: string | null): void {
@@ -96,12 +97,15 @@ function readFile(): TuningFile {
 }
 
 function loadTunings(): Record<string, Tuned> {
-  if (!tunings) {
+  const key = adapterKey();
+  let t = tunings.get(key);
+  if (!t) {
     // Timings of other kernel sources (an older version) are stale: start again.
-    const entry = readFile()[adapterKey()];
-    tunings = entry?.kernels === kernelsFingerprint() && entry.timings && typeof entry.timings === 'object' ? entry.timings : {};
+    const entry = readFile()[key];
+    t = entry?.kernels === kernelsFingerprint() && entry.timings && typeof entry.timings === 'object' ? entry.timings : {};
+    tunings.set(key, t);
   }
-  return tunings;
+  return t;
 }
 
 /** Writes this adapter's timings (atomically; other adapters' entries are kept). */
@@ -121,5 +125,5 @@ export function saveTunings(): void {
 
 /** Forgets timings in memory (tests; the file is re-read on next use). */
 export function resetTunings(): void {
-  tunings = null;
+  tunings.clear();
 }

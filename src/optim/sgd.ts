@@ -1,6 +1,6 @@
 // Mini-batch SGD with momentum and L2 weight decay (PyTorch semantics, as in the paper's recipe):
 //   d = g + wd·p;  buf = momentum·buf + d;  p −= lr·buf     — one kernel pass per parameter.
-import { engine } from '../engine.js';
+import { onDevice } from '../engine.js';
 import { OpError } from '../errors.js';
 import { fillInPlace } from '../ops/elementwise.js';
 import { forEachChunk, gridFor, vectorWidth } from '../ops/launch.js';
@@ -36,34 +36,42 @@ export class SGD {
     if (!(this.weightDecay >= 0)) throw new OpError('SGD', `weightDecay must be ≥ 0, got ${this.weightDecay}`);
   }
 
-  /** Updates every parameter that has a gradient. */
+  /** Updates every parameter that has a gradient (each on its own device). */
   step(): void {
-    const rt = engine().rt;
-    for (const p of this.params) {
-      if (!p.grad) continue;
-      const g = p.grad;
-      let buf = this.buffers.get(p);
-      if (!buf) {
-        buf = keep(Tensor.empty(p.shape, 'momentum'));
-        fillInPlace(buf, 0);
-        this.buffers.set(p, buf);
-      }
-      const b = buf;
-      forEachChunk(p.size, (s, n) => {
-        const pr = rt.range(p.buffer, s, n);
-        const gr = rt.range(g.buffer, s, n);
-        const br = rt.range(b.buffer, s, n);
-        const vec4 = vectorWidth(n, pr.elemOffset, gr.elemOffset, br.elemOffset) === 4;
-        rt.dispatch({
-          kernel: 'sgd',
-          constants: { VEC4: vec4 },
-          uniforms: [n, pr.elemOffset, gr.elemOffset, br.elemOffset, { f32: this.lr }, { f32: this.momentum }, { f32: this.weightDecay }],
-          buffers: [pr, gr, br],
-          workgroups: gridFor(vec4 ? n / 4 : n),
-          label: `sgd ${p}`,
-        });
+    for (const p of this.params) if (p.grad) onDevice(p.engine, () => this.update(p, p.grad!));
+  }
+
+  /** The momentum buffer of `p`, made (zero, on p's device) on first use. */
+  momentumOf(p: Tensor): Tensor {
+    let buf = this.buffers.get(p);
+    if (!buf) {
+      buf = onDevice(p.engine, () => {
+        const b = keep(Tensor.empty(p.shape, 'momentum'));
+        fillInPlace(b, 0);
+        return b;
       });
+      this.buffers.set(p, buf);
     }
+    return buf;
+  }
+
+  private update(p: Tensor, g: Tensor): void {
+    const rt = p.engine.rt;
+    const b = this.momentumOf(p);
+    forEachChunk(p.size, (s, n) => {
+      const pr = rt.range(p.buffer, s, n);
+      const gr = rt.range(g.buffer, s, n);
+      const br = rt.range(b.buffer, s, n);
+      const vec4 = vectorWidth(n, pr.elemOffset, gr.elemOffset, br.elemOffset) === 4;
+      rt.dispatch({
+        kernel: 'sgd',
+        constants: { VEC4: vec4 },
+        uniforms: [n, pr.elemOffset, gr.elemOffset, br.elemOffset, { f32: this.lr }, { f32: this.momentum }, { f32: this.weightDecay }],
+        buffers: [pr, gr, br],
+        workgroups: gridFor(vec4 ? n / 4 : n),
+        label: `sgd ${p}`,
+      });
+    });
   }
 
   /** Drops every parameter's gradient (the next backward starts from zero). */

@@ -83,3 +83,14 @@ export function onDevice<T>(e: Engine, fn: () => T): T {
     current = was;
   }
 }
+
+/**
+ * Makes `e` the current engine until changed again, and returns the one before. For asynchronous
+ * set-up that nothing else runs beside (e.g. timing kernels on each device's adapter); restore
+ * the previous engine in a `finally`. Everywhere else, use onDevice.
+ */
+export function setCurrentDevice(e: Engine): Engine {
+  const was = engine();
+  current = e;
+  return was;
+}

@@ -5,7 +5,7 @@
  */
 
 // Device and engine
-export { init, engine, Engine } from './engine.js';
+export { init, initDevices, engine, onDevice, setCurrentDevice, Engine } from './engine.js';
 export { Runtime, GpuError, fmtBytes, type BufferRange, type Dispatch, type Uniform } from './gpu/runtime.js';
 export type { AdapterChoice, BackendName } from './gpu/adapter.js';
 export { BufferPool, type PoolStats } from './gpu/pool.js';
@@ -14,7 +14,7 @@ export type { BakedConstants } from './gpu/kernels.js';
 // Tensors and autograd
 export { Tensor, tidy, keep, sizeOf } from './tensor.js';
 export { OpError, type Shape } from './errors.js';
-export { backward, noGrad, clearTape, record, type BackwardRule, type TapeNode } from './autograd/tape.js';
+export { backward, noGrad, clearTape, record, type BackwardRule, type BackwardOptions, type TapeNode } from './autograd/tape.js';
 export { Rng } from './rng.js';
 
 // Ops (each differentiable unless noted)
@@ -65,5 +65,6 @@ export { makeBatch, epochOrder, mixSeed, BatchMaker, type Batch } from './data/b
 export { Trainer, DivergedError, savedOptions, type TrainOptions, type TrainEvent, type EpochRecord } from './train/trainer.js';
 export { topKMisses, ErrorCounter, type ErrorRates } from './train/metrics.js';
 export { estimateMemory, preflight, type MemoryEstimate } from './train/preflight.js';
+export { GradientExchange, broadcastReplica, BUCKET_BYTES, type Replica } from './train/data_parallel.js';
 export { METHODS, softmaxRows, gridPositions, viewsOf, imagesPosteriors, posteriors, type Method, type View } from './eval/protocols.js';
 export { loadForEval, checkFits, testScales, IMAGENET_MEAN, IMAGENET_STD, type LoadedNet, type EvalOverrides } from './eval/load.js';

@@ -9,14 +9,14 @@ import { readSafetensors } from '../src/checkpoint/safetensors.js';
 import { Rng } from '../src/rng.js';
 import { writeFashionLike } from './fixtures.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vggpu-kill-'));
+const runs = mkdtempSync(join(tmpdir(), 'vggpu-kill-'));
 const root = join(import.meta.dirname, '..');
 beforeAll(() => {
-  writeFashionLike(join(dir, 'data'), 64, 16);
+  writeFashionLike(join(runs, 'data'), 64, 16);
   // The same compiled CLI that `npm run train` runs, with its batch worker thread.
   execFileSync('npm', ['run', '-s', 'build'], { cwd: root });
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(runs, { recursive: true, force: true }));
 
 function train(out: string, extra: string[], kill?: { signal: NodeJS.Signals; afterMs: number }): Promise<{ code: number | null; stdout: string }> {
   const args = [join(root, 'dist/cli/train.js'), '--out', out, ...extra];
@@ -37,14 +37,12 @@ function train(out: string, extra: string[], kill?: { signal: NodeJS.Signals; af
   });
 }
 
-const RUN = ['--net', 'A', '--width', '0.0625', '--batch', '16', '--epochs', '3', '--workers', '1', '--seed', '11'];
+const BASE = ['--net', 'A', '--width', '0.0625', '--batch', '16', '--epochs', '3', '--workers', '1', '--seed', '11'];
 
 function params(file: string): Map<string, number[]> {
   return new Map([...readSafetensors(file).tensors].map(([k, t]) => [k, Array.from(t.data)]));
 }
 
-let reference: Map<string, number[]>;
-let referenceLosses: number[];
 
 /** The training loss of each epoch, from a run's metrics.jsonl. */
 function losses(out: string): number[] {
@@ -60,9 +58,15 @@ function checkpointStep(file: string): number {
   }
 }
 
-describe('interrupted training', () => {
+// On one device, and on two (data parallel: each device's running loss sum is checkpointed too).
+describe.each([1, 2])('interrupted training on %i device(s)', (devices) => {
+  const RUN = [...BASE, '--devices', String(devices)];
+  const dir = join(runs, `devices-${devices}`);
+  let reference: Map<string, number[]>;
+  let referenceLosses: number[];
+
   it('runs uninterrupted for reference', async () => {
-    const r = await train(join(dir, 'ref'), ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN]);
+    const r = await train(join(dir, 'ref'), ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN]);
     expect(r.code).toBe(0);
     reference = params(join(dir, 'ref', 'last.train.safetensors'));
     referenceLosses = losses(join(dir, 'ref'));
@@ -70,7 +74,7 @@ describe('interrupted training', () => {
 
   it('SIGINT finishes the step, writes a checkpoint, says how to resume; resuming matches', async () => {
     const out = join(dir, 'int');
-    const r = await train(out, ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN], { signal: 'SIGINT', afterMs: 150 });
+    const r = await train(out, ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN], { signal: 'SIGINT', afterMs: 150 });
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/interrupt: finishing this step and writing a checkpoint/);
     expect(r.stdout).toContain(`continue with: npm run train -- --out ${out} --resume`);
@@ -81,7 +85,7 @@ describe('interrupted training', () => {
 
   it('SIGTERM (a polite kill) stops the same way, with a resumable checkpoint', async () => {
     const out = join(dir, 'term');
-    const r = await train(out, ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN], { signal: 'SIGTERM', afterMs: 150 });
+    const r = await train(out, ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN], { signal: 'SIGTERM', afterMs: 150 });
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/terminate: finishing this step and writing a checkpoint/);
     expect((await train(out, ['--resume'])).code).toBe(0);
@@ -92,7 +96,7 @@ describe('interrupted training', () => {
     const out = join(dir, 'every');
     const ck = join(out, 'last.train.safetensors');
     // 4 steps per epoch; a checkpoint every 3 steps lands mid-epoch (step 3); kill the run when it appears.
-    const args = [join(root, 'dist/cli/train.js'), '--out', out, '--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN, '--checkpoint-every', '3'];
+    const args = [join(root, 'dist/cli/train.js'), '--out', out, '--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN, '--checkpoint-every', '3'];
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'ignore'] });
     const killedAt = await new Promise<number>((resolve) => {
       const poll = setInterval(() => {
@@ -123,7 +127,7 @@ describe('interrupted training', () => {
     let kills = 0;
     for (let round = 0; round < 12 && code !== 0; round++) {
       const resume = existsSync(ck);
-      const r = await train(out, resume ? ['--resume'] : ['--data', `fashion-mnist:${join(dir, 'data')}`, ...RUN], round < 8 ? { signal: 'SIGKILL', afterMs: rng.int(500) } : undefined);
+      const r = await train(out, resume ? ['--resume'] : ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN], round < 8 ? { signal: 'SIGKILL', afterMs: rng.int(500) } : undefined);
       code = r.code;
       if (code !== 0) kills++;
       if (existsSync(ck)) expect(() => readSafetensors(ck)).not.toThrow();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run train -- --net E [flags]`: the paper's training recipe on a real dataset.
-import { init } from '../engine.js';
+import { initDevices } from '../engine.js';
 import { formatSummary, resolveConfig, type VggConfig } from '../vgg/config.js';
 import { estimateMemory, fitAccumulation, microBatch } from '../train/preflight.js';
 import { fmtBytes } from '../gpu/runtime.js';
@@ -27,8 +27,9 @@ async function main(): Promise<number> {
     process.stdout.write(formatSummary(cfg) + '\n' + stepMemory(cfg, o.batch, o.accumulate ?? null, o.gpuMemoryBytes ?? null) + '\n');
     return 0;
   }
-  const e = await init();
-  console.log(`adapter: ${e.rt.describe()}`);
+  const engines = await initDevices(o.devices ?? 1);
+  const e = engines[0];
+  for (const d of engines) console.log(`${engines.length > 1 ? `device ${d.index}` : 'adapter'}: ${d.rt.describe()}`);
   if (e.rt.adapter.isCpu) console.log('note: the CPU fallback is about 100× slower than a GPU; --width 0.25 and --input-size 32 make CPU-sized nets. Running what you asked.');
   const progress = new Progress();
   const trainer = new Trainer(o, (ev) => {
@@ -40,7 +41,8 @@ async function main(): Promise<number> {
       progress.update('timing kernels for this adapter (once)', ev.done, ev.total, `passes, ~${fmtDuration(ev.etaSec)} left`);
     } else if (ev.kind === 'step') {
       const { accumulate: k, microBatch: m } = trainer.plan;
-      const batch = `batch ${o.batch}${k > 1 ? ` = ${k}×${m}` : ''}`;
+      const n = trainer.devices;
+      const batch = `batch ${o.batch}${n > 1 || k > 1 ? ` = ${n > 1 ? `${n} devices × ` : ''}${k > 1 ? `${k}×${m}` : m}` : ''}`;
       progress.update(`epoch ${ev.epoch}`, ev.step, ev.steps, `loss ${ev.loss === null ? '…' : ev.loss.toFixed(4)}  ${batch}  ${ev.imagesPerSec.toFixed(1)} img/s  waiting for data ${(ev.dataWait * 100).toFixed(0)}%  ETA ${fmtDuration(ev.etaSec)}`);
     }
     else if (ev.kind === 'eval') progress.update(`  validating`, ev.done, ev.total, '');

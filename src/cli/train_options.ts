@@ -35,6 +35,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   workers: { type: 'string', help: 'input-pipeline threads: decoding and augmentation (0: on the main thread)', default: 'cores − 1' },
   'val-fraction': { type: 'string', help: 'held-out share when the data has no test split', default: '0.1' },
   'eval-batch': { type: 'string', help: 'validation batch size', default: '256' },
+  devices: { type: 'string', help: 'train on N devices (data parallel, as the paper’s 4 GPUs): each takes 1/N of every batch; one GPU each, or N devices sharing the CPU fallback', default: '1' },
   accumulate: { type: 'string', help: 'split each batch into K micro-batches and sum their gradients: one SGD step, the memory of batch/K', default: 'what fits (1 unless the preflight says otherwise)' },
   'gpu-memory': { type: 'string', help: 'GPU memory in GiB to fit a step into (WebGPU cannot tell); picks --accumulate' },
   'checkpoint-every': { type: 'string', help: 'a resumable checkpoint within epochs: a duration (90s, 10m, 2h) or a step count (500); 0: only at epoch ends', default: '10m' },
@@ -108,10 +109,12 @@ export function buildOptions(f: ReturnType<typeof parseFlags>): TrainOptions {
     resume: f.resume === true,
     resumeLr: f.resume === true && get('lr') !== undefined ? num('lr', get('lr')!, { gt: 0 }) : null,
     maxSteps: get('max-steps') ? num('max-steps', get('max-steps')!, { int: true, min: 1 }) : null,
+    devices: pick('devices', (r) => num('devices', r, { int: true, min: 1, max: 64 }), saved?.devices, 1),
     accumulate: get('accumulate') ? num('accumulate', get('accumulate')!, { int: true, min: 1 }) : (saved?.accumulate ?? null),
     gpuMemoryBytes: get('gpu-memory') ? num('gpu-memory', get('gpu-memory')!, { gt: 0 }) * 2 ** 30 : (saved?.gpuMemoryBytes ?? null),
     checkpointEvery: get('checkpoint-every') ? checkpointEvery(get('checkpoint-every')!) : (saved?.checkpointEvery ?? { seconds: 600, steps: null }),
   };
+  if (o.devices! > o.batch) throw new UsageError(`--devices ${o.devices}: more devices than the ${o.batch} images of a batch; use a batch of at least ${o.devices}`);
   if (o.accumulate != null && o.accumulate > o.batch) throw new UsageError(`--accumulate ${o.accumulate}: more micro-batches than the ${o.batch} images of a batch; use at most ${o.batch}`);
   if (saved && o.net !== saved.net) throw new UsageError(`--resume: the run in ${o.out} trains VGG-${saved.net}, not VGG-${o.net}`);
   return o;

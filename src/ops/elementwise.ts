@@ -1,15 +1,14 @@
 // fill, add, scale and in-place accumulation (kernels/elementwise.wgsl).
 import { record } from '../autograd/tape.js';
-import { engine } from '../engine.js';
 import { OpError, type Shape } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { forEachChunk, gridFor } from './launch.js';
 
 type Entry = 'fill' | 'axpy' | 'add' | 'scale';
 
-/** Runs one elementwise entry over n elements; `inputs` are read, `out` written, chunk by chunk. */
+/** Runs one elementwise entry over n elements on out's device; `inputs` are read, `out` written, chunk by chunk. */
 function run(entry: Entry, n: number, inputs: Tensor[], out: Tensor, value: number, label: string): void {
-  const rt = engine().rt;
+  const rt = out.engine.rt; // in-place updates run where their target lives
   forEachChunk(n, (start, count) => {
     const ins = inputs.map((t) => rt.range(t.buffer, start, count));
     const y = rt.range(out.buffer, start, count);

@@ -45,7 +45,12 @@ export interface TrainOptions {
   resumeLr?: number | null;
   /** Stop (with a checkpoint) after this many steps in total; for tests and time-boxed runs. */
   maxSteps: number | null;
-  /** Micro-batches per SGD step (gradient accumulation); null or absent: 1, or what the preflight needs. */
+  /**
+   * Devices to train on (data parallel: each takes a contiguous slice of every batch, the gradients
+   * are summed across them); absent: 1. A resumed run may use another number.
+   */
+  devices?: number;
+  /** Micro-batches per SGD step on each device (gradient accumulation); null or absent: 1, or what the preflight needs. */
   accumulate?: number | null;
   /** The GPU's memory, if known: the preflight picks `accumulate` so a step fits in it. */
   gpuMemoryBytes?: number | null;
@@ -78,6 +83,9 @@ export interface EpochRecord {
   /** Images per SGD step, and the micro-batches each step was split into. */
   batch: number;
   accumulate: number;
+  /** Devices the batch was split across, and the share of training time spent summing gradients across them. */
+  devices?: number;
+  exchange?: number;
   schedule: string;
 }
 

@@ -9,7 +9,7 @@ import { Prefetch } from '../data/prefetch.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { openData } from '../data/open.js';
 import { type ChannelStats, channelStats } from '../data/transforms.js';
-import { engine } from '../engine.js';
+import { type Engine, engine, initDevices, onDevice, setCurrentDevice } from '../engine.js';
 import { accumulateInto, fill, fillInPlace, scale } from '../ops/elementwise.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
 import { tuningEnabled } from '../ops/tune.js';
@@ -23,6 +23,8 @@ import { resolveConfig } from '../vgg/config.js';
 import { fmtBytes, GpuError } from '../gpu/runtime.js';
 import { preflight, type StepPlan } from './preflight.js';
 import { buildVgg, type Vgg } from '../vgg/model.js';
+import type { VggConfig } from '../vgg/config.js';
+import { broadcastReplica, GradientExchange, type Replica } from './data_parallel.js';
 import { tuneVgg } from '../vgg/tune.js';
 import { evaluateCentreCrop } from './evaluate.js';
 import { PlateauSchedule, type PlateauState } from './schedule.js';
@@ -43,7 +45,8 @@ interface RunState {
    * resumed runs report bit-identical losses.
    */
   lossSum: number;
-  lossPending?: number;
+  /** One value per device when training on several (each keeps its own f32 running sum). */
+  lossPending?: number | number[];
   lossCount: number;
   schedule: PlateauState;
   history: EpochRecord[];
@@ -63,8 +66,15 @@ export class Trainer {
   readonly opt: SGD;
   readonly train: ImageDataset;
   readonly val: ImageDataset;
-  /** The preflight's plan: memory, and the micro-batches a step is split into. */
+  /** The preflight's plan, per device: memory, and the micro-batches its slice of a step is split into. */
   readonly plan: StepPlan;
+  /** Devices the batch is split across (the model and optimiser above are device 0's replica). */
+  readonly devices: number;
+  private config: VggConfig;
+  /** Every device's model and optimiser, device 0's first; made by run(). */
+  private replicas: Array<Replica & { model: Vgg; opt: SGD }> = [];
+  private exchange: GradientExchange | null = null;
+  private exchangeMs = 0;
   private schedule: PlateauSchedule;
   private state: RunState;
   private stopRequested = false;
@@ -94,10 +104,15 @@ export class Trainer {
     }
     engine().rng.setState({ state: mixSeed(o.seed, 0x1417), spare: null });
     const config = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes, inChannels: this.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
-    this.plan = preflight(config, o.batch, engine().rt, { accumulate: o.accumulate, memoryBytes: o.gpuMemoryBytes });
+    this.config = config;
+    this.devices = o.devices ?? 1;
+    if (this.devices > o.batch) throw new Error(`--devices ${this.devices}: more devices than the ${o.batch} images of a batch; use a batch of at least ${this.devices}`);
+    // Each device holds its slice of the batch (slices differ by at most one image).
+    this.plan = preflight(config, Math.ceil(o.batch / this.devices), engine().rt, { accumulate: o.accumulate, memoryBytes: o.gpuMemoryBytes });
     const mem = this.plan;
     const split = mem.accumulate > 1 ? ` at ${mem.accumulate} micro-batches of ${mem.microBatch}` : '';
-    emit({ kind: 'message', message: `${(mem.parameters / 1e6).toFixed(2)} M parameters; a training step${split} holds about ${fmtBytes(mem.totalBytes)} on the GPU (${fmtBytes(mem.paramBytes)} weights, gradients and momentum)` });
+    const where = this.devices > 1 ? `each of ${this.devices} devices holds its ${Math.ceil(o.batch / this.devices)} images of a training step${split}: about` : `a training step${split} holds about`;
+    emit({ kind: 'message', message: `${(mem.parameters / 1e6).toFixed(2)} M parameters; ${where} ${fmtBytes(mem.totalBytes)} on the GPU (${fmtBytes(mem.paramBytes)} weights, gradients and momentum)` });
     if (mem.reason) emit({ kind: 'message', message: mem.reason });
     this.model = buildVgg({ ...config, init: o.init });
     this.opt = new SGD(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
@@ -146,26 +161,45 @@ export class Trainer {
     const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
     const C = this.train.channels;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
-    const lossSum = keep(fill([1], st.lossPending ?? 0));
+    await this.openReplicas();
+    const pending = st.lossPending ?? 0;
+    // Each device's f32 running loss sum; a checkpoint of another device count resumes on device 0.
+    const lossSums = this.replicas.map((r, d) => {
+      const start = Array.isArray(pending) ? (pending.length === this.devices ? pending[d] : d === 0 ? pending.reduce((a, b) => a + b, 0) : 0) : d === 0 ? pending : 0;
+      return onDevice(r.engine, () => keep(fill([1], start)));
+    });
     if (tuningEnabled()) {
       // Once per adapter and layer shape; the choices are read back from disk on later runs.
       // The per-pass detail goes to tuning.log in the run folder; the CLI shows one progress line.
       const t0 = performance.now();
       const logFile = join(o.out, 'tuning.log');
-      const tuned = await tuneVgg(this.model.config, this.plan.microBatch, (p) => {
-        appendFileSync(logFile, `${new Date().toISOString()} ${p.line}\n`);
-        this.emit({ kind: 'tune', ...p });
-      });
+      const tuned: Awaited<ReturnType<typeof tuneVgg>> = [];
+      for (const e of onePerAdapter(this.replicas.map((r) => r.engine))) {
+        const was = setCurrentDevice(e);
+        try {
+          const passes = await tuneVgg(this.model.config, this.plan.microBatch, (p) => {
+            appendFileSync(logFile, `${new Date().toISOString()} ${p.line}\n`);
+            this.emit({ kind: 'tune', ...p });
+          });
+          tuned.push(...passes);
+        } finally {
+          setCurrentDevice(was);
+        }
+      }
       if (tuned.length) this.emit({ kind: 'message', message: `timed kernel variants for ${tuned.length} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})` });
     }
     // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
-    await engine().rt.precompile(() => {
-      const m = this.plan.microBatch;
-      const loss = tidy(() => softmaxCrossEntropy(this.model.forward(Tensor.empty([m, C, o.inputSize, o.inputSize])), new Array<number>(m).fill(0)));
-      backward(loss);
-      loss.dispose();
-      this.opt.zeroGrad();
-    });
+    for (const r of this.replicas) {
+      await r.engine.rt.precompile(() =>
+        onDevice(r.engine, () => {
+          const m = this.plan.microBatch;
+          const loss = tidy(() => softmaxCrossEntropy(r.model.forward(Tensor.empty([m, C, o.inputSize, o.inputSize])), new Array<number>(m).fill(0)));
+          backward(loss);
+          loss.dispose();
+          r.opt.zeroGrad();
+        }),
+      );
+    }
     // The input pipeline: training batches, and validation crops, made by worker threads.
     const maker = new BatchMaker(this.train, aug, o.seed, o.workers);
     const valMaker = new BatchMaker(this.val, aug, o.seed, o.workers);
@@ -175,25 +209,26 @@ export class Trainer {
         const order = epochOrder(this.train.length, o.seed, st.epoch);
         const batches = new Prefetch((k) => maker.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch), st.stepInEpoch, stepsPerEpoch, LOOKAHEAD);
         const t0 = performance.now();
+        this.exchangeMs = 0;
         let images = 0;
         let shown: number | null = null;
         for (let k = st.stepInEpoch; k < stepsPerEpoch; k++) {
           const batch = await batches.next();
           const B = batch.labels.length;
-          this.trainStep(batch, lossSum);
+          await this.trainStep(batch, lossSums);
           st.step++;
           st.stepInEpoch = k + 1;
           st.lossCount++;
           images += B;
           const flush = k % 10 === 9 || k + 1 === stepsPerEpoch;
           if (flush || shown === null) {
-            // Reading the running sum syncs with the GPU only every few steps.
-            const pending = (await lossSum.toArray())[0];
+            // Reading the running sums syncs with the GPU only every few steps.
+            const pending = (await readSums(lossSums)).reduce((a, b) => a + b, 0);
             shown = (st.lossSum + pending) / st.lossCount;
             if (!Number.isFinite(pending)) throw new DivergedError(st.step, this.lastCheckpoint());
             if (flush) {
               st.lossSum += pending;
-              fillInPlace(lossSum, 0);
+              for (const t of lossSums) fillInPlace(t, 0);
             }
           }
           const elapsed = (performance.now() - t0) / 1000;
@@ -202,13 +237,13 @@ export class Trainer {
           this.emit({ kind: 'step', epoch: st.epoch + 1, step: k + 1, steps: stepsPerEpoch, loss: shown, imagesPerSec: rate, etaSec: ((stepsPerEpoch - k - 1) * o.batch) / Math.max(rate, 1e-9), dataWait });
           if (this.stopRequested || (o.maxSteps !== null && st.step >= o.maxSteps)) {
             await maker.close();
-            st.lossPending = (await lossSum.toArray())[0];
+            st.lossPending = await pendingLoss(lossSums);
             await this.checkpoint();
             return { stoppedEarly: true, history: st.history };
           }
           if (k + 1 < stepsPerEpoch && this.checkpointDue()) {
             // Within the epoch (its end writes one anyway): the f32 loss sum as it stands goes along.
-            st.lossPending = (await lossSum.toArray())[0];
+            st.lossPending = await pendingLoss(lossSums);
             this.emit({ kind: 'checkpoint', step: st.step, seconds: await this.checkpointInBackground() });
           }
         }
@@ -220,7 +255,7 @@ export class Trainer {
         const lr = this.opt.lr;
         const outcome = this.schedule.step(rates.top1);
         this.opt.lr = this.schedule.state.lr;
-        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, dataWait: batches.waitMs / 1000 / seconds, batch: o.batch, accumulate: this.plan.accumulate, schedule: outcome };
+        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, dataWait: batches.waitMs / 1000 / seconds, batch: o.batch, accumulate: this.plan.accumulate, ...(this.devices > 1 ? { devices: this.devices, exchange: this.exchangeMs / 1000 / seconds } : {}), schedule: outcome };
         st.history.push(record);
         st.epoch++;
         st.stepInEpoch = 0;
@@ -244,7 +279,7 @@ export class Trainer {
       await maker.close();
       await valMaker.close();
       await this.flushCheckpoint();
-      lossSum.dispose();
+      for (const t of lossSums) t.dispose();
     }
     return { stoppedEarly: false, history: st.history };
   }
@@ -296,33 +331,71 @@ export class Trainer {
   }
 
   /**
-   * One SGD step on a batch: the preflight's micro-batches run forward and backward in turn, each
-   * loss weighted by its share of the batch so the summed gradients are the whole batch's; then one
-   * update. Every micro-batch draws the step's dropout seeds and places its masks by its first
-   * image, so masks, like augmentation, depend on (seed, step, image) alone. The batch's mean loss
-   * is added to `lossSum` on the GPU.
+   * Opens the other devices and gives each a replica equal to device 0's (parameters and momentum:
+   * a new run's initialisation, or the checkpoint just loaded, whatever device count wrote it).
    */
-  private trainStep(batch: Batch, lossSum: Tensor): void {
+  private async openReplicas(): Promise<void> {
+    if (this.replicas.length) return;
+    const first = this.model.parameters()[0].engine;
+    const engines = [first, ...(await initDevices(this.devices)).filter((e) => e !== first)].slice(0, this.devices);
+    if (engines.length < this.devices) throw new Error(`--devices ${this.devices}: only ${engines.length} could be opened`);
+    const sgd = { lr: this.opt.lr, momentum: this.opt.momentum, weightDecay: this.opt.weightDecay };
+    this.replicas = engines.map((e, d) => {
+      if (d === 0) return { engine: e, model: this.model, opt: this.opt, params: this.model.parameters() };
+      const model = onDevice(e, () => buildVgg({ ...this.config, init: this.o.init }));
+      return { engine: e, model, opt: new SGD(model.parameters(), sgd), params: model.parameters() };
+    });
+    if (this.devices > 1) {
+      await broadcastReplica(this.replicas);
+      this.exchange = new GradientExchange(this.replicas);
+      this.emit({ kind: 'message', message: `data parallel over ${this.devices} devices: each takes ${Math.floor(this.o.batch / this.devices)}${this.o.batch % this.devices ? `–${Math.ceil(this.o.batch / this.devices)}` : ''} images of a batch; gradients are summed through the host in ${this.exchange.buckets.length} bucket${this.exchange.buckets.length > 1 ? 's' : ''}` });
+    }
+  }
+
+  /**
+   * One SGD step on a batch. Each device takes a contiguous slice of it, and runs its slice's
+   * micro-batches (the preflight's split) forward and backward in turn, each loss weighted by its
+   * share of the whole batch, so the gradients summed over micro-batches and devices are the whole
+   * batch's. Then the same update on every device. Every micro-batch draws the step's dropout seeds
+   * and places its masks by its first image, so masks, like augmentation, depend on (seed, step,
+   * image) alone, whichever device runs it. Each device adds its losses to its `lossSums` entry.
+   */
+  private async trainStep(batch: Batch, lossSums: Tensor[]): Promise<void> {
     const o = this.o;
     const B = batch.labels.length;
     const C = this.train.channels;
     const per = C * o.inputSize ** 2;
-    const parts = Math.min(this.plan.accumulate, B);
-    for (let m = 0; m < parts; m++) {
-      const j0 = Math.floor((m * B) / parts);
-      const j1 = Math.floor(((m + 1) * B) / parts);
-      engine().rng.setState({ state: mixSeed(o.seed, this.state.step, 0xd40), spare: null });
-      const loss = tidy(() => {
-        const x = Tensor.from(batch.x.subarray(j0 * per, j1 * per), [j1 - j0, C, o.inputSize, o.inputSize]);
-        const l = softmaxCrossEntropy(this.model.forward(x, j0), batch.labels.subarray(j0, j1));
-        return parts === 1 ? l : scale(l, (j1 - j0) / B);
+    const N = this.replicas.length;
+    this.replicas.forEach((r, d) => {
+      const s0 = Math.floor((d * B) / N);
+      const s1 = Math.floor(((d + 1) * B) / N);
+      const parts = Math.min(this.plan.accumulate, s1 - s0);
+      onDevice(r.engine, () => {
+        for (let m = 0; m < parts; m++) {
+          const j0 = s0 + Math.floor((m * (s1 - s0)) / parts);
+          const j1 = s0 + Math.floor(((m + 1) * (s1 - s0)) / parts);
+          r.engine.rng.setState({ state: mixSeed(o.seed, this.state.step, 0xd40), spare: null });
+          const loss = tidy(() => {
+            const x = Tensor.from(batch.x.subarray(j0 * per, j1 * per), [j1 - j0, C, o.inputSize, o.inputSize]);
+            const l = softmaxCrossEntropy(r.model.forward(x, j0), batch.labels.subarray(j0, j1));
+            return j1 - j0 === B ? l : scale(l, (j1 - j0) / B);
+          });
+          // The last micro-batch's backward starts sending finished gradients to the other devices.
+          backward(loss, undefined, this.exchange && m === parts - 1 ? { onGradReady: this.exchange.onGradReady(d) } : {});
+          accumulateInto(lossSums[d], loss);
+          loss.dispose();
+        }
       });
-      backward(loss);
-      accumulateInto(lossSum, loss);
-      loss.dispose();
+    });
+    if (this.exchange) {
+      await this.exchange.allReduce();
+      this.exchangeMs += this.exchange.lastMs;
     }
-    this.opt.step();
-    this.opt.zeroGrad();
+    for (const r of this.replicas) {
+      r.opt.lr = this.opt.lr;
+      r.opt.step();
+      r.opt.zeroGrad();
+    }
   }
 
   /** Stored with every checkpoint so evaluation prepares images as training did. */
@@ -331,6 +404,26 @@ export class Trainer {
     if (this.o.std) p.std = this.o.std;
     return p;
   }
+}
+
+/** The first engine of each adapter among `engines` (devices of one adapter share its kernel timings). */
+function onePerAdapter(engines: Engine[]): Engine[] {
+  const seen = new Set<string>();
+  return engines.filter((e) => {
+    const key = `${e.rt.adapter.backend} ${e.rt.adapter.description}`;
+    return !seen.has(key) && !!seen.add(key);
+  });
+}
+
+/** Each device's running loss sum (f32), read back. */
+async function readSums(sums: Tensor[]): Promise<number[]> {
+  return Promise.all(sums.map(async (t) => (await t.toArray())[0]));
+}
+
+/** The running loss sums as a checkpoint keeps them: one number, or one per device. */
+async function pendingLoss(sums: Tensor[]): Promise<number | number[]> {
+  const v = await readSums(sums);
+  return v.length === 1 ? v[0] : v;
 }
 
 /** Training stopped because the loss became NaN or infinite. */

@@ -16,6 +16,7 @@ import { type GemmShape, gemmVariants, tuneConv, tuneGemm } from '../src/ops/tun
 import { chooseVariant, forceVariants, type Pass, tuningsForAdapter } from '../src/ops/variants.js';
 import { tuneVgg } from '../src/vgg/tune.js';
 import { benchData } from './data.js';
+import { benchDevices } from './devices.js';
 
 interface Result {
   group: string;
@@ -29,6 +30,8 @@ interface Result {
   imagesPerSec?: number;
   compileMs: number;
   vsGemm?: number;
+  /** A case's own figures beyond the columns (e.g. scaling and gradient-exchange share for devices). */
+  detail?: string;
 }
 
 const args = process.argv.slice(2);
@@ -219,6 +222,9 @@ for (const c of stepCases) {
 // The input pipeline (no GPU work): images/s of training batches, validation crops, decoding.
 results.push(...(await benchData(selected, quick)));
 
+// Data parallelism: whole steps at 1 and 2 devices, and the gradient all-reduce alone.
+results.push(...(await benchDevices(selected, quick)));
+
 // Ratios to the GEMM reference (conv passes and whole steps).
 await sampleGemm();
 const sorted = [...gemmSamples].sort((x, y) => x - y);
@@ -227,10 +233,10 @@ for (const r of results) if (r.gflops && (r.group.startsWith('conv') || r.group 
 const refLine = `×GEMM reference: 1024³ GEMM, median of ${sorted.length} samples across the run: ${gemmRef.toFixed(2)} GFLOPS (${sorted[0].toFixed(2)}–${sorted[sorted.length - 1].toFixed(2)})`;
 
 // The table.
-const head = ['group', 'case', 'variant', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GEMM', 'compile ms'];
-const body = results.map((r) => [r.group, r.name, r.variant ?? '', r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0)]);
+const head = ['group', 'case', 'variant', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GEMM', 'compile ms', 'detail'];
+const body = results.map((r) => [r.group, r.name, r.variant ?? '', r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0), r.detail ?? '']);
 const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
+const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i < 9 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
 const json = JSON.stringify({ adapter: rt.describe(), date: new Date().toISOString(), gemmReference: { gflops: gemmRef, samples: gemmSamples }, results }, null, 2) + '\n';
 if (jsonFile) writeFileSync(jsonFile, json);
 if (jsonFlag && !jsonFile) process.stdout.write(json);

@@ -327,15 +327,25 @@ export class Runtime {
     return this.readMany([{ buffer, elemOffset, count }]);
   }
 
-  /**
-   * Reads several buffer ranges back at once, one after another in the result: one copy each into
-   * one staging buffer, one map. The copies are submitted now, behind the work recorded so far,
-   * so a caller that does not await at once can go on recording while they run.
-   */
+  /** Reads several buffer ranges back at once, one after another in the result (see mapMany). */
   async readMany(parts: Array<{ buffer: GPUBuffer; elemOffset: number; count: number }>): Promise<Float32Array> {
+    const mapped = await this.mapMany(parts);
+    const out = mapped.data.slice();
+    mapped.release();
+    return out;
+  }
+
+  /**
+   * Copies several buffer ranges, one after another, into one staging buffer and maps it: `data`
+   * views the mapped memory (no copy; it may be changed in place) until `release()`. The copies
+   * are submitted now, behind the work recorded so far, so a caller that does not await at once
+   * can go on recording while they run.
+   */
+  async mapMany(parts: Array<{ buffer: GPUBuffer; elemOffset: number; count: number }>, reuse?: GPUBuffer): Promise<{ data: Float32Array; release: () => void }> {
     for (const p of parts) this.checkOwned(p.buffer, 'read-back');
     const count = parts.reduce((n, p) => n + p.count, 0);
-    const staging = this.device.createBuffer({ size: Math.max(4, count * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    if (reuse && reuse.size < count * 4) throw new GpuError(`read-back: a staging buffer of ${fmtBytes(reuse.size)} for ${fmtBytes(count * 4)}`);
+    const staging = reuse ?? this.stagingBuffer(count * 4);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (this.pass) {
       this.pass.end();
@@ -350,15 +360,28 @@ export class Runtime {
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);
+      await this.throwPendingErrors();
     } catch (e) {
+      if (!reuse) staging.destroy();
       await this.throwPendingErrors();
       throw e;
     }
-    await this.throwPendingErrors();
-    const out = new Float32Array(staging.getMappedRange().slice(0));
-    staging.unmap();
-    staging.destroy();
-    return out.subarray(0, count);
+    const data = new Float32Array(staging.getMappedRange(), 0, count);
+    let released = false;
+    return {
+      data,
+      release: () => {
+        if (released) return; // idempotent: error paths may release twice
+        released = true;
+        staging.unmap();
+        if (!reuse) staging.destroy();
+      },
+    };
+  }
+
+  /** A buffer to map for reading, of `bytes` (e.g. kept by the caller to read into again and again, see mapMany). */
+  stagingBuffer(bytes: number): GPUBuffer {
+    return this.device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'read-back staging' });
   }
 
   /**

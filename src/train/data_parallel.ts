@@ -24,6 +24,8 @@ export interface Replica {
   opt?: SGD;
 }
 
+type Mapped = Awaited<ReturnType<Engine['rt']['mapMany']>>;
+
 /** Gradient bucket size: PyTorch DDP's default, big enough that per-copy costs vanish. */
 export const BUCKET_BYTES = 25 * 2 ** 20;
 
@@ -36,7 +38,10 @@ export class GradientExchange {
   private index: Array<Map<Tensor, number>>;
   private bucketOf: number[] = [];
   private readyCount: number[][] = [];
-  private reads: Array<Array<Promise<Float32Array> | null>> = [];
+  private reads: Array<Array<Promise<Mapped> | null>> = [];
+  // Per device and bucket, made on first use and kept: allocating (and zeroing) hundreds of MiB
+  // of staging memory every step would cost more than the copies.
+  private staging: Array<Array<GPUBuffer | null>>;
 
   constructor(
     readonly replicas: readonly Replica[],
@@ -55,6 +60,7 @@ export class GradientExchange {
       bytes += replicas[0].params[i].size * 4;
     }
     this.index = replicas.map((r) => new Map(r.params.map((p, i) => [p, i])));
+    this.staging = replicas.map(() => this.buckets.map(() => null));
     this.reset();
   }
 
@@ -76,7 +82,7 @@ export class GradientExchange {
     };
   }
 
-  private startRead(d: number, b: number): Promise<Float32Array> {
+  private startRead(d: number, b: number): Promise<Mapped> {
     const r = this.replicas[d];
     const grads = this.buckets[b].map((i) => {
       const p = r.params[i];
@@ -84,7 +90,9 @@ export class GradientExchange {
       if (!p.grad) p.grad = onDevice(r.engine, () => keep(fill(p.shape, 0)));
       return { buffer: p.grad.buffer, elemOffset: 0, count: p.size };
     });
-    const read = r.engine.rt.readMany(grads);
+    const bytes = grads.reduce((n, g) => n + g.count * 4, 0);
+    const staging = (this.staging[d][b] ??= r.engine.rt.stagingBuffer(bytes));
+    const read = r.engine.rt.mapMany(grads, staging);
     this.reads[d][b] = read;
     return read;
   }
@@ -98,25 +106,47 @@ export class GradientExchange {
     try {
       // Start every missing read before waiting on any, so the devices copy in parallel.
       const reads = this.replicas.map((_, d) => this.buckets.map((_, b) => this.reads[d][b] ?? this.startRead(d, b)));
-      for (let b = 0; b < this.buckets.length; b++) {
-        const parts = await Promise.all(reads.map((r) => r[b]));
-        const sum = parts[0];
-        for (let d = 1; d < parts.length; d++) {
-          const g = parts[d];
-          for (let k = 0; k < sum.length; k++) sum[k] += g[k];
-        }
-        for (const r of this.replicas) {
-          let at = 0;
-          for (const i of this.buckets[b]) {
-            const grad = r.params[i].grad!;
-            grad.write(sum.subarray(at, at + grad.size));
-            at += grad.size;
+      let b = 0;
+      try {
+        for (; b < this.buckets.length; b++) {
+          const parts = await Promise.all(reads.map((r) => r[b]));
+          try {
+            this.reduceBucket(b, parts);
+          } finally {
+            for (const p of parts) p.release();
           }
         }
+      } catch (e) {
+        // Unmap what is still mapped or on its way before reporting.
+        for (const r of reads) for (const read of r.slice(b)) read.then((m) => m.release(), () => {});
+        throw e;
       }
     } finally {
       this.reset();
       this.lastMs = performance.now() - t0;
+    }
+  }
+
+  /** Frees the staging buffers. */
+  dispose(): void {
+    for (const row of this.staging) for (const b of row) b?.destroy();
+    this.staging = this.replicas.map(() => this.buckets.map(() => null));
+  }
+
+  /** Sums one bucket's gradients in device 0's mapped staging memory (no host copies) and writes the sum to every device. */
+  private reduceBucket(b: number, parts: Mapped[]): void {
+    const sum = parts[0].data;
+    for (let d = 1; d < parts.length; d++) {
+      const g = parts[d].data;
+      for (let k = 0; k < sum.length; k++) sum[k] += g[k];
+    }
+    for (const r of this.replicas) {
+      let at = 0;
+      for (const i of this.buckets[b]) {
+        const grad = r.params[i].grad!;
+        grad.write(sum.subarray(at, at + grad.size));
+        at += grad.size;
+      }
     }
   }
 }

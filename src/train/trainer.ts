@@ -280,6 +280,7 @@ export class Trainer {
       await valMaker.close();
       await this.flushCheckpoint();
       for (const t of lossSums) t.dispose();
+      this.exchange?.dispose();
     }
     return { stoppedEarly: false, history: st.history };
   }

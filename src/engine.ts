@@ -1,36 +1,19 @@
-// Engine state, one Engine per WebGPU device: its runtime (device, pipelines, buffers), its
-// autograd tape and its RNG. Ops run on the *current* engine — the first device, unless
-// `onDevice` says otherwise, as CUDA's current device does — and every tensor remembers the engine
-// whose buffer it holds. Tidy scopes and the no-grad switch are process-wide: they are about
-// JavaScript lifetimes and regions of code, not about devices.
+// Engine state, one Engine per WebGPU device: its runtime (device, pipelines, buffers) and its
+// RNG. Ops run on the *current* engine — the first device, unless `onDevice` says otherwise, as
+// CUDA's current device does — and every tensor remembers the engine whose buffer it holds. (Each
+// device's autograd tape is kept by the tape module; tidy scopes, by the tensor module.)
 import { openDevices, Runtime } from './gpu/runtime.js';
 import { Rng } from './rng.js';
-import type { Tensor } from './tensor.js';
-import type { TapeNode } from './autograd/tape.js';
 
-const shared = { gradEnabled: true, scopes: [] as Set<Tensor>[] };
-
-/** One device's engine state: GPU runtime, tape and seeded RNG (plus the shared scopes and no-grad switch). */
+/** One device's engine state: its GPU runtime and seeded RNG. */
 export class Engine {
-  /** Ops recorded on this device, in execution order, while gradients are enabled. */
-  readonly tape: TapeNode[] = [];
   readonly rng = new Rng(1234);
-  /** Open `tidy` scopes (process-wide); each collects the tensors created inside it. */
-  readonly scopes = shared.scopes;
 
   constructor(
     readonly rt: Runtime,
     /** Position among the devices opened by `initDevices` (0 for `init`'s). */
     readonly index: number,
   ) {}
-
-  /** Whether ops are recorded for backward (process-wide; see noGrad). */
-  get gradEnabled(): boolean {
-    return shared.gradEnabled;
-  }
-  set gradEnabled(on: boolean) {
-    shared.gradEnabled = on;
-  }
 }
 
 const devices: Engine[] = [];

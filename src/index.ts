@@ -14,7 +14,7 @@ export type { BakedConstants } from './gpu/kernels.js';
 // Tensors and autograd
 export { Tensor, tidy, keep, sizeOf } from './tensor.js';
 export { OpError, type Shape } from './errors.js';
-export { backward, noGrad, clearTape, record, type BackwardRule, type BackwardOptions, type TapeNode } from './autograd/tape.js';
+export { backward, noGrad, clearTape, record, tapeOf, type BackwardRule, type BackwardOptions, type TapeNode } from './autograd/tape.js';
 export { Rng } from './rng.js';
 
 // Ops (each differentiable unless noted)

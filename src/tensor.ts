@@ -4,6 +4,9 @@
 import { type Engine, engine } from './engine.js';
 import { checkShape, fmtShape, OpError, type Shape } from './errors.js';
 
+/** Open `tidy` scopes, innermost last; each collects the tensors created inside it (process-wide, whatever the device). */
+const scopes: Set<Tensor>[] = [];
+
 /** A GPU buffer shared by a tensor and its reshaped views; returned to the pool at zero refs. */
 class Storage {
   refs = 1;
@@ -43,7 +46,7 @@ export class Tensor {
     private readonly storage: Storage,
   ) {
     this.size = sizeOf(shape);
-    engine().scopes.at(-1)?.add(this);
+    scopes.at(-1)?.add(this);
   }
 
   /** The engine of the device holding this tensor. */
@@ -121,7 +124,7 @@ export class Tensor {
     this.storage.release();
     this.grad?.dispose();
     this.grad = null;
-    engine().scopes.at(-1)?.delete(this);
+    scopes.at(-1)?.delete(this);
   }
 
   /** e.g. `Tensor[2, 3]`. */
@@ -135,7 +138,6 @@ export class Tensor {
  * array/object of tensors), which move to the enclosing scope.
  */
 export function tidy<T>(fn: () => T): T {
-  const scopes = engine().scopes;
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -154,7 +156,7 @@ export function tidy<T>(fn: () => T): T {
 
 /** Removes `t` from the current scope so `tidy` will not dispose it. */
 export function keep<T extends Tensor>(t: T): T {
-  for (const s of engine().scopes) s.delete(t);
+  for (const s of scopes) s.delete(t);
   return t;
 }
 

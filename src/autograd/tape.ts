@@ -1,11 +1,11 @@
 // The autograd tape, micrograd-style but over kernel launches: each op appends a node with its
 // inputs, the tensors its backward rule needs, and that rule. `backward()` walks it in reverse.
 // Each device has its own tape: an op is recorded on its output's device, and a loss's backward
-// runs there.
-import { engine, onDevice } from '../engine.js';
+// runs there. Whether ops are recorded at all (noGrad) is process-wide.
+import { type Engine, engine, onDevice } from '../engine.js';
 import { OpError } from '../errors.js';
 import { keep, Tensor } from '../tensor.js';
-import { accumulateInto, fill } from '../ops/elementwise.js';
+import { accumulateInto, fill } from '../ops/fill.js';
 
 /** Gradient rule: given dL/d(output), returns dL/d(input) for each input (null where not needed). */
 export type BackwardRule = (gradOutput: Tensor, needsGrad: readonly boolean[]) => Array<Tensor | null>;
@@ -20,13 +20,23 @@ export interface TapeNode {
   backward: BackwardRule;
 }
 
+const tapes = new WeakMap<Engine, TapeNode[]>();
+let gradEnabled = true;
+
+/** The ops recorded on `e`'s device so far, in execution order. */
+export function tapeOf(e: Engine = engine()): TapeNode[] {
+  let t = tapes.get(e);
+  if (!t) tapes.set(e, (t = []));
+  return t;
+}
+
 /** Records an op on the tape if gradients are on and any input needs one. */
 export function record(op: string, inputs: Tensor[], output: Tensor, saved: Tensor[], backward: BackwardRule): void {
-  if (!engine().gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
+  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return;
   output.requiresGrad = true;
   output.isLeaf = false;
   for (const t of saved) t.retain();
-  output.engine.tape.push({ op, inputs, output, saved, backward });
+  tapeOf(output.engine).push({ op, inputs, output, saved, backward });
 }
 
 /**
@@ -54,11 +64,10 @@ function backwardHere(loss: Tensor, gradOutput: Tensor | undefined, { onGradRead
   if (gradOutput && gradOutput.size !== loss.size) {
     throw new OpError('backward', 'gradOutput must match the output', { output: loss.shape, gradOutput: gradOutput.shape });
   }
-  const e = loss.engine;
-  const tape = e.tape.splice(0);
+  const tape = tapeOf(loss.engine).splice(0);
   const grads = new Map<Tensor, Tensor>();
-  const wasEnabled = e.gradEnabled;
-  e.gradEnabled = false;
+  const wasEnabled = gradEnabled;
+  gradEnabled = false;
   // Uses of each leaf still ahead in the walk, when someone wants to know when a gradient is final.
   const usesLeft = new Map<Tensor, number>();
   if (onGradReady) for (const node of tape) for (const x of node.inputs) if (x.isLeaf && x.requiresGrad) usesLeft.set(x, (usesLeft.get(x) ?? 0) + 1);
@@ -103,7 +112,7 @@ function backwardHere(loss: Tensor, gradOutput: Tensor | undefined, { onGradRead
       }
     }
   } finally {
-    e.gradEnabled = wasEnabled;
+    gradEnabled = wasEnabled;
     for (const g of grads.values()) g.dispose();
     // On an error part-way, still release what the unvisited nodes saved.
     for (; i >= 0; i--) for (const t of tape[i].saved) t.release();
@@ -118,17 +127,16 @@ function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
 
 /** Runs `fn` without recording anything on the tape (evaluation, optimiser updates). */
 export function noGrad<T>(fn: () => T): T {
-  const e = engine();
-  const was = e.gradEnabled;
-  e.gradEnabled = false;
+  const was = gradEnabled;
+  gradEnabled = false;
   try {
     return fn();
   } finally {
-    e.gradEnabled = was;
+    gradEnabled = was;
   }
 }
 
 /** Drops everything recorded so far on the current device (e.g. after a forward pass whose backward is not wanted). */
 export function clearTape(): void {
-  for (const node of engine().tape.splice(0)) for (const t of node.saved) t.release();
+  for (const node of tapeOf().splice(0)) for (const t of node.saved) t.release();
 }

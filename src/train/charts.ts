@@ -3,7 +3,7 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import type { Vgg } from '../vgg/model.js';
-import type { EpochRecord } from './trainer.js';
+import type { EpochRecord } from './options.js';
 
 type RGB = [number, number, number];
 

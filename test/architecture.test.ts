@@ -1,0 +1,90 @@
+// The shape of the source tree: no import cycles in src/ (type-only imports included: a cycle of
+// types still ties two modules together for a reader).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const src = join(root, 'src');
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? tsFiles(p) : n.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Every module specifier a file imports or re-exports (static forms; dynamic imports too). */
+export function specifiers(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'/gms)) out.push(m[1]);
+  for (const m of text.matchAll(/^\s*import\s+'([^']+)'/gm)) out.push(m[1]);
+  for (const m of text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)) out.push(m[1]);
+  return out;
+}
+
+/** The src/ import graph: file → the src/ files it imports. */
+export function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const f of tsFiles(src)) {
+    const deps = specifiers(f)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => resolve(dirname(f), s.replace(/\.js$/, '.ts')));
+    graph.set(f, deps);
+  }
+  return graph;
+}
+
+/** Strongly connected components with more than one file (or a file importing itself): the cycles. */
+function cycles(graph: Map<string, string[]>): string[][] {
+  let index = 0;
+  const idx = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const found: string[][] = [];
+  const visit = (v: string) => {
+    idx.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    on.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
+    }
+    if (low.get(v) === idx.get(v)) {
+      const comp: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        on.delete(w);
+        comp.push(relative(root, w));
+      } while (w !== v);
+      if (comp.length > 1 || (graph.get(v) ?? []).includes(v)) found.push(comp.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!idx.has(v)) visit(v);
+  return found;
+}
+
+describe('source tree', () => {
+  it('has no import cycles in src/', () => {
+    const graph = importGraph();
+    expect(graph.size).toBeGreaterThan(50);
+    expect(cycles(graph)).toEqual([]);
+  });
+
+  it('finds a cycle when there is one (the checker itself)', () => {
+    const g = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+      ['d', ['a']],
+    ]);
+    expect(cycles(g).map((c) => c.length)).toEqual([3]);
+  });
+});

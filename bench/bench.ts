@@ -12,9 +12,8 @@ import { relu } from '../src/ops/relu.js';
 import { NET_NAMES, planLayers, resolveConfig, summarise, type NetName } from '../src/vgg/config.js';
 import { buildVgg } from '../src/vgg/model.js';
 import { type ConvPass, convVariants } from '../src/ops/conv2d.js';
-import { type GemmShape, gemmVariants, tuneConv, tuneGemm } from '../src/ops/tune.js';
+import { type GemmShape, gemmVariants, tuneConv, tuneGemm, tuneStep } from '../src/ops/tune.js';
 import { chooseVariant, forceVariants, type Pass, tuningsForAdapter } from '../src/ops/variants.js';
-import { tuneVgg } from '../src/vgg/tune.js';
 import { benchData } from './data.js';
 import { benchDevices } from './devices.js';
 
@@ -202,18 +201,19 @@ for (const c of stepCases) {
   const name = `VGG-${c.net} ${c.size}² b${c.batch} w${c.width}`;
   if (filter && !`step ${name}`.toLowerCase().includes(filter.toLowerCase())) continue;
   const model = buildVgg({ net: c.net, inputSize: c.size, width: c.width, classes: c.size === 224 ? 1000 : 10 });
-  await tuneVgg(model.config, c.batch);
   const opt = new SGD(model.parameters(), { lr: 1e-3 });
   const x = T([c.batch, 3, c.size, c.size]);
   const labels = Array.from({ length: c.batch }, (_, i) => i % 10);
   const macs = summarise(model.config).macs;
-  await time('step', name, () => {
+  const step = () => {
     const loss = tidy(() => softmaxCrossEntropy(model.forward(x), labels));
     backward(loss);
     opt.step();
     opt.zeroGrad();
     return loss;
-  }, { flops: 3 * 2 * macs * c.batch, images: c.batch });
+  };
+  await tuneStep(() => step().dispose());
+  await time('step', name, step, { flops: 3 * 2 * macs * c.batch, images: c.batch });
   model.dispose();
   opt.dispose();
   x.dispose();

@@ -9,7 +9,7 @@ import { SGD } from '../src/optim/sgd.js';
 import { GradientExchange } from '../src/train/data_parallel.js';
 import { buildVgg, type Vgg } from '../src/vgg/model.js';
 import { summarise, type VggOptions } from '../src/vgg/config.js';
-import { tuneVgg } from '../src/vgg/tune.js';
+import { tuneStep } from '../src/ops/tune.js';
 
 export interface DevicesResult {
   group: string;
@@ -82,19 +82,23 @@ export async function benchDevices(selected: (group: string, name: string) => bo
     let oneDevice = 0;
     for (const n of [1, 2]) {
       const rs = replicas(engines.slice(0, n), options);
-      await tuneVgg(rs[0].model.config, batch / n);
       const exchange = n > 1 ? new GradientExchange(rs) : null;
+      // Device d's forward and backward on its slice of the batch.
+      const slice = (r: Replica, d: number) =>
+        onDevice(r.engine, () => {
+          const [j0, j1] = [(d * batch) / n, ((d + 1) * batch) / n];
+          const per = 3 * 32 * 32;
+          const loss = tidy(() => softmaxCrossEntropy(r.model.forward(Tensor.from(x.subarray(j0 * per, j1 * per), [j1 - j0, 3, 32, 32])), labels.subarray(j0, j1)));
+          backward(loss, undefined, exchange ? { onGradReady: exchange.onGradReady(d) } : {});
+          loss.dispose();
+        });
+      await tuneStep(() => {
+        slice(rs[0], 0);
+        rs[0].opt.zeroGrad();
+      });
       // The trainer's step: each device its slice, forward and backward; the exchange; the update.
       const step = async () => {
-        rs.forEach((r, d) =>
-          onDevice(r.engine, () => {
-            const [j0, j1] = [(d * batch) / n, ((d + 1) * batch) / n];
-            const per = 3 * 32 * 32;
-            const loss = tidy(() => softmaxCrossEntropy(r.model.forward(Tensor.from(x.subarray(j0 * per, j1 * per), [j1 - j0, 3, 32, 32])), labels.subarray(j0, j1)));
-            backward(loss, undefined, exchange ? { onGradReady: exchange.onGradReady(d) } : {});
-            loss.dispose();
-          }),
-        );
+        rs.forEach(slice);
         if (exchange) await exchange.allReduce();
         for (const r of rs) {
           r.opt.step();

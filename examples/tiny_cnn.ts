@@ -1,6 +1,6 @@
 // A tiny CNN trained on Fashion-MNIST with the library API.
 //   npx tsx examples/tiny_cnn.ts [steps]          (FASHION_MNIST=dir to use another copy)
-import { backward, Conv2d, ErrorCounter, FASHION_MNIST_DIR, Flatten, IdxDataset, init, initLayer, Linear, MaxPool2d, noGrad, Rng, Sequential, SGD, softmaxCrossEntropy, Tensor, tidy } from 'vggpu';
+import { backward, Conv2d, ErrorCounter, FASHION_MNIST_DIR, Flatten, IdxDataset, init, initLayer, Linear, MaxPool2d, noGrad, Rng, Sequential, SGD, softmaxCrossEntropy, Tensor, tidy, tuneStep } from 'vggpu';
 
 const steps = Number(process.argv[2] ?? 300);
 const engine = await init();
@@ -23,6 +23,19 @@ function batch(ds: IdxDataset, indices: number[]): { x: Tensor; labels: number[]
   indices.forEach((i, b) => ds.image(i).data.forEach((v, p) => (x[b * 784 + p] = v / 255 - 0.286)));
   return { x: Tensor.from(x, [indices.length, 1, 28, 28]), labels: indices.map((i) => ds.label(i)) };
 }
+
+// Time the kernel variants of what will run (a training step at 64, evaluation at 250) on this
+// adapter, once: a dry run finds the layer shapes; the choices are kept on disk.
+const variants = await tuneStep(() => {
+  const loss = tidy(() => softmaxCrossEntropy(net.forward(Tensor.empty([64, 1, 28, 28])), new Array<number>(64).fill(0)));
+  backward(loss);
+  loss.dispose();
+  opt.zeroGrad();
+  tidy(() => {
+    noGrad(() => net.forward(Tensor.empty([250, 1, 28, 28])));
+  });
+});
+for (const v of variants) console.log(`kernel ${v.pass} ${v.shape}: ${v.variant}${v.timedNow ? ' (timed now)' : ''}`);
 
 for (let step = 1; step <= steps; step++) {
   const loss = tidy(() => {

@@ -31,10 +31,9 @@ export { reshape, flatten } from './ops/reshape.js';
 export { add, scale, copy, fill, fillInPlace, accumulateInto } from './ops/elementwise.js';
 
 // Kernel variants: timed per adapter, cached on disk, or forced.
-export { PASSES, setVariant, forceVariants, chooseVariant, tuningFile, tuningsForAdapter, type Pass, type Tuned } from './ops/variants.js';
-export { tuneConv, tuneGemm, gemmVariants, tuningEnabled, type ConvShape, type GemmShape, type TuneResult } from './ops/tune.js';
+export { PASSES, setVariant, forceVariants, chooseVariant, collectChoices, type Choice, type TuneJob, tuningFile, tuningsForAdapter, type Pass, type Tuned } from './ops/variants.js';
+export { tuneStep, tuneConv, tuneGemm, gemmVariants, tuningEnabled, type ConvShape, type GemmShape, type TuneResult, type TuneProgress, type StepVariant } from './ops/tune.js';
 export { convVariants, type ConvPass } from './ops/conv2d.js';
-export { tuneVgg, vggShapes } from './vgg/tune.js';
 
 // Layers, initialisation, optimiser, schedule
 export { Conv2d, Linear, MaxPool2d, LRN, ReLU, Dropout, Flatten, Sequential, type Module, type NamedParameter } from './nn/layers.js';

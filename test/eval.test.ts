@@ -8,6 +8,8 @@ import { IdxDataset } from '../src/data/idx.js';
 import { sampleWindow } from '../src/data/transforms.js';
 import { checkFits, loadForEval, testScales } from '../src/eval/load.js';
 import { imagesPosteriors, posteriors, viewsOf } from '../src/eval/protocols.js';
+import type { StepVariant } from '../src/ops/tune.js';
+import { resetTunings, tuningsForAdapter } from '../src/ops/variants.js';
 import { buildVgg } from '../src/vgg/model.js';
 import { writeFashionLike } from './fixtures.js';
 import { expectClose } from './helpers.js';
@@ -45,6 +47,45 @@ describe('test protocols', () => {
     const plain = new Float32Array(30);
     sampleWindow(img, 5, 3, 0, 0, 5, 3, false, plain, 0);
     expectClose(twice, plain, 1e-6);
+  });
+
+  it('times the kernels of a dense pass on an image size training never met, when tuning is on', async () => {
+    const { model } = loadForEval(file);
+    const env = { tune: process.env.VGGPU_TUNE, cache: process.env.VGGPU_CACHE_DIR };
+    process.env.VGGPU_TUNE = '1';
+    process.env.VGGPU_CACHE_DIR = join(dir, 'cache'); // no timings yet
+    resetTunings();
+    try {
+      const img = { width: 44, height: 36, channels: 1, data: Uint8Array.from({ length: 44 * 36 }, (_, i) => (i * 29) % 256) };
+      const heard: StepVariant[] = [];
+      await imagesPosteriors(model, [img], 'dense', 36, { mean: [0.3] }, 8, { onVariants: (v) => heard.push(...v) });
+      // The first conv sees the whole 44×36 image (dense: the rescaled image, not a 32×32 crop).
+      const first = heard.find((v) => v.pass === 'conv_forward' && v.shape.startsWith('1x36x44 '));
+      expect(first).toBeDefined();
+      const convs = heard.filter((v) => v.pass === 'conv_forward');
+      expect(convs.length).toBeGreaterThan(3);
+      const tunings = tuningsForAdapter();
+      for (const v of convs) {
+        // Timed now, every candidate, and the fastest kept: a tuned choice, not the default.
+        expect(v.timedNow).toBe(true);
+        const t = tunings[`${v.pass} ${v.shape}`];
+        expect(Object.keys(t.ms).length).toBeGreaterThan(1);
+        expect(v.variant).toBe(Object.entries(t.ms).reduce((a, b) => (b[1] < a[1] ? b : a))[0]);
+      }
+      // A second pass at that size finds them decided: nothing is timed again.
+      const again: StepVariant[] = [];
+      const { model: second } = loadForEval(file);
+      await imagesPosteriors(second, [img], 'dense', 36, { mean: [0.3] }, 8, { onVariants: (v) => again.push(...v) });
+      expect(again.filter((v) => v.timedNow)).toEqual([]);
+      second.dispose();
+    } finally {
+      if (env.tune === undefined) delete process.env.VGGPU_TUNE;
+      else process.env.VGGPU_TUNE = env.tune;
+      if (env.cache === undefined) delete process.env.VGGPU_CACHE_DIR;
+      else process.env.VGGPU_CACHE_DIR = env.cache;
+      resetTunings();
+      model.dispose();
+    }
   });
 
   it('dense evaluation of an image of exactly the crop size equals the plain forward pass', async () => {

@@ -37,6 +37,11 @@ describe('examples', () => {
   it('tiny_cnn.ts trains a small CNN on Fashion-MNIST-format data', () => {
     const out = runExample('examples/tiny_cnn.ts', ['40'], root, { FASHION_MNIST: join(dir, 'fm') });
     expect(out).toMatch(/step 40: loss \d+\.\d+/);
+    // The variants its shapes run: two convs (forward, input and weight gradients, less the first
+    // conv's input gradient) and the FC's three GEMMs at batch 64, plus evaluation's at 250.
+    const kernels = out.split('\n').filter((l) => l.startsWith('kernel '));
+    expect(kernels.filter((l) => l.startsWith('kernel conv_')).length).toBe(5);
+    expect(kernels.filter((l) => l.startsWith('kernel gemm ')).length).toBe(4);
     const acc = Number(/test accuracy on 1000 images: ([\d.]+)%/.exec(out)![1]);
     expect(acc).toBeGreaterThan(30); // class shows in brightness in this generated set
   });

@@ -10,8 +10,7 @@ import { matmulVariants, stridedMatmul } from '../src/ops/matmul.js';
 import { tuneConv, tuneGemm } from '../src/ops/tune.js';
 import { unrollLoops } from '../src/gpu/kernels.js';
 import { chooseVariant, forceVariants, resetTunings, setVariant, tuningFile } from '../src/ops/variants.js';
-import { NET_NAMES, resolveConfig } from '../src/vgg/config.js';
-import { vggShapes } from '../src/vgg/tune.js';
+import { NET_NAMES, planLayers, resolveConfig } from '../src/vgg/config.js';
 import { applyVariants } from '../src/cli/args.js';
 import { expectClose, randn } from './helpers.js';
 import * as ref from './reference.js';
@@ -96,8 +95,10 @@ describe('convolution variants', () => {
     for (const net of NET_NAMES) {
       for (const [size, width] of [[32, 0.25], [32, 1], [224, 1]]) {
         const config = resolveConfig({ net, width, inputSize: size, classes: 10, inChannels: 3 });
-        for (const s of vggShapes(config, 2).convs) {
-          for (const pass of PASSES) for (const v of convVariants(pass, s.x, s.w, s.pad).candidates) if (!tested.has(`${pass} ${v}`)) missing.add(`${pass} ${v}`);
+        for (const l of planLayers(config)) {
+          if (l.kind !== 'conv') continue;
+          const [x, w, pad] = [[2, l.inChannels, l.size, l.size], [l.outChannels, l.inChannels, l.kernel, l.kernel], (l.kernel - 1) / 2];
+          for (const pass of PASSES) for (const v of convVariants(pass, x, w, pad).candidates) if (!tested.has(`${pass} ${v}`)) missing.add(`${pass} ${v}`);
         }
       }
     }

@@ -8,6 +8,7 @@ import { Subset } from '../data/dataset.js';
 import { savedOptions } from '../train/options.js';
 import { ErrorCounter } from '../train/metrics.js';
 import { METHODS, type Method, posteriors } from '../eval/protocols.js';
+import { type StepVariant, tuningEnabled } from '../ops/tune.js';
 import { checkFits, type EvalOverrides, type LoadedNet, loadForEval, testScales } from '../eval/load.js';
 import { BatchMaker } from '../data/batches.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -91,15 +92,20 @@ async function main(): Promise<number> {
   }
   console.log(`evaluating ${nets.length > 1 ? `a fusion of ${nets.length} nets` : nets[0].file} on ${val.name} (${val.length} images)`);
   const pipeline = new BatchMaker(val, null, seed, workers);
+  const variants = new Map<string, StepVariant>();
   let rows: Row[];
   try {
-    rows = await runMethods(methods, nets, val, forced, f['multi-scale'] === true, batch, pipeline);
+    rows = await runMethods(methods, nets, val, forced, f['multi-scale'] === true, batch, pipeline, variants);
   } finally {
     await pipeline.close();
   }
   printTable(rows);
+  const chosen = [...variants.values()];
+  const timed = chosen.filter((v) => v.timedNow).length;
+  console.log(`kernel variants: ${chosen.length} layer passes at the sizes met${timed ? `, ${timed} timed now` : ''}${tuningEnabled() ? '' : ' (VGGPU_TUNE=0: defaults)'}${f.verbose ? ':' : ' (--verbose lists them)'}`);
+  if (f.verbose) for (const v of chosen) console.log(`  ${v.pass} ${v.shape}: ${v.variant}`);
   if (f.json) {
-    const text = JSON.stringify({ checkpoints: files, data: dataArg, results: rows }, null, 2);
+    const text = JSON.stringify({ checkpoints: files, data: dataArg, results: rows, variants: chosen }, null, 2);
     if (f.json === '-') console.log(text);
     else writeFileSync(f.json as string, text + '\n');
   }
@@ -107,13 +113,23 @@ async function main(): Promise<number> {
 }
 
 /** Runs each protocol over the validation images and returns the table's rows. */
-async function runMethods(methods: Method[], nets: LoadedNet[], val: ImageDataset, forced: number[] | null, multiScale: boolean, batch: number, pipeline: BatchMaker): Promise<Row[]> {
+async function runMethods(methods: Method[], nets: LoadedNet[], val: ImageDataset, forced: number[] | null, multiScale: boolean, batch: number, pipeline: BatchMaker, variants: Map<string, StepVariant>): Promise<Row[]> {
   const rows: Row[] = [];
   const progress = new Progress();
   for (const method of methods) {
     const models = nets.map((n) => ({ model: n.model, norm: n.preprocess, scales: forced ?? testScales(n.preprocess.scale, multiScale, n.model.config.inputSize) }));
     const t0 = Date.now();
-    const probs = await posteriors(models, val, method, { batch, pipeline, onProgress: (done) => progress.update(`  ${method}`, done, val.length, '') });
+    const probs = await posteriors(models, val, method, {
+      batch,
+      pipeline,
+      onProgress: (done) => progress.update(`  ${method}`, done, val.length, ''),
+      tuning: {
+        onProgress: (p) => progress.update(`  timing kernels for ${method}'s view sizes (once per adapter)`, p.done, p.total, `passes, ~${fmtDuration(p.etaSec)} left`),
+        onVariants: (vs) => {
+          for (const v of vs) variants.set(`${v.pass} ${v.shape}`, v);
+        },
+      },
+    });
     progress.done();
     const counter = new ErrorCounter();
     const labels = Int32Array.from({ length: val.length }, (_, i) => val.label(i));

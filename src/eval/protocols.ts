@@ -10,8 +10,19 @@ import { type BatchMaker, evalImage } from '../data/batches.js';
 import { Prefetch } from '../data/prefetch.js';
 import type { ImageDataset, RawImage } from '../data/dataset.js';
 import { centreOffsets, type InputNorm, rescaledSize, viewSample } from '../data/transforms.js';
+import { type StepVariant, type TuneProgress, tuneStep } from '../ops/tune.js';
 import { Tensor, tidy } from '../tensor.js';
 import type { Vgg } from '../vgg/model.js';
+
+/**
+ * Kernel tuning during evaluation: before each view size a net meets, its forward passes are
+ * timed where this adapter has no choice yet (ops/tune.ts tuneStep); these hear about it.
+ */
+export interface EvalTuning {
+  onProgress?: (p: TuneProgress) => void;
+  /** The variants each new view size runs, timed now or from the cache. */
+  onVariants?: (v: StepVariant[]) => void;
+}
 
 /** The evaluation methods of section 3.2. */
 export const METHODS = ['centre', 'dense', 'multi-crop', 'dense+multi-crop'] as const;
@@ -62,27 +73,50 @@ export function viewsOf(method: Method, w: number, h: number, crop: number, imag
   return views;
 }
 
+// View shapes whose kernels each net has had tuned, so the dry run is not repeated per chunk.
+const tunedViews = new WeakMap<Vgg, Set<string>>();
+
+/**
+ * Times the variants the net runs on batches of `counts` views of `view` [C, H, W] (whole images
+ * through the dense form, or crops), the first time this net meets them.
+ */
+async function tuneViews(model: Vgg, counts: number[], view: number[], whole: boolean, tuning: EvalTuning): Promise<void> {
+  const seen = tunedViews.get(model) ?? new Set<string>();
+  tunedViews.set(model, seen);
+  const key = (n: number) => `${whole ? 'dense' : 'crops'} ${[n, ...view]}`;
+  const fresh = [...new Set(counts)].filter((n) => n > 0 && !seen.has(key(n)));
+  if (!fresh.length) return;
+  for (const n of fresh) seen.add(key(n));
+  const forward = (t: Tensor) => (whole ? model.denseForward(t) : model.forward(t));
+  const variants = await tuneStep(() => {
+    for (const n of fresh) {
+      tidy(() => {
+        noGrad(() => forward(Tensor.empty([n, ...view])));
+      });
+    }
+  }, tuning.onProgress);
+  tuning.onVariants?.(variants);
+}
+
 /**
  * Runs a batch of views of the same size through the net (crops through the FC net, whole images
  * through the dense form) and returns their posteriors, `batch` views per forward pass.
  */
-async function runViews(model: Vgg, images: RawImage[], views: View[], q: number, norm: InputNorm, batch: number): Promise<Float64Array> {
+async function runViews(model: Vgg, images: RawImage[], views: View[], q: number, norm: InputNorm, batch: number, tuning: EvalTuning): Promise<Float64Array> {
   const { inputSize: crop, classes } = model.config;
   const out = new Float64Array(views.length * classes);
+  const whole = views[0].whole;
+  const C = images[views[0].image].channels;
+  const [w, h] = whole ? rescaledSize(images[views[0].image], q, norm.sampling) : [crop, crop];
+  const forward = (t: Tensor) => (whole ? model.denseForward(t) : model.forward(t));
+  // Full batches and the last, shorter one.
+  await tuneViews(model, [Math.min(batch, views.length), views.length % batch], [C, h, w], whole, tuning);
   for (let s = 0; s < views.length; s += batch) {
     const part = views.slice(s, s + batch);
-    const first = images[part[0].image];
-    const C = first.channels;
-    const [w, h] = part[0].whole ? rescaledSize(first, q, norm.sampling) : [crop, crop];
     const per = C * w * h;
     const x = new Float32Array(part.length * per);
     part.forEach((v, k) => viewSample(images[v.image], q, v.x0, v.y0, w, h, v.flip, norm, x, k * per));
-    const scores = tidy(() =>
-      noGrad(() => {
-        const t = Tensor.from(x, [part.length, C, h, w]);
-        return part[0].whole ? model.denseForward(t) : model.forward(t);
-      }),
-    );
+    const scores = tidy(() => noGrad(() => forward(Tensor.from(x, [part.length, C, h, w]))));
     out.set(softmaxRows(await scores.toArray(), classes), s * classes);
     scores.dispose();
   }
@@ -90,7 +124,7 @@ async function runViews(model: Vgg, images: RawImage[], views: View[], q: number
 }
 
 /** Posteriors [images, classes] of `images` under `method` at test scale q. */
-export async function imagesPosteriors(model: Vgg, images: RawImage[], method: Method, q: number, norm: InputNorm, batch = 128): Promise<Float64Array> {
+export async function imagesPosteriors(model: Vgg, images: RawImage[], method: Method, q: number, norm: InputNorm, batch = 128, tuning: EvalTuning = {}): Promise<Float64Array> {
   const { inputSize: crop, classes } = model.config;
   const views = images.flatMap((img, i) => {
     const [w, h] = rescaledSize(img, q, norm.sampling);
@@ -108,7 +142,7 @@ export async function imagesPosteriors(model: Vgg, images: RawImage[], method: M
   const sums = new Float64Array(images.length * classes * 2);
   const counts = new Float64Array(images.length * 2);
   for (const group of groups.values()) {
-    const probs = await runViews(model, images, group, q, norm, batch);
+    const probs = await runViews(model, images, group, q, norm, batch, tuning);
     group.forEach((v, k) => {
       const slot = v.image * 2 + (v.whole ? 1 : 0);
       counts[slot]++;
@@ -132,7 +166,7 @@ export async function posteriors(
   models: Array<{ model: Vgg; norm: InputNorm; scales: number[] }>,
   ds: ImageDataset,
   method: Method,
-  options: { batch?: number; chunk?: number; onProgress?: (done: number) => void; pipeline?: BatchMaker } = {},
+  options: { batch?: number; chunk?: number; onProgress?: (done: number) => void; pipeline?: BatchMaker; tuning?: EvalTuning } = {},
 ): Promise<Float64Array> {
   const classes = models[0].model.config.classes;
   const chunk = options.chunk ?? 64;
@@ -160,7 +194,7 @@ export async function posteriors(
     const item = items[k];
     const images = await loaded.next();
     for (const { model, norm } of item.nets) {
-      const p = await imagesPosteriors(model, images, method, item.q, norm, options.batch);
+      const p = await imagesPosteriors(model, images, method, item.q, norm, options.batch, options.tuning);
       for (let i = 0; i < p.length; i++) out[item.start * classes + i] += p[i] * weight;
     }
     if (k + 1 === items.length || items[k + 1].start !== item.start) options.onProgress?.(item.start + item.indices.length);

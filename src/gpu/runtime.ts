@@ -187,14 +187,7 @@ export class Runtime {
    * rely on what its kernels would have written. Returns how many pipelines were compiled.
    */
   async precompile(fn: () => void): Promise<number> {
-    const wanted = new Map<string, { key: string; code: string; entry: string }>();
-    this.flush();
-    this.collecting = wanted;
-    try {
-      fn();
-    } finally {
-      this.collecting = null;
-    }
+    const { wanted } = this.dryRun(fn);
     const t0 = performance.now();
     await Promise.all(
       [...wanted].map(async ([cacheKey, w]) => {
@@ -205,6 +198,23 @@ export class Runtime {
     this.compileMs += performance.now() - t0;
     await this.throwPendingErrors();
     return wanted.size;
+  }
+
+  /**
+   * Runs `fn` without executing anything on the GPU: its dispatches only note the pipelines they
+   * would use (not compiled yet). For looking at what a function would run (precompile, tuneStep);
+   * `fn` must not read results or rely on what its kernels would have written.
+   */
+  dryRun<T>(fn: () => T): { value: T; wanted: Map<string, { key: string; code: string; entry: string }> } {
+    const wanted = new Map<string, { key: string; code: string; entry: string }>();
+    this.flush();
+    const outer = this.collecting;
+    this.collecting = wanted;
+    try {
+      return { value: fn(), wanted };
+    } finally {
+      this.collecting = outer;
+    }
   }
 
   /** Record one compute dispatch into the current batch (submitted at the next flush). */

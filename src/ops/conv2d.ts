@@ -65,7 +65,7 @@ function checkConv(x: Tensor, w: Tensor, b: Tensor, padding: number | undefined)
 
 function pick(pass: ConvPass, xShape: readonly number[], wShape: readonly number[], pad: number): string {
   const { shape, candidates } = convVariants(pass, xShape, wShape, pad);
-  return chooseVariant(pass, shape, candidates);
+  return chooseVariant(pass, shape, candidates, { pass, conv: { x: xShape, w: wShape, pad } });
 }
 
 /** The GEMM tile of the implicit-GEMM variants, or null for the direct ones. */

@@ -64,7 +64,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
   const rt = engine().rt;
   if (p.c.s1 !== 1) throw new OpError('matmul', 'output rows must be contiguous');
   const { shape, candidates } = matmulVariants(p);
-  variant ??= chooseVariant('gemm', shape, candidates);
+  variant ??= chooseVariant('gemm', shape, candidates, { pass: 'gemm', gemm: { M: p.M, N: p.N, K: p.K, aAlongK: p.a.s1 === 1, bAlongN: p.b.s1 === 1 } });
   const ar = rt.range(p.a.t.buffer, p.a.start, p.a.count);
   const br = rt.range(p.b.t.buffer, p.b.start, p.b.count);
   const cr = rt.range(p.c.t.buffer, p.c.start, p.c.count);

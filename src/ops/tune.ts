@@ -1,28 +1,15 @@
 // Picks kernel variants by timing them on this adapter, once: for each layer shape and pass, every
 // applicable variant runs on random data and the fastest is recorded (variants.ts keeps the
-// choices on disk per adapter, so later runs start at once).
+// choices on disk per adapter, so later runs start at once). tuneStep finds the shapes by a dry
+// run of whatever code will run — a training step, an evaluation pass, a user's model.
 import { engine } from '../engine.js';
 import { Tensor } from '../tensor.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from './conv2d.js';
 import { maxChunkElems } from './launch.js';
 import { matmulVariants, type Operand, type StridedMatmul, stridedMatmul } from './matmul.js';
-import { isDecided, type Pass, recordTuning, saveTunings, type Tuned } from './variants.js';
+import { type Choice, chooseVariant, collectChoices, type ConvShape, type GemmShape, isDecided, type Pass, recordTuning, saveTunings, type Tuned } from './variants.js';
 
-/** One convolution layer: input [N, C, H, W], weight [Cout, C, k, k], zero padding. */
-export interface ConvShape {
-  x: readonly number[];
-  w: readonly number[];
-  pad: number;
-}
-
-/** One matrix product C[M, N] = A[M, K]·B[K, N]; A rows (aAlongK) or columns contiguous, likewise B. */
-export interface GemmShape {
-  M: number;
-  N: number;
-  K: number;
-  aAlongK: boolean;
-  bAlongN: boolean;
-}
+export type { ConvShape, GemmShape } from './variants.js';
 
 export interface TuneResult extends Tuned {
   pass: Pass;
@@ -175,4 +162,51 @@ function fmtTimes(ms: Record<string, number>): string {
   return Object.entries(ms)
     .map(([v, t]) => `${v} ${t.toFixed(1)} ms`)
     .join(', ');
+}
+
+/** Where a tuning run stands, after each timed pass (for a progress line). */
+export interface TuneProgress {
+  done: number;
+  total: number;
+  /** Estimated seconds left, from the average time per pass so far. */
+  etaSec: number;
+  /** What was just decided, e.g. "conv_forward 32x16x16 k3 p1 -> 32: row-8x8x4 (…)". */
+  line: string;
+}
+
+/** A pass and shape `fn` runs, the variant it gets, and whether it was timed by this call. */
+export interface StepVariant {
+  pass: Pass;
+  shape: string;
+  variant: string;
+  timedNow: boolean;
+}
+
+/**
+ * Tunes what `fn` runs: a dry run of `fn` on the current device (nothing executes; `fn` must not
+ * read results) lists every (pass, shape) it asks a variant for; those never timed on this
+ * adapter are timed now (the same timing as tuneConv/tuneGemm, kept on disk). Returns every
+ * pass with the variant it now gets. `fn` is e.g. one training step on `Tensor.empty` inputs, or
+ * a forward pass at the sizes an evaluation will meet. With VGGPU_TUNE=0 nothing is timed.
+ */
+export async function tuneStep(fn: () => void, onProgress: (p: TuneProgress) => void = () => {}): Promise<StepVariant[]> {
+  const choices = engine().rt.dryRun(() => collectChoices(fn)).value;
+  const todo = tuningEnabled() ? choices.filter(needsTiming) : [];
+  const t0 = performance.now();
+  let done = 0;
+  const log = (line: string) => {
+    done++;
+    const perPass = (performance.now() - t0) / 1000 / done;
+    onProgress({ done, total: todo.length, etaSec: perPass * (todo.length - done), line });
+  };
+  const timed = new Set<string>();
+  for (const c of todo) {
+    const results = c.job.pass === 'gemm' ? await tuneGemm([c.job.gemm], log) : await tuneConv([c.job.conv], [c.job.pass], log);
+    for (const r of results) timed.add(`${r.pass} ${r.shape}`);
+  }
+  return choices.map((c) => ({ pass: c.pass, shape: c.shape, variant: chooseVariant(c.pass, c.shape, c.candidates), timedNow: timed.has(`${c.pass} ${c.shape}`) }));
+}
+
+function needsTiming(c: Choice): boolean {
+  return c.job.pass === 'gemm' ? gemmUntuned(c.job.gemm) : !isDecided(c.pass, c.shape, c.candidates);
 }

@@ -17,6 +17,52 @@ export const PASSES = ['gemm', 'conv_forward', 'conv_grad_input', 'conv_grad_wei
 /** A GPU pass whose kernel comes in variants. */
 export type Pass = (typeof PASSES)[number];
 
+/** One convolution layer: input [N, C, H, W], weight [Cout, C, k, k], zero padding. */
+export interface ConvShape {
+  x: readonly number[];
+  w: readonly number[];
+  pad: number;
+}
+
+/** One matrix product C[M, N] = A[M, K]·B[K, N]; A rows (aAlongK) or columns contiguous, likewise B. */
+export interface GemmShape {
+  M: number;
+  N: number;
+  K: number;
+  aAlongK: boolean;
+  bAlongN: boolean;
+}
+
+/** What the tuner needs to time a pass on a shape with random data. */
+export type TuneJob = { pass: Exclude<Pass, 'gemm'>; conv: ConvShape } | { pass: 'gemm'; gemm: GemmShape };
+
+/** A choice made while `collectChoices` listened: the pass, its shape key, candidates, and how to time it. */
+export interface Choice {
+  pass: Pass;
+  shape: string;
+  candidates: readonly string[];
+  job: TuneJob;
+}
+
+let listening: Map<string, Choice> | null = null;
+
+/**
+ * Runs `fn` and returns every (pass, shape) whose variant it asked for, once each: what a step,
+ * an evaluation pass or any user code really runs, for the tuner (ops/tune.ts tuneStep).
+ */
+export function collectChoices(fn: () => void): Choice[] {
+  const outer = listening;
+  const heard = new Map<string, Choice>();
+  listening = heard;
+  try {
+    fn();
+  } finally {
+    listening = outer;
+  }
+  if (outer) for (const [k, c] of heard) if (!outer.has(k)) outer.set(k, c);
+  return [...heard.values()];
+}
+
 /** One timed choice: the winner, every candidate's milliseconds per call and first-call overhead (compiling). */
 export interface Tuned {
   variant: string;
@@ -45,8 +91,17 @@ export function forceVariants(spec: string): void {
 }
 if (process.env.VGGPU_VARIANTS) forceVariants(process.env.VGGPU_VARIANTS);
 
-/** The variant to run for `pass` on a shape; `candidates` lists those that apply, default first. */
-export function chooseVariant(pass: Pass, shape: string, candidates: readonly string[]): string {
+/**
+ * The variant to run for `pass` on a shape; `candidates` lists those that apply, default first.
+ * `job` says how the tuner can time this shape (see collectChoices).
+ *
+ * Key policy (the `shape` string each op builds): convolutions are keyed by the layer without the
+ * batch size — (C, H, W, k, pad, Cout) — since their kernels tile pixels and channels, which
+ * every batch has; matrix products by M×N×K and the operands' layouts, exactly, since FC layers
+ * put the batch in M (forward, input gradient) or K (weight gradient) and the tile choice turns on it.
+ */
+export function chooseVariant(pass: Pass, shape: string, candidates: readonly string[], job?: TuneJob): string {
+  if (listening && job && !listening.has(`${pass} ${shape}`)) listening.set(`${pass} ${shape}`, { pass, shape, candidates, job });
   const f = forced.get(pass);
   if (f !== undefined) {
     if (!candidates.includes(f)) throw new OpError(pass, `forced variant "${f}" does not apply to ${shape}; variants that do: ${candidates.join(', ')}`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { LrnConvention } from '../ops/lrn.js';
 import type { NetName } from '../vgg/config.js';
 import type { InitScheme } from '../vgg/init.js';
-import type { TuneProgress } from '../vgg/tune.js';
+import type { TuneProgress } from '../ops/tune.js';
 
 /** Everything a training run needs (the CLI's flags). */
 export interface TrainOptions {

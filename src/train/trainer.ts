@@ -3,7 +3,7 @@
 // shift; validation each epoch; atomic checkpoints, `best`, metrics and charts; exact resume.
 import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backward } from '../autograd/tape.js';
+import { backward, noGrad } from '../autograd/tape.js';
 import { type Batch, BatchMaker, epochOrder, mixSeed } from '../data/batches.js';
 import { Prefetch } from '../data/prefetch.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -12,7 +12,7 @@ import { type ChannelStats, channelStats } from '../data/transforms.js';
 import { type Engine, engine, initDevices, onDevice, setCurrentDevice } from '../engine.js';
 import { accumulateInto, fill, fillInPlace, scale } from '../ops/elementwise.js';
 import { softmaxCrossEntropy } from '../ops/softmax_cross_entropy.js';
-import { tuningEnabled } from '../ops/tune.js';
+import { tuneStep, tuningEnabled } from '../ops/tune.js';
 import { tuningFile } from '../ops/variants.js';
 import { SGD } from '../optim/sgd.js';
 import { Rng } from '../rng.js';
@@ -25,7 +25,6 @@ import { preflight, type StepPlan } from './preflight.js';
 import { buildVgg, type Vgg } from '../vgg/model.js';
 import type { VggConfig } from '../vgg/config.js';
 import { broadcastReplica, GradientExchange, type Replica } from './data_parallel.js';
-import { tuneVgg } from '../vgg/tune.js';
 import { evaluateCentreCrop } from './evaluate.js';
 import { PlateauSchedule, type PlateauState } from './schedule.js';
 import type { EpochRecord, TrainEvent, TrainOptions } from './options.js';
@@ -159,7 +158,6 @@ export class Trainer {
       }
     }
     const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
-    const C = this.train.channels;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
     await this.openReplicas();
     const pending = st.lossPending ?? 0;
@@ -169,37 +167,28 @@ export class Trainer {
       return onDevice(r.engine, () => keep(fill([1], start)));
     });
     if (tuningEnabled()) {
-      // Once per adapter and layer shape; the choices are read back from disk on later runs.
-      // The per-pass detail goes to tuning.log in the run folder; the CLI shows one progress line.
+      // What a step and the validation run, timed once per adapter and layer shape; the choices
+      // are read back from disk on later runs. The detail goes to tuning.log in the run folder;
+      // the CLI shows one progress line.
       const t0 = performance.now();
       const logFile = join(o.out, 'tuning.log');
-      const tuned: Awaited<ReturnType<typeof tuneVgg>> = [];
-      for (const e of onePerAdapter(this.replicas.map((r) => r.engine))) {
-        const was = setCurrentDevice(e);
+      let timed = 0;
+      for (const r of onePerAdapter(this.replicas)) {
+        const was = setCurrentDevice(r.engine);
         try {
-          const passes = await tuneVgg(this.model.config, this.plan.microBatch, (p) => {
+          const passes = await tuneStep(() => this.dryStep(r, true), (p) => {
             appendFileSync(logFile, `${new Date().toISOString()} ${p.line}\n`);
             this.emit({ kind: 'tune', ...p });
           });
-          tuned.push(...passes);
+          timed += passes.filter((p) => p.timedNow).length;
         } finally {
           setCurrentDevice(was);
         }
       }
-      if (tuned.length) this.emit({ kind: 'message', message: `timed kernel variants for ${tuned.length} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})` });
+      if (timed) this.emit({ kind: 'message', message: `timed kernel variants for ${timed} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})` });
     }
     // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
-    for (const r of this.replicas) {
-      await r.engine.rt.precompile(() =>
-        onDevice(r.engine, () => {
-          const m = this.plan.microBatch;
-          const loss = tidy(() => softmaxCrossEntropy(r.model.forward(Tensor.empty([m, C, o.inputSize, o.inputSize])), new Array<number>(m).fill(0)));
-          backward(loss);
-          loss.dispose();
-          r.opt.zeroGrad();
-        }),
-      );
-    }
+    for (const r of this.replicas) await r.engine.rt.precompile(() => this.dryStep(r, false));
     // The input pipeline: training batches, and validation crops, made by worker threads.
     const maker = new BatchMaker(this.train, aug, o.seed, o.workers);
     const valMaker = new BatchMaker(this.val, aug, o.seed, o.workers);
@@ -332,6 +321,31 @@ export class Trainer {
   }
 
   /**
+   * A training step of `r` on empty inputs, and with `validation` the validation's forward passes,
+   * for dry runs (tuning, precompiling): nothing is read and nothing is kept.
+   */
+  private dryStep(r: Replica & { model: Vgg; opt: SGD }, validation: boolean): void {
+    const o = this.o;
+    const C = this.train.channels;
+    const input = (n: number) => Tensor.empty([n, C, o.inputSize, o.inputSize]);
+    onDevice(r.engine, () => {
+      const m = this.plan.microBatch;
+      const loss = tidy(() => softmaxCrossEntropy(r.model.forward(input(m)), new Array<number>(m).fill(0)));
+      backward(loss);
+      loss.dispose();
+      r.opt.zeroGrad();
+      if (!validation) return;
+      // evaluateCentreCrop's batches: full ones and the last, shorter one.
+      const sizes = new Set([Math.min(o.evalBatch, this.val.length), this.val.length % o.evalBatch].filter((n) => n > 0));
+      for (const n of sizes) {
+        tidy(() => {
+          noGrad(() => r.model.forward(input(n)));
+        });
+      }
+    });
+  }
+
+  /**
    * Opens the other devices and gives each a replica equal to device 0's (parameters and momentum:
    * a new run's initialisation, or the checkpoint just loaded, whatever device count wrote it).
    */
@@ -407,10 +421,10 @@ export class Trainer {
   }
 }
 
-/** The first engine of each adapter among `engines` (devices of one adapter share its kernel timings). */
-function onePerAdapter(engines: Engine[]): Engine[] {
+/** The first replica of each adapter among `replicas` (devices of one adapter share its kernel timings). */
+function onePerAdapter<T extends { engine: Engine }>(replicas: T[]): T[] {
   const seen = new Set<string>();
-  return engines.filter((e) => {
+  return replicas.filter(({ engine: e }) => {
     const key = `${e.rt.adapter.backend} ${e.rt.adapter.description}`;
     return !seen.has(key) && !!seen.add(key);
   });

@@ -6,7 +6,7 @@
 
 // Device and engine
 export { init, initDevices, engine, onDevice, setCurrentDevice, Engine } from './engine.js';
-export { Runtime, GpuError, fmtBytes, type BufferRange, type Dispatch, type Uniform } from './gpu/runtime.js';
+export { Runtime, GpuError, fmtBytes, type BufferRange, type Dispatch, type Uniforms } from './gpu/runtime.js';
 export type { AdapterChoice, BackendName } from './gpu/adapter.js';
 export { BufferPool, type PoolStats } from './gpu/pool.js';
 export type { BakedConstants } from './gpu/kernels.js';

@@ -37,6 +37,40 @@ function readKernel(name: string): string {
   return text;
 }
 
+/** A scalar field of a kernel's uniform block. */
+export interface UniformField {
+  name: string;
+  type: 'u32' | 'i32' | 'f32';
+}
+
+const uniformLayouts = new Map<string, UniformField[]>();
+
+/**
+ * The fields of the struct a kernel binds as its uniform block (`var<uniform> P: Params`), in
+ * order: launchers pass uniforms by these names, and the runtime packs them (4 bytes each).
+ */
+export function uniformFields(name: string): UniformField[] {
+  let fields = uniformLayouts.get(name);
+  if (!fields) {
+    const text = readKernel(name);
+    const type = /var<uniform>\s+\w+\s*:\s*(\w+)\s*;/.exec(text)?.[1];
+    const body = type && new RegExp(`struct\\s+${type}\\s*\\{([^}]*)\\}`).exec(text)?.[1];
+    if (!body) throw new Error(`kernel ${name}: no uniform struct found`);
+    fields = body
+      .replace(/\/\/.*$/gm, '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean)
+      .map((f) => {
+        const m = /^(\w+)\s*:\s*(\w+)$/.exec(f);
+        if (!m || !['u32', 'i32', 'f32'].includes(m[2])) throw new Error(`kernel ${name}: uniform field "${f}" is not a u32, i32 or f32 scalar`);
+        return { name: m[1], type: m[2] as UniformField['type'] };
+      });
+    uniformLayouts.set(name, fields);
+  }
+  return fields;
+}
+
 let fingerprint: string | null = null;
 
 /** A short hash of every kernel's source: kernel timings made with other sources are stale. */

@@ -2,7 +2,7 @@
 // command batching, uploads and read-backs, and turning GPU errors into thrown ones.
 import { chooseAdapter, moreAdapters, type AdapterChoice } from './adapter.js';
 import { BufferPool } from './pool.js';
-import { kernelSource, type BakedConstants } from './kernels.js';
+import { kernelSource, type BakedConstants, uniformFields } from './kernels.js';
 
 /** A slice of a storage buffer bound to one shader binding. `elemOffset` is added in-shader. */
 export interface BufferRange {
@@ -13,8 +13,8 @@ export interface BufferRange {
   elemOffset: number;
 }
 
-/** A uniform value; plain numbers are u32, `{ f32: x }` floats, `{ i32: x }` signed ints. */
-export type Uniform = number | { f32: number } | { i32: number };
+/** A dispatch's uniforms by the field names of the kernel's uniform struct (types come from the struct). */
+export type Uniforms = Record<string, number>;
 
 /** One compute dispatch: kernel, constants, uniforms, bindings, grid, and a label for errors. */
 export interface Dispatch {
@@ -22,7 +22,8 @@ export interface Dispatch {
   kernel: string;
   entry?: string;
   constants?: BakedConstants;
-  uniforms: Uniform[];
+  /** Every field of the kernel's uniform struct, by name; checked against the shader. */
+  uniforms: Uniforms;
   /** Storage bindings, numbered from 1 in the shader (binding 0 is the uniform block). */
   buffers: BufferRange[];
   workgroups: [number, number?, number?];
@@ -236,7 +237,7 @@ export class Runtime {
     if (this.uniformSlots === UNIFORM_ARENA_SLOTS) this.flush();
     const pipeline = this.pipeline(d.kernel, d.entry ?? 'main', d.constants);
     const slot = this.uniformSlots++;
-    writeUniforms(this.uniformData, slot * UNIFORM_SLOT, d.uniforms);
+    writeUniforms(this.uniformData, slot * UNIFORM_SLOT, d);
     const bindGroup = this.bindGroup(pipeline, slot, d);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
@@ -430,15 +431,29 @@ export async function openDevices(open: readonly Runtime[], count: number): Prom
   return made;
 }
 
-function writeUniforms(target: ArrayBuffer, byteOffset: number, values: Uniform[]): void {
-  if (values.length * 4 > UNIFORM_SLOT) throw new GpuError(`too many uniforms (${values.length})`);
+/** Packs a dispatch's named uniforms in the order and types of its kernel's uniform struct. */
+function writeUniforms(target: ArrayBuffer, byteOffset: number, d: Dispatch): void {
+  const fields = uniformFields(d.kernel);
+  if (fields.length * 4 > UNIFORM_SLOT) throw new GpuError(`kernel ${d.kernel}: too many uniforms (${fields.length})`);
   const view = new DataView(target, byteOffset, UNIFORM_SLOT);
-  values.forEach((v, i) => {
-    if (typeof v === 'number') {
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new GpuError(`uniform ${i} = ${v} is not a u32`);
+  const given = Object.keys(d.uniforms);
+  if (given.length !== fields.length) {
+    const extra = given.filter((k) => !fields.some((f) => f.name === k));
+    if (extra.length) throw new GpuError(`${d.label}: kernel ${d.kernel} has no uniform ${extra.join(', ')} (its fields: ${fields.map((f) => f.name).join(', ')})`);
+  }
+  fields.forEach((f, i) => {
+    const v = d.uniforms[f.name];
+    if (v === undefined) throw new GpuError(`${d.label}: kernel ${d.kernel} needs uniform ${f.name} (${f.type})`);
+    if (f.type === 'f32') {
+      if (!Number.isFinite(v)) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not a finite f32`);
+      view.setFloat32(i * 4, v, true);
+    } else if (f.type === 'u32') {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not a u32`);
       view.setUint32(i * 4, v, true);
-    } else if ('f32' in v) view.setFloat32(i * 4, v.f32, true);
-    else view.setInt32(i * 4, v.i32, true);
+    } else {
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not an i32`);
+      view.setInt32(i * 4, v, true);
+    }
   });
 }
 

@@ -63,7 +63,7 @@ export function launchDirectConv(d: DirectConv): void {
       rt.dispatch({
         kernel: 'conv2d_weight_layout',
         constants: { KS, FLIP: d.flip },
-        uniforms: [Cin, Mp, count, d.flip ? m0 : 0, src.elemOffset, dst.elemOffset / 4],
+        uniforms: { Cin, Mp, count, mOff: d.flip ? m0 : 0, wOff: src.elemOffset, dOff4: dst.elemOffset / 4 },
         buffers: [src, dst],
         workgroups: [Math.ceil(Mp / 4 / 64), rows * KK],
         label: `${d.label}: weight layout`,
@@ -83,7 +83,7 @@ export function launchDirectConv(d: DirectConv): void {
         rt.dispatch({
           kernel: 'conv2d_direct',
           constants: { ...common, BX: tile.BX, BY, ...vectorFlags('VEC_X', vectorWidth(tile.BX, W)) },
-          uniforms: [count, C, H, W, Ho, Wo, blocksX, rowBlocks, blocks, Mp / TM, Mp / 4, xr.elemOffset, wr.elemOffset / 4, br.elemOffset, yr.elemOffset, M, m0],
+          uniforms: { M: count, C, H, W, Ho, Wo, blocksX, rowBlocks, blocks, mBlocks: Mp / TM, Mp4: Mp / 4, xOff: xr.elemOffset, wOff4: wr.elemOffset / 4, bOff: br.elemOffset, yOff: yr.elemOffset, yChannels: M, yChannelOff: m0 },
           buffers: [xr, wr, br, yr],
           workgroups: grid2d(Math.ceil((blocks * Mp) / TM / 64)),
           label: d.label,
@@ -93,7 +93,7 @@ export function launchDirectConv(d: DirectConv): void {
         rt.dispatch({
           kernel: 'conv2d_plane',
           constants: { ...common, BI: tile.BI, H, W },
-          uniforms: [count, C, n, blocks, Mp / TM, Mp / 4, xr.elemOffset / 4, wr.elemOffset / 4, br.elemOffset, yr.elemOffset, M, m0],
+          uniforms: { M: count, C, N: n, blocks, mBlocks: Mp / TM, Mp4: Mp / 4, xOff4: xr.elemOffset / 4, wOff4: wr.elemOffset / 4, bOff: br.elemOffset, yOff: yr.elemOffset, yChannels: M, yChannelOff: m0 },
           buffers: [xr, wr, br, yr],
           workgroups: grid2d(Math.ceil((blocks * Mp) / TM / 64)),
           label: d.label,
@@ -152,7 +152,7 @@ export function launchGradWeight(label: string, dy: Tensor, x: Tensor, dw: Tenso
       rt.dispatch({
         kernel: 'conv2d_grad_weight_rows',
         constants: { ...common, S: tile.S, ...vectorFlags('VEC', vectorWidth(tile.S, Wo, W)) },
-        uniforms: [Cout, Cin, H, W, Ho, Wo, segsX, units, chunk, items, used, ciBlocks, dyr.elemOffset, xr.elemOffset, outr.elemOffset, boutr.elemOffset],
+        uniforms: { Cout, Cin, H, W, Ho, Wo, segsX, segs: units, segChunk: chunk, items, splits: used, ciBlocks, dyOff: dyr.elemOffset, xOff: xr.elemOffset, outOff: outr.elemOffset, bOutOff: boutr.elemOffset },
         buffers: [dyr, xr, outr, boutr],
         workgroups,
         label,
@@ -161,7 +161,7 @@ export function launchGradWeight(label: string, dy: Tensor, x: Tensor, dw: Tenso
       rt.dispatch({
         kernel: 'conv2d_grad_weight_plane',
         constants: { ...common, H, W },
-        uniforms: [Cout, Cin, n, chunk, items, used, ciBlocks, dyr.elemOffset / 4, xr.elemOffset / 4, outr.elemOffset, boutr.elemOffset],
+        uniforms: { Cout, Cin, N: n, imgChunk: chunk, items, splits: used, ciBlocks, dyOff4: dyr.elemOffset / 4, xOff4: xr.elemOffset / 4, outOff: outr.elemOffset, bOutOff: boutr.elemOffset },
         buffers: [dyr, xr, outr, boutr],
         workgroups,
         label,

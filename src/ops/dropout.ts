@@ -43,7 +43,7 @@ function applyMask(a: Tensor, p: number, seed: number, offset: number, label: st
     const yr = rt.range(y.buffer, s, n);
     rt.dispatch({
       kernel: 'dropout',
-      uniforms: [n, ar.elemOffset, yr.elemOffset, (offset + s) >>> 0, seed >>> 0, { f32: p }, { f32: 1 / (1 - p) }],
+      uniforms: { n, aOff: ar.elemOffset, yOff: yr.elemOffset, base: (offset + s) >>> 0, seed: seed >>> 0, p, scale: 1 / (1 - p) },
       buffers: [ar, yr],
       workgroups: gridFor(n),
       label,

@@ -15,7 +15,7 @@ export function runElementwise(entry: Entry, n: number, inputs: Tensor[], out: T
     rt.dispatch({
       kernel: 'elementwise',
       entry,
-      uniforms: [count, ins[0]?.elemOffset ?? 0, ins[1]?.elemOffset ?? 0, y.elemOffset, { f32: value }],
+      uniforms: { n: count, aOff: ins[0]?.elemOffset ?? 0, bOff: ins[1]?.elemOffset ?? 0, yOff: y.elemOffset, value },
       buffers: [...ins, y],
       workgroups: gridFor(count),
       label,

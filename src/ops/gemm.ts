@@ -2,7 +2,7 @@
 // share: register-tiled (kernels/gemm_body.wgsl, CPU-like adapters) or workgroup-memory tiled
 // (kernels/gemm_shared_body.wgsl, GPUs).
 import { engine } from '../engine.js';
-import type { BufferRange, Uniform } from '../gpu/runtime.js';
+import type { BufferRange, Uniforms } from '../gpu/runtime.js';
 import type { BakedConstants } from '../gpu/kernels.js';
 
 export interface GemmTile {
@@ -50,8 +50,8 @@ export interface GemmLaunch {
   K: number;
   /** Split K over this many workgroup layers (the kernel must write partials per split). */
   splits?: number;
-  /** Op-specific uniforms following M, N, K, kChunk. */
-  uniforms: Uniform[];
+  /** The kernel's uniforms besides M, N, K and kChunk (which this launcher sets). */
+  uniforms: Uniforms;
   buffers: BufferRange[];
   constants: BakedConstants;
   tile?: GemmTile;
@@ -78,7 +78,7 @@ export function launchGemm(g: GemmLaunch): number {
   engine().rt.dispatch({
     kernel: g.kernel,
     constants: { ...g.constants, TM: tile.TM, TN: tile.TN, WG_X: tile.WG_X, WG_Y: tile.WG_Y, SHARED: !!tile.shared },
-    uniforms: [g.M, g.N, g.K, kChunk, ...g.uniforms],
+    uniforms: { M: g.M, N: g.N, K: g.K, kChunk, ...g.uniforms },
     buffers: g.buffers,
     workgroups: [gx, gy, Math.ceil(g.K / kChunk)],
     label: g.label,

@@ -51,7 +51,7 @@ export function lrn(x: Tensor, options: LrnOptions = {}): Tensor {
         kernel: 'lrn',
         entry,
         constants: { SIZE: o.size },
-        uniforms: [columns, C, HW, xr.elemOffset, outr.elemOffset, dyr?.elemOffset ?? 0, outr.elemOffset, { f32: o.k }, { f32: alphaEff }, { f32: o.beta }],
+        uniforms: { n: columns, C, HW, xOff: xr.elemOffset, yOff: outr.elemOffset, dyOff: dyr?.elemOffset ?? 0, dxOff: outr.elemOffset, K: o.k, alpha: alphaEff, beta: o.beta },
         buffers: dyr ? [xr, dyr, outr] : [xr, outr],
         workgroups: gridFor(columns),
         label: `lrn ${entry} ${x}`,

@@ -70,6 +70,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
   const cr = rt.range(p.c.t.buffer, p.c.start, p.c.count);
   const biasr = p.bias ? rt.range(p.bias.t.buffer, p.bias.start, p.bias.count) : rt.unused;
   const flags = { HAS_BIAS: !!p.bias, RELU: !!p.relu, ACCUMULATE: !!p.accumulate };
+  const operands = { aOff: ar.elemOffset, aSm: p.a.s0, aSk: p.a.s1, bOff: br.elemOffset, bSk: p.b.s0, bSn: p.b.s1, cOff: cr.elemOffset, cSm: p.c.s0, biasOff: biasr.elemOffset };
   const m = /^vec4-(\d+)x(\d+)(-unrolled)?$/.exec(variant);
   if (m) {
     const v = vec4Layout(p);
@@ -79,7 +80,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
     rt.dispatch({
       kernel: 'matmul_vec4',
       constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags, ...(m[3] ? { UNROLL: true } : {}) },
-      uniforms: [p.M, p.N, p.K, p.K, ar.elemOffset, p.a.s0, p.a.s1, br.elemOffset, p.b.s0, p.b.s1, cr.elemOffset, p.c.s0, 0, biasr.elemOffset],
+      uniforms: { M: p.M, N: p.N, K: p.K, kChunk: p.K, ...operands, cSplit: 0 },
       buffers: [ar, br, biasr, cr],
       workgroups: [Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1],
       label: p.label,
@@ -93,7 +94,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
     M: p.M,
     N: p.N,
     K: p.K,
-    uniforms: [ar.elemOffset, p.a.s0, p.a.s1, br.elemOffset, p.b.s0, p.b.s1, cr.elemOffset, p.c.s0, biasr.elemOffset],
+    uniforms: operands,
     buffers: [ar, br, biasr, cr],
     constants: flags,
     tile: variant === 'shared' ? SHARED_TILE : undefined,

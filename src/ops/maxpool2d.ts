@@ -20,7 +20,7 @@ export function maxPool2d(x: Tensor): Tensor {
     const xr = rt.range(x.buffer, p0 * H * W, np * H * W);
     const yr = rt.range(y.buffer, p0 * Ho * Wo, np * Ho * Wo);
     const n = np * Ho * Wo;
-    rt.dispatch({ kernel: 'maxpool', entry: 'forward', uniforms: [n, H, W, xr.elemOffset, yr.elemOffset, 0, 0], buffers: [xr, yr], workgroups: gridFor(n), label: `maxPool2d ${x}` });
+    rt.dispatch({ kernel: 'maxpool', entry: 'forward', uniforms: { n, H, W, xOff: xr.elemOffset, yOff: yr.elemOffset, dyOff: 0, dxOff: 0 }, buffers: [xr, yr], workgroups: gridFor(n), label: `maxPool2d ${x}` });
   });
   record('maxPool2d', [x], y, [x], (g) => {
     const dx = Tensor.empty(x.shape, 'maxPool2d dX');
@@ -33,7 +33,7 @@ export function maxPool2d(x: Tensor): Tensor {
       rt.dispatch({
         kernel: 'maxpool',
         entry: 'backward',
-        uniforms: [n, H, W, xr.elemOffset, 0, dyr.elemOffset, dxr.elemOffset],
+        uniforms: { n, H, W, xOff: xr.elemOffset, yOff: 0, dyOff: dyr.elemOffset, dxOff: dxr.elemOffset },
         buffers: [xr, dyr, dxr],
         workgroups: gridFor(n),
         label: `maxPool2d backward ${x}`,

@@ -12,7 +12,7 @@ export function relu(x: Tensor): Tensor {
     const xr = rt.range(x.buffer, s, n);
     const yr = rt.range(y.buffer, s, n);
     const VEC4 = vectorWidth(n, xr.elemOffset, yr.elemOffset) === 4;
-    rt.dispatch({ kernel: 'relu', entry: 'forward', constants: { VEC4 }, uniforms: [n, xr.elemOffset, 0, yr.elemOffset], buffers: [xr, yr], workgroups: gridFor(VEC4 ? n / 4 : n), label: `relu ${x}` });
+    rt.dispatch({ kernel: 'relu', entry: 'forward', constants: { VEC4 }, uniforms: { n, aOff: xr.elemOffset, bOff: 0, yOff: yr.elemOffset }, buffers: [xr, yr], workgroups: gridFor(VEC4 ? n / 4 : n), label: `relu ${x}` });
   });
   record('relu', [x], y, [y], (g) => [reluBackward(y, g)]);
   return y;
@@ -31,7 +31,7 @@ export function reluBackward(y: Tensor, dy: Tensor): Tensor {
       kernel: 'relu',
       entry: 'backward',
       constants: { VEC4 },
-      uniforms: [n, yr.elemOffset, dyr.elemOffset, dxr.elemOffset],
+      uniforms: { n, aOff: yr.elemOffset, bOff: dyr.elemOffset, yOff: dxr.elemOffset },
       buffers: [yr, dyr, dxr],
       workgroups: gridFor(VEC4 ? n / 4 : n),
       label: `relu backward ${y}`,

@@ -29,7 +29,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): 
   rt.dispatch({
     kernel: 'softmax_ce',
     entry: 'forward',
-    uniforms: [B, C, lr.elemOffset],
+    uniforms: { B, C, xOff: lr.elemOffset },
     buffers: [lr, whole(labelT), whole(rowLoss), whole(lse)],
     workgroups: grid2d(B),
     label: `softmaxCrossEntropy ${logits}`,
@@ -41,7 +41,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): 
     rt.dispatch({
       kernel: 'softmax_ce',
       entry: 'backward',
-      uniforms: [B, C, lr.elemOffset],
+      uniforms: { B, C, xOff: lr.elemOffset },
       buffers: [rt.range(logits.buffer, 0, logits.size), whole(labelT), whole(lse), whole(g), whole(dx)],
       workgroups: gridFor(B * C),
       label: `softmaxCrossEntropy backward ${logits}`,

@@ -66,7 +66,7 @@ export class SGD {
       rt.dispatch({
         kernel: 'sgd',
         constants: { VEC4: vec4 },
-        uniforms: [n, pr.elemOffset, gr.elemOffset, br.elemOffset, { f32: this.lr }, { f32: this.momentum }, { f32: this.weightDecay }],
+        uniforms: { n, pOff: pr.elemOffset, gOff: gr.elemOffset, bufOff: br.elemOffset, lr: this.lr, momentum: this.momentum, wd: this.weightDecay },
         buffers: [pr, gr, br],
         workgroups: gridFor(vec4 ? n / 4 : n),
         label: `sgd ${p}`,

@@ -2,7 +2,7 @@
 // VGG layer shape, whole training steps, and the input pipeline, on whatever adapter the engine picks. Speed is judged
 // by ratios within one run (a conv pass against our own GEMM), since the machines are shared.
 import { writeFileSync } from 'node:fs';
-import { backward, init, matmul, noGrad, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/index.js';
+import { backward, init, matmul, noGrad, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/node/index.js';
 import { conv2d } from '../src/ops/conv2d.js';
 import { convGradInput, convGradWeight } from '../src/ops/conv2d.js';
 import { linear } from '../src/ops/linear.js';

@@ -6,14 +6,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { BatchMaker, epochOrder } from '../src/data/batches.js';
+import { BatchMaker, epochOrder } from '../src/node/data/batches.js';
 import { Prefetch } from '../src/data/prefetch.js';
-import { decodeImage, readImage } from '../src/data/decode.js';
-import { ImageFolderDataset } from '../src/data/image_folder.js';
+import { decodeImage, readImage } from '../src/node/data/decode.js';
+import { ImageFolderDataset } from '../src/node/data/image_folder.js';
 import type { AugmentOptions } from '../src/data/transforms.js';
-import { IMAGENET_MEAN } from '../src/eval/load.js';
+import { IMAGENET_MEAN } from '../src/node/eval/load.js';
 import { Rng } from '../src/rng.js';
-import { LOOKAHEAD } from '../src/train/trainer.js';
+import { LOOKAHEAD } from '../src/node/train/trainer.js';
 
 export interface DataResult {
   group: string;

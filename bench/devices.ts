@@ -3,7 +3,7 @@
 // batch, with the share of the 2-device step spent exchanging gradients; and the all-reduce alone
 // for VGG-A at width ¼ and for full-size VGG-16 (138 M parameters): what a multi-GPU machine pays
 // per step to move the gradients through the host.
-import { backward, type Engine, initDevices, onDevice, softmaxCrossEntropy, Tensor, tidy } from '../src/index.js';
+import { backward, type Engine, initDevices, onDevice, softmaxCrossEntropy, Tensor, tidy } from '../src/node/index.js';
 import { fillInPlace } from '../src/ops/elementwise.js';
 import { SGD } from '../src/optim/sgd.js';
 import { GradientExchange } from '../src/train/data_parallel.js';

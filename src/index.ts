@@ -1,13 +1,16 @@
 /**
- * vggpu: a WebGPU deep-learning engine with hand-written WGSL kernels, built to train and evaluate
- * the VGG networks. This is the public entry point; everything an embedder needs is exported here.
+ * vggpu's engine core: tensors, ops with gradients, layers, optimiser, the VGG networks, kernel
+ * tuning and data parallelism. It imports nothing from Node and bundles for a browser; it runs on
+ * whatever host is installed (setHost). In Node, import the package ("vggpu", node/index.ts),
+ * which installs the Node host and adds datasets, the trainer, checkpoints and evaluation.
  * @packageDocumentation
  */
 
 // Device and engine
 export { init, initDevices, engine, onDevice, setCurrentDevice, Engine } from './engine.js';
 export { Runtime, GpuError, fmtBytes, type BufferRange, type Dispatch, type Uniforms } from './gpu/runtime.js';
-export type { AdapterChoice, BackendName } from './gpu/adapter.js';
+export type { AdapterChoice, BackendName } from './gpu/adapter_choice.js';
+export { setHost, host, type Host } from './host.js';
 export { BufferPool, type PoolStats } from './gpu/pool.js';
 export type { BakedConstants } from './gpu/kernels.js';
 
@@ -45,25 +48,12 @@ export { PlateauSchedule, type PlateauState } from './train/schedule.js';
 export { NET_NAMES, VGG_TABLE, resolveConfig, planLayers, summarise, formatSummary, type NetName, type VggToken, type VggOptions, type VggConfig, type LayerPlan, type SummaryRow } from './vgg/config.js';
 export { Vgg, buildVgg, type VggLayer } from './vgg/model.js';
 
-// Checkpoints
-export { saveModel, loadModel, loadParameters, initFromNetA, checkpointConfig, checkpointPreprocess, saveTrainingCheckpoint, loadTrainingCheckpoint, trainStatePath, type Preprocess, type TrainState } from './checkpoint/checkpoint.js';
-export { readSafetensors, writeSafetensors, CheckpointError, type SafetensorsFile, type StoredTensor } from './checkpoint/safetensors.js';
-
 // Data
 export { DatasetError, Subset, type ImageDataset, type RawImage, type DatasetSpec } from './data/dataset.js';
-export { IdxDataset, parseIdx, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from './data/idx.js';
-export { CifarDataset, CIFAR10_CLASSES } from './data/cifar.js';
-export { ImageFolderDataset, listClassFolders } from './data/image_folder.js';
-export { decodeImage, readImage, nativeDecoder } from './data/decode.js';
-export { openData, openSpec, holdOut, type DataChoice } from './data/open.js';
 export { rescaledSize, centreOffsets, sampleWindow, viewSample, trainSample, centreSample, fullSample, channelStats, symmetricEigen, type AugmentOptions, type ChannelStats, type InputNorm, type Sampling } from './data/transforms.js';
 export { resizeAntialiased } from './data/resample.js';
-export { makeBatch, epochOrder, mixSeed, BatchMaker, type Batch } from './data/batches.js';
 
 // Training and evaluation
-export { Trainer, DivergedError, savedOptions, type TrainOptions, type TrainEvent, type EpochRecord } from './train/trainer.js';
 export { topKMisses, ErrorCounter, type ErrorRates } from './train/metrics.js';
 export { estimateMemory, preflight, type MemoryEstimate } from './train/preflight.js';
 export { GradientExchange, broadcastReplica, BUCKET_BYTES, type Replica } from './train/data_parallel.js';
-export { METHODS, softmaxRows, gridPositions, viewsOf, imagesPosteriors, posteriors, type Method, type View } from './eval/protocols.js';
-export { loadForEval, checkFits, testScales, IMAGENET_MEAN, IMAGENET_STD, type LoadedNet, type EvalOverrides } from './eval/load.js';

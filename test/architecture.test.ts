@@ -1,8 +1,11 @@
 // The shape of the source tree: no import cycles in src/ (type-only imports included: a cycle of
-// types still ties two modules together for a reader).
+// types still ties two modules together for a reader); an engine core that imports nothing from
+// Node outside the Node host (src/node/) and bundles for a browser; kernels compiled in, current.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { GENERATED, generateKernelModule } from '../tools/gen_kernels.js';
 
 const root = join(import.meta.dirname, '..');
 const src = join(root, 'src');
@@ -76,6 +79,31 @@ describe('source tree', () => {
     const graph = importGraph();
     expect(graph.size).toBeGreaterThan(50);
     expect(cycles(graph)).toEqual([]);
+  });
+
+  it('imports nothing from Node outside the Node host (src/node/)', () => {
+    const nodeOnly = /^(node:|webgpu$|sharp$|koffi$|pngjs$|jpeg-js$|worker_threads$|fs$|path$|os$)/;
+    const offenders: string[] = [];
+    const core = tsFiles(src).filter((f) => !f.startsWith(join(src, 'node') + sep));
+    expect(core.length).toBeGreaterThan(40);
+    for (const f of core) for (const s of specifiers(f)) if (nodeOnly.test(s)) offenders.push(`${relative(root, f)} imports ${s}`);
+    // Nor does the core reach into the host by a relative path.
+    for (const [f, deps] of importGraph()) if (core.includes(f)) for (const d of deps) if (d.startsWith(join(src, 'node') + sep)) offenders.push(`${relative(root, f)} imports ${relative(root, d)}`);
+    expect(offenders).toEqual([]);
+    expect(readFileSync(join(src, 'index.ts'), 'utf8')).not.toMatch(/process\.|globalThis\.process/);
+  });
+
+  it('bundles the engine core (src/index.ts) for a browser', async () => {
+    const r = await build({ entryPoints: [join(src, 'index.ts')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });
+    expect(r.errors).toEqual([]);
+    const inputs = Object.keys(r.metafile.inputs);
+    expect(inputs.some((i) => i.includes('kernel_sources'))).toBe(true); // the kernels travel inside
+    expect(inputs.filter((i) => i.includes('node_modules') || i.includes('src/node/'))).toEqual([]);
+    expect(r.outputFiles[0].text.length).toBeGreaterThan(100_000);
+  });
+
+  it('carries kernels/*.wgsl as they are (src/gpu/kernel_sources.ts is current; `npm run kernels` remakes it)', () => {
+    expect(readFileSync(GENERATED, 'utf8') === generateKernelModule(), 'src/gpu/kernel_sources.ts is stale: run `npm run kernels`').toBe(true);
   });
 
   it('finds a cycle when there is one (the checker itself)', () => {

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backward, conv2d, Conv2d, engine, type Engine, initDevices, Linear, onDevice, relu, Sequential, softmaxCrossEntropy, Tensor, tidy , tapeOf } from '../src/index.js';
+import { backward, conv2d, Conv2d, engine, type Engine, initDevices, Linear, onDevice, relu, Sequential, softmaxCrossEntropy, Tensor, tidy , tapeOf } from '../src/node/index.js';
 import { broadcastReplica, GradientExchange, type Replica } from '../src/train/data_parallel.js';
-import { Trainer, type TrainOptions } from '../src/train/trainer.js';
+import { Trainer, type TrainOptions } from '../src/node/train/trainer.js';
 import { Rng } from '../src/rng.js';
 import { writeFashionLike } from './fixtures.js';
 

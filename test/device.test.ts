@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { uniformFields } from '../src/gpu/kernels.js';
-import { conv2d, engine, fillInPlace, GpuError, init, relu, scale, Tensor, tidy } from '../src/index.js';
+import { conv2d, engine, fillInPlace, GpuError, init, relu, scale, Tensor, tidy } from '../src/node/index.js';
 
 beforeAll(async () => {
   await init();

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { init } from '../src/index.js';
-import { saveModel } from '../src/checkpoint/checkpoint.js';
+import { init } from '../src/node/index.js';
+import { saveModel } from '../src/node/checkpoint/checkpoint.js';
 import { buildVgg } from '../src/vgg/model.js';
 import { writeFashionLike } from './fixtures.js';
 

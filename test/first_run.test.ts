@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs a compiled CLI with stdout and stderr piped, as a terminal-less user or CI sees it. */
 function cli(name: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [join(root, `dist/cli/${name}.js`), ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(process.execPath, [join(root, `dist/node/cli/${name}.js`), ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 240_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -116,7 +116,7 @@ describe('native stderr capture', () => {
     writeFileSync(
       script,
       `import { writeSync } from 'node:fs';
-import { captureNativeStderr } from ${JSON.stringify(join(root, 'src/gpu/native_stderr.ts'))};
+import { captureNativeStderr } from ${JSON.stringify(join(root, 'src/node/gpu/native_stderr.ts'))};
 const { value, text } = await captureNativeStderr(async () => { writeSync(2, 'Warning: from native code\\n'); return 42; });
 process.stdout.write(JSON.stringify({ value, text }));
 process.stderr.write('stderr works again\\n');
@@ -147,7 +147,7 @@ describe('adapter choice among CPU adapters', () => {
   const describeLine = (probes: Record<string, number> | null) => {
     const cache = mkdtempSync(join(dir, 'probe-'));
     if (probes) writeFileSync(join(cache, 'adapter-probe.json'), JSON.stringify(probes));
-    writeFileSync(script, `import { init } from ${JSON.stringify(join(root, 'src/index.ts'))};\nconst e = await init();\nconsole.log(e.rt.describe());\nprocess.exit(0);\n`);
+    writeFileSync(script, `import { init } from ${JSON.stringify(join(root, 'src/node/index.ts'))};\nconst e = await init();\nconsole.log(e.rt.describe());\nprocess.exit(0);\n`);
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { ...process.env, VK_ICD_FILENAMES: icd, VGGPU_CACHE_DIR: cache, VGGPU_BACKEND: '' }, encoding: 'utf8' });
     return { line: r.stdout.trim(), probes: JSON.parse(readFileSync(join(cache, 'adapter-probe.json'), 'utf8')) as Record<string, number> };
   };

@@ -1,6 +1,6 @@
 // Shared test utilities: seeded data, closeness assertions, finite-difference checks.
 import { expect } from 'vitest';
-import { backward, Rng, Tensor } from '../src/index.js';
+import { backward, Rng, Tensor } from '../src/node/index.js';
 
 export function randn(n: number, seed: number, scale = 1): Float32Array {
   const rng = new Rng(seed);

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSafetensors } from '../src/checkpoint/safetensors.js';
+import { readSafetensors } from '../src/node/checkpoint/safetensors.js';
 import { Rng } from '../src/rng.js';
 import { writeFashionLike } from './fixtures.js';
 
@@ -19,7 +19,7 @@ beforeAll(() => {
 afterAll(() => rmSync(runs, { recursive: true, force: true }));
 
 function train(out: string, extra: string[], kill?: { signal: NodeJS.Signals; afterMs: number }): Promise<{ code: number | null; stdout: string }> {
-  const args = [join(root, 'dist/cli/train.js'), '--out', out, ...extra];
+  const args = [join(root, 'dist/node/cli/train.js'), '--out', out, ...extra];
   return new Promise((resolve) => {
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -96,7 +96,7 @@ describe.each([1, 2])('interrupted training on %i device(s)', (devices) => {
     const out = join(dir, 'every');
     const ck = join(out, 'last.train.safetensors');
     // 4 steps per epoch; a checkpoint every 3 steps lands mid-epoch (step 3); kill the run when it appears.
-    const args = [join(root, 'dist/cli/train.js'), '--out', out, '--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN, '--checkpoint-every', '3'];
+    const args = [join(root, 'dist/node/cli/train.js'), '--out', out, '--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN, '--checkpoint-every', '3'];
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'ignore'] });
     const killedAt = await new Promise<number>((resolve) => {
       const poll = setInterval(() => {

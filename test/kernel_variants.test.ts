@@ -4,14 +4,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { engine, init, Tensor } from '../src/index.js';
+import { engine, init, Tensor } from '../src/node/index.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from '../src/ops/conv2d.js';
 import { matmulVariants, stridedMatmul } from '../src/ops/matmul.js';
 import { tuneConv, tuneGemm } from '../src/ops/tune.js';
 import { unrollLoops } from '../src/gpu/kernels.js';
 import { chooseVariant, forceVariants, resetTunings, setVariant, tuningFile } from '../src/ops/variants.js';
 import { NET_NAMES, planLayers, resolveConfig } from '../src/vgg/config.js';
-import { applyVariants } from '../src/cli/args.js';
+import { applyVariants } from '../src/node/cli/args.js';
 import { expectClose, randn } from './helpers.js';
 import * as ref from './reference.js';
 

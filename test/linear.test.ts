@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { backward, engine, init, linear, matmul, OpError, Tensor } from '../src/index.js';
+import { backward, engine, init, linear, matmul, OpError, Tensor } from '../src/node/index.js';
 import { expectClose, fdCheck, param, randn } from './helpers.js';
 import * as ref from './reference.js';
 

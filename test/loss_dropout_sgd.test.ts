@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { add, backward, dropout, init, OpError, scale, SGD, softmaxCrossEntropy, Tensor } from '../src/index.js';
+import { add, backward, dropout, init, OpError, scale, SGD, softmaxCrossEntropy, Tensor } from '../src/node/index.js';
 import { expectClose, fdCheck, param, randn } from './helpers.js';
 import * as ref from './reference.js';
 

@@ -18,7 +18,7 @@ import {
   Tensor,
   tapeOf,
   tidy,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { expectClose, param, randn } from './helpers.js';
 import * as ref from './reference.js';
 

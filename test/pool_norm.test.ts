@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { backward, engine, globalAvgPool, init, lrn, maxPool2d, OpError, Tensor } from '../src/index.js';
+import { backward, engine, globalAvgPool, init, lrn, maxPool2d, OpError, Tensor } from '../src/node/index.js';
 import { expectClose, fdCheck, param, randn } from './helpers.js';
 import * as ref from './reference.js';
 import { sumAxes } from '../src/ops/reduce.js';
@@ -123,7 +123,7 @@ describe('globalAvgPool', () => {
 
 describe('relu', () => {
   it('matches the reference, passes a finite-difference check, and routes gradients by the saved output', async () => {
-    const { relu } = await import('../src/index.js');
+    const { relu } = await import('../src/node/index.js');
     // 105 elements run the scalar kernel, 84 the vec4 one.
     for (const shape of [[3, 5, 7], [3, 4, 7]]) {
       const n = shape.reduce((a, b) => a * b);

@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backward, init, noGrad, softmaxCrossEntropy, Tensor, tidy } from '../src/index.js';
+import { backward, init, noGrad, softmaxCrossEntropy, Tensor, tidy } from '../src/node/index.js';
 import { NET_NAMES, resolveConfig, summarise, type NetName } from '../src/vgg/config.js';
 import { buildVgg } from '../src/vgg/model.js';
-import { initFromNetA, loadModel, saveModel } from '../src/checkpoint/checkpoint.js';
-import { readSafetensors, writeSafetensors } from '../src/checkpoint/safetensors.js';
+import { initFromNetA, loadModel, saveModel } from '../src/node/checkpoint/checkpoint.js';
+import { readSafetensors, writeSafetensors } from '../src/node/checkpoint/safetensors.js';
 import { expectClose, randn } from './helpers.js';
 import { vggReference } from './vgg_reference.js';
 
@@ -183,7 +183,7 @@ describe('VGG checkpoints', () => {
 
 describe('a training step through the VGG builder', () => {
   it('lowers the loss of VGG-A-LRN at width 1/8 over a few steps on a fixed batch', async () => {
-    const { SGD } = await import('../src/index.js');
+    const { SGD } = await import('../src/node/index.js');
     const model = buildVgg({ net: 'A-LRN', width: 1 / 8, inputSize: 32, classes: 10 });
     const opt = new SGD(model.parameters(), { lr: 0.01 });
     const x = Tensor.from(randn(8 * 3 * 32 * 32, 11), [8, 3, 32, 32]);

@@ -1,7 +1,7 @@
 // One forward/backward/SGD step of a full-size VGG (224×224, 1000 classes) at batch 1: proves the
 // engine handles 144 M parameters and FC1's 411 MB weight within the adapter's binding limits.
 //   npx tsx tools/full_step.ts [--net E]
-import { backward, init, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/index.js';
+import { backward, init, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/node/index.js';
 import { NET_NAMES, type NetName } from '../src/vgg/config.js';
 import { buildVgg } from '../src/vgg/model.js';
 

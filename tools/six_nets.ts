@@ -4,10 +4,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { init } from '../src/index.js';
-import { buildOptions, TRAIN_FLAGS } from '../src/cli/train_options.js';
-import { parseFlags } from '../src/cli/args.js';
-import { Trainer } from '../src/train/trainer.js';
+import { init } from '../src/node/index.js';
+import { buildOptions, TRAIN_FLAGS } from '../src/node/cli/train_options.js';
+import { parseFlags } from '../src/node/cli/args.js';
+import { Trainer } from '../src/node/train/trainer.js';
 import { NET_NAMES } from '../src/vgg/config.js';
 
 const arg = (name: string, dflt: string) => {

@@ -1,38 +1,22 @@
-// Loads WGSL kernels from kernels/ and bakes compile-time constants into them. A kernel file may
+// WGSL kernels, compiled into the package (kernel_sources.ts, generated from kernels/ by
+// `npm run kernels`), with compile-time constants baked in. A kernel file may
 // `//#include other.wgsl` (e.g. the shared tiled-GEMM body); the cache key names every constant.
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { KERNEL_SOURCES, type KernelFile, KERNELS_FINGERPRINT } from './kernel_sources.js';
+
+export type { KernelFile } from './kernel_sources.js';
 
 /** Compile-time constants baked into a kernel's source (and its pipeline cache key). */
 export type BakedConstants = Record<string, number | boolean>;
 
-function findKernelDir(): string {
-  // src/gpu/kernels.ts and dist/src/gpu/kernels.js both sit two levels below a folder holding kernels/.
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../..', '../../..']) {
-    const dir = join(here, up, 'kernels');
-    try {
-      readFileSync(join(dir, 'gemm_body.wgsl'));
-      return dir;
-    } catch {
-      /* try the next candidate */
-    }
-  }
-  throw new Error(`cannot find the kernels/ folder near ${here}; is the package installed completely?`);
-}
-
-let kernelDir: string | null = null;
-const files = new Map<string, string>();
+const expanded = new Map<string, string>();
 
 function readKernel(name: string): string {
-  let text = files.get(name);
+  let text = expanded.get(name);
   if (text === undefined) {
-    kernelDir ??= findKernelDir();
-    text = readFileSync(join(kernelDir, name.endsWith('.wgsl') ? name : `${name}.wgsl`), 'utf8');
-    text = text.replace(/^\/\/#include\s+(\S+)\s*$/gm, (_, inc: string) => readKernel(inc));
-    files.set(name, text);
+    const file = name.replace(/\.wgsl$/, '');
+    if (!(file in KERNEL_SOURCES)) throw new Error(`no kernel named "${file}" (kernels: ${Object.keys(KERNEL_SOURCES).join(', ')})`);
+    text = KERNEL_SOURCES[file as KernelFile].replace(/^\/\/#include\s+(\S+)\s*$/gm, (_, inc: string) => readKernel(inc));
+    expanded.set(name, text);
   }
   return text;
 }
@@ -71,17 +55,9 @@ export function uniformFields(name: string): UniformField[] {
   return fields;
 }
 
-let fingerprint: string | null = null;
-
 /** A short hash of every kernel's source: kernel timings made with other sources are stale. */
 export function kernelsFingerprint(): string {
-  if (fingerprint === null) {
-    kernelDir ??= findKernelDir();
-    const hash = createHash('sha256');
-    for (const f of readdirSync(kernelDir).filter((n) => n.endsWith('.wgsl')).sort()) hash.update(f).update(readFileSync(join(kernelDir, f)));
-    fingerprint = hash.digest('hex').slice(0, 12);
-  }
-  return fingerprint;
+  return KERNELS_FINGERPRINT;
 }
 
 /** WGSL source with `const NAME = value;` lines prepended, and a cache key naming them all. */

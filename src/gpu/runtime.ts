@@ -1,8 +1,9 @@
 // The one module that talks to the WebGPU device: limits, pipeline cache, buffer pool,
 // command batching, uploads and read-backs, and turning GPU errors into thrown ones.
-import { chooseAdapter, moreAdapters, type AdapterChoice } from './adapter.js';
+import type { AdapterChoice } from './adapter_choice.js';
+import { host } from '../host.js';
 import { BufferPool } from './pool.js';
-import { kernelSource, type BakedConstants, uniformFields } from './kernels.js';
+import { kernelSource, type BakedConstants, type KernelFile, uniformFields } from './kernels.js';
 
 /** A slice of a storage buffer bound to one shader binding. `elemOffset` is added in-shader. */
 export interface BufferRange {
@@ -19,7 +20,7 @@ export type Uniforms = Record<string, number>;
 /** One compute dispatch: kernel, constants, uniforms, bindings, grid, and a label for errors. */
 export interface Dispatch {
   /** Kernel file name under kernels/ (without .wgsl) and entry point. */
-  kernel: string;
+  kernel: KernelFile;
   entry?: string;
   constants?: BakedConstants;
   /** Every field of the kernel's uniform struct, by name; checked against the shader. */
@@ -93,7 +94,7 @@ export class Runtime {
 
   /** Opens a device on `choice` (by default the best adapter here) with the limits the kernels need. */
   static async create(choice?: AdapterChoice): Promise<Runtime> {
-    choice ??= await chooseAdapter();
+    choice ??= await host().chooseAdapter();
     const a = choice.adapter.limits;
     // Ask for everything the adapter offers that the kernels use: the defaults are small.
     const requiredLimits: Record<string, number> = {
@@ -427,7 +428,7 @@ export async function openDevices(open: readonly Runtime[], count: number): Prom
   if (open.length === 0) made.push(await Runtime.create());
   const first = open[0] ?? made[0];
   const have = open.length + made.length;
-  if (count > have) for (const c of await moreAdapters(first.adapter, have, count)) made.push(await Runtime.create(c));
+  if (count > have) for (const c of await host().moreAdapters(first.adapter, have, count)) made.push(await Runtime.create(c));
   return made;
 }
 

@@ -3,7 +3,7 @@
 // (kernels/gemm_shared_body.wgsl, GPUs).
 import { engine } from '../engine.js';
 import type { BufferRange, Uniforms } from '../gpu/runtime.js';
-import type { BakedConstants } from '../gpu/kernels.js';
+import type { BakedConstants, KernelFile } from '../gpu/kernels.js';
 
 export interface GemmTile {
   TM: number;
@@ -43,7 +43,7 @@ export function workgroupShape(M: number, TM: number): { WG_X: number; WG_Y: num
 }
 
 export interface GemmLaunch {
-  kernel: string;
+  kernel: KernelFile;
   label: string;
   M: number;
   N: number;

@@ -3,6 +3,7 @@
 // choices on disk per adapter, so later runs start at once). tuneStep finds the shapes by a dry
 // run of whatever code will run — a training step, an evaluation pass, a user's model.
 import { engine } from '../engine.js';
+import { host } from '../host.js';
 import { Tensor } from '../tensor.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from './conv2d.js';
 import { maxChunkElems } from './launch.js';
@@ -18,7 +19,7 @@ export interface TuneResult extends Tuned {
 
 /** False when VGGPU_TUNE=0: every shape then runs its default variant (tests, quick runs). */
 export function tuningEnabled(): boolean {
-  return process.env.VGGPU_TUNE !== '0';
+  return host().setting('VGGPU_TUNE') !== '0';
 }
 
 const random = (shape: readonly number[], seed: number) => {

@@ -5,10 +5,8 @@
 //   2. a timing on this adapter (tune.ts), kept on disk per adapter and version of the kernels, so
 //      it is made once;
 //   3. the family's default for the shape (the first candidate its op file lists).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { engine } from '../engine.js';
-import { cacheDir } from '../gpu/cache.js';
+import { host } from '../host.js';
 import { OpError } from '../errors.js';
 import { kernelsFingerprint } from '../gpu/kernels.js';
 
@@ -81,15 +79,27 @@ export function setVariant(pass: Pass, variant: string | null): void {
   else forced.set(pass, variant);
 }
 
-/** Parses "pass=variant,pass=variant" (VGGPU_VARIANTS, or a CLI flag) into forced choices. */
-export function forceVariants(spec: string): void {
+/**
+ * Parses "pass=variant,pass=variant" (VGGPU_VARIANTS, or a CLI flag) into forced choices; with
+ * `keep`, passes already forced keep their choice.
+ */
+export function forceVariants(spec: string, keep = false): void {
   for (const part of spec.split(',').filter(Boolean)) {
     const [pass, variant] = part.split('=');
     if (!variant) throw new OpError('variants', `"${part}" should be pass=variant, e.g. conv_forward=row-8x8`);
-    setVariant(pass as Pass, variant);
+    if (!(keep && forced.has(pass as Pass))) setVariant(pass as Pass, variant);
   }
 }
-if (process.env.VGGPU_VARIANTS) forceVariants(process.env.VGGPU_VARIANTS);
+
+// VGGPU_VARIANTS is read from the host's settings on first use (there is no host at import);
+// a choice forced in code or by a flag before then wins.
+let settingRead = false;
+function readSetting(): void {
+  if (settingRead) return;
+  settingRead = true;
+  const spec = host().setting('VGGPU_VARIANTS');
+  if (spec) forceVariants(spec, true);
+}
 
 /**
  * The variant to run for `pass` on a shape; `candidates` lists those that apply, default first.
@@ -102,6 +112,7 @@ if (process.env.VGGPU_VARIANTS) forceVariants(process.env.VGGPU_VARIANTS);
  */
 export function chooseVariant(pass: Pass, shape: string, candidates: readonly string[], job?: TuneJob): string {
   if (listening && job && !listening.has(`${pass} ${shape}`)) listening.set(`${pass} ${shape}`, { pass, shape, candidates, job });
+  readSetting();
   const f = forced.get(pass);
   if (f !== undefined) {
     if (!candidates.includes(f)) throw new OpError(pass, `forced variant "${f}" does not apply to ${shape}; variants that do: ${candidates.join(', ')}`);
@@ -114,6 +125,7 @@ export function chooseVariant(pass: Pass, shape: string, candidates: readonly st
 
 /** True when every candidate has been timed (or a choice is forced), so tune() can skip the shape. */
 export function isDecided(pass: Pass, shape: string, candidates: readonly string[]): boolean {
+  readSetting();
   if (forced.has(pass) || candidates.length < 2) return true;
   const t = loadTunings()[`${pass} ${shape}`];
   return !!t && candidates.every((c) => c in t.ms);
@@ -129,9 +141,11 @@ export function tuningsForAdapter(): Readonly<Record<string, Tuned>> {
   return loadTunings();
 }
 
-/** Where timings are kept: $VGGPU_CACHE_DIR, else ~/.cache/vggpu. */
+const TUNING_FILE = 'kernel-tuning.json';
+
+/** Where timings are kept (the Node host: $VGGPU_CACHE_DIR, else ~/.cache/vggpu). */
 export function tuningFile(): string {
-  return join(cacheDir(), 'kernel-tuning.json');
+  return host().cachePath(TUNING_FILE);
 }
 
 function adapterKey(): string {
@@ -144,10 +158,10 @@ type TuningFile = Record<string, { kernels: string; timings: Record<string, Tune
 
 function readFile(): TuningFile {
   try {
-    const data = JSON.parse(readFileSync(tuningFile(), 'utf8'));
+    const data = JSON.parse(host().readCache(TUNING_FILE) ?? '{}');
     return data && typeof data === 'object' ? data : {};
   } catch {
-    return {}; // missing or unreadable: tune again
+    return {}; // unreadable: tune again
   }
 }
 
@@ -165,16 +179,12 @@ function loadTunings(): Record<string, Tuned> {
 
 /** Writes this adapter's timings (atomically; other adapters' entries are kept). */
 export function saveTunings(): void {
-  const file = tuningFile();
   const all = readFile();
   all[adapterKey()] = { kernels: kernelsFingerprint(), timings: loadTunings() };
   try {
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(all, null, 1));
-    renameSync(tmp, file);
+    host().writeCache(TUNING_FILE, JSON.stringify(all, null, 1));
   } catch (e) {
-    process.emitWarning(`could not save kernel timings to ${file}: ${(e as Error).message}; they will be measured again next time`);
+    host().warn(`could not save kernel timings to ${tuningFile()}: ${(e as Error).message}; they will be measured again next time`);
   }
 }
 

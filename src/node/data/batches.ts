@@ -7,10 +7,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Rng } from '../rng.js';
-import type { DatasetSpec, ImageDataset, RawImage } from './dataset.js';
-import { Prefetch } from './prefetch.js';
-import { type AugmentOptions, centreOffsets, centreSample, cropCorner, drawScale, finishTrainSample, type InputNorm, normalisedCrop, trainSampleAt } from './transforms.js';
+import { Rng } from '../../rng.js';
+import type { DatasetSpec, ImageDataset, RawImage } from '../../data/dataset.js';
+import { Prefetch } from '../../data/prefetch.js';
+import { type AugmentOptions, centreOffsets, centreSample, cropCorner, drawScale, finishTrainSample, type InputNorm, normalisedCrop, trainSampleAt } from '../../data/transforms.js';
 
 /** One batch: images [B, C, H, W] and their labels. */
 export interface Batch {

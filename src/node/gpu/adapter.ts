@@ -6,23 +6,8 @@ import { create, globals } from 'webgpu';
 import { probeFile, probeTimes } from './adapter_probe.js';
 import { captureNativeStderr } from './native_stderr.js';
 
-/** Dawn backends the engine knows. */
-export type BackendName = 'vulkan' | 'metal' | 'd3d12' | 'opengles';
-
-/** The adapter picked for this machine and how. */
-export interface AdapterChoice {
-  adapter: GPUAdapter;
-  backend: BackendName;
-  featureLevel: 'core' | 'compatibility';
-  /** True for software rasterisers (llvmpipe, lavapipe, SwiftShader): slow, CPU-like. */
-  isCpu: boolean;
-  /** One line for humans: backend, vendor, device. */
-  description: string;
-  /** Why this adapter: forced, a GPU found, or the CPU fallback and what else was tried. */
-  reason: string;
-  /** What Dawn printed to stderr while adapters were probed (kept out of the terminal). */
-  nativeLog: string;
-}
+export type { AdapterChoice, BackendName } from '../../gpu/adapter_choice.js';
+import type { AdapterChoice, BackendName } from '../../gpu/adapter_choice.js';
 
 let globalsInstalled = false;
 // Dawn's GPU instances must outlive every adapter and device made from them: a collected

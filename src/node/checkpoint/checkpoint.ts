@@ -3,12 +3,12 @@
 // the metadata, and — in a sibling `.train.safetensors` file, so the model file stays a plain
 // state dict — the optimiser's momentum and the training state needed to resume exactly.
 import { existsSync } from 'node:fs';
-import { fmtShape, sameShape } from '../errors.js';
-import type { SGD } from '../optim/sgd.js';
-import type { Tensor } from '../tensor.js';
-import type { InputNorm } from '../data/transforms.js';
-import { resolveConfig, type VggConfig } from '../vgg/config.js';
-import type { Vgg } from '../vgg/model.js';
+import { fmtShape, sameShape } from '../../errors.js';
+import type { SGD } from '../../optim/sgd.js';
+import type { Tensor } from '../../tensor.js';
+import type { InputNorm } from '../../data/transforms.js';
+import { resolveConfig, type VggConfig } from '../../vgg/config.js';
+import type { Vgg } from '../../vgg/model.js';
 import { CheckpointError, readSafetensors, type SafetensorsFile, type StoredTensor, writeSafetensors, writeSafetensorsAsync } from './safetensors.js';
 
 const CONFIG_KEY = 'vggpu.config';

@@ -1,19 +1,20 @@
 #!/usr/bin/env node
 // `npm run eval -- --checkpoint run/best.safetensors`: the paper's test protocols, top-1/top-5 error.
+import '../host.js'; // the Node host: Dawn's adapters, the cache folder, the environment
 import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { init } from '../engine.js';
+import { init } from '../../engine.js';
 import { openData } from '../data/open.js';
-import { Subset } from '../data/dataset.js';
+import { Subset } from '../../data/dataset.js';
 import { savedOptions } from '../train/options.js';
-import { ErrorCounter } from '../train/metrics.js';
+import { ErrorCounter } from '../../train/metrics.js';
 import { METHODS, type Method, posteriors } from '../eval/protocols.js';
-import { type StepVariant, tuningEnabled } from '../ops/tune.js';
+import { type StepVariant, tuningEnabled } from '../../ops/tune.js';
 import { checkFits, type EvalOverrides, type LoadedNet, loadForEval, testScales } from '../eval/load.js';
 import { BatchMaker } from '../data/batches.js';
-import type { ImageDataset } from '../data/dataset.js';
+import type { ImageDataset } from '../../data/dataset.js';
 import { defaultWorkers } from './train_options.js';
-import { NET_NAMES } from '../vgg/config.js';
+import { NET_NAMES } from '../../vgg/config.js';
 import { fmtDuration, Progress } from './progress.js';
 import { applyVariants, type FlagSpec, helpText, num, numList, oneOf, parseFlags, UsageError, VARIANTS_FLAG } from './args.js';
 

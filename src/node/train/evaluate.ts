@@ -1,12 +1,12 @@
 // Single-scale evaluation during training: centre crop of the image rescaled to smallest side Q,
 // the crops made by the input pipeline's workers one batch ahead of the GPU.
 import type { BatchMaker } from '../data/batches.js';
-import { Prefetch } from '../data/prefetch.js';
-import type { InputNorm } from '../data/transforms.js';
-import { noGrad } from '../autograd/tape.js';
-import { Tensor, tidy } from '../tensor.js';
-import type { Vgg } from '../vgg/model.js';
-import { ErrorCounter, type ErrorRates } from './metrics.js';
+import { Prefetch } from '../../data/prefetch.js';
+import type { InputNorm } from '../../data/transforms.js';
+import { noGrad } from '../../autograd/tape.js';
+import { Tensor, tidy } from '../../tensor.js';
+import type { Vgg } from '../../vgg/model.js';
+import { ErrorCounter, type ErrorRates } from '../../train/metrics.js';
 
 /** Top-1/top-5 error of `model` on the `length` images `pipeline` serves, centre crops at scale q. */
 export async function evaluateCentreCrop(model: Vgg, pipeline: BatchMaker, length: number, q: number, norm: InputNorm, batch: number, onBatch?: (done: number) => void): Promise<ErrorRates> {

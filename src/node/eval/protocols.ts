@@ -5,14 +5,14 @@
 // - multi-crop: a 5×5 grid of training-size crops × 2 flips (50 per scale), posteriors averaged;
 // - dense+multi-crop: the average of the two.
 // Several scales (multi-scale) and several nets (fusion) average their posteriors too.
-import { noGrad } from '../autograd/tape.js';
+import { noGrad } from '../../autograd/tape.js';
 import { type BatchMaker, evalImage } from '../data/batches.js';
-import { Prefetch } from '../data/prefetch.js';
-import type { ImageDataset, RawImage } from '../data/dataset.js';
-import { centreOffsets, type InputNorm, rescaledSize, viewSample } from '../data/transforms.js';
-import { type StepVariant, type TuneProgress, tuneStep } from '../ops/tune.js';
-import { Tensor, tidy } from '../tensor.js';
-import type { Vgg } from '../vgg/model.js';
+import { Prefetch } from '../../data/prefetch.js';
+import type { ImageDataset, RawImage } from '../../data/dataset.js';
+import { centreOffsets, type InputNorm, rescaledSize, viewSample } from '../../data/transforms.js';
+import { type StepVariant, type TuneProgress, tuneStep } from '../../ops/tune.js';
+import { Tensor, tidy } from '../../tensor.js';
+import type { Vgg } from '../../vgg/model.js';
 
 /**
  * Kernel tuning during evaluation: before each view size a net meets, its forward passes are

@@ -2,7 +2,7 @@
 // byte and 3072 bytes of 32×32 RGB in planar (R, G, B) order.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatasetError, type ImageDataset, type RawImage } from './dataset.js';
+import { DatasetError, type ImageDataset, type RawImage } from '../../data/dataset.js';
 
 /** CIFAR-10's class names in label order. */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

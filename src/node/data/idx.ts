@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DatasetError, type ImageDataset, type RawImage } from './dataset.js';
+import { DatasetError, type ImageDataset, type RawImage } from '../../data/dataset.js';
 
 /** Where Debian's dataset-fashion-mnist package installs the IDX files. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';

@@ -2,10 +2,10 @@
 // the trainer's vocabulary, apart from the loop itself.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LrnConvention } from '../ops/lrn.js';
-import type { NetName } from '../vgg/config.js';
-import type { InitScheme } from '../vgg/init.js';
-import type { TuneProgress } from '../ops/tune.js';
+import type { LrnConvention } from '../../ops/lrn.js';
+import type { NetName } from '../../vgg/config.js';
+import type { InitScheme } from '../../vgg/init.js';
+import type { TuneProgress } from '../../ops/tune.js';
 
 /** Everything a training run needs (the CLI's flags). */
 export interface TrainOptions {

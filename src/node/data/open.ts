@@ -2,10 +2,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CifarDataset } from './cifar.js';
-import { DatasetError, type DatasetSpec, type ImageDataset, Subset } from './dataset.js';
+import { DatasetError, type DatasetSpec, type ImageDataset, Subset } from '../../data/dataset.js';
 import { FASHION_MNIST_DIR, IdxDataset } from './idx.js';
 import { ImageFolderDataset } from './image_folder.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../rng.js';
 
 /** Training and validation sets opened from a --data argument. */
 export interface DataChoice {

@@ -2,8 +2,8 @@
 // checks can be tested without starting a process).
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { INIT_SCHEMES } from '../vgg/init.js';
-import { NET_NAMES } from '../vgg/config.js';
+import { INIT_SCHEMES } from '../../vgg/init.js';
+import { NET_NAMES } from '../../vgg/config.js';
 import { savedOptions, type TrainOptions } from '../train/options.js';
 import { type FlagSpec, num, numList, oneOf, type parseFlags, scaleRange, UsageError, VARIANTS_FLAG } from './args.js';
 

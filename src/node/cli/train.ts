@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run train -- --net E [flags]`: the paper's training recipe on a real dataset.
-import { initDevices } from '../engine.js';
-import { formatSummary, resolveConfig, type VggConfig } from '../vgg/config.js';
-import { estimateMemory, fitAccumulation, microBatch } from '../train/preflight.js';
-import { fmtBytes } from '../gpu/runtime.js';
+import '../host.js'; // the Node host: Dawn's adapters, the cache folder, the environment
+import { initDevices } from '../../engine.js';
+import { formatSummary, resolveConfig, type VggConfig } from '../../vgg/config.js';
+import { estimateMemory, fitAccumulation, microBatch } from '../../train/preflight.js';
+import { fmtBytes } from '../../gpu/runtime.js';
 import { DivergedError, Trainer } from '../train/trainer.js';
 import { fmtDuration, Progress } from './progress.js';
 import { applyVariants, helpText, parseFlags, UsageError } from './args.js';

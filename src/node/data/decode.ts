@@ -9,9 +9,9 @@ import { extname } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type SharpType from 'sharp';
-import { DatasetError, type RawImage, type Window } from './dataset.js';
-import { resizeWindow } from './resample.js';
-import { rescaledSize } from './transforms.js';
+import { DatasetError, type RawImage, type Window } from '../../data/dataset.js';
+import { resizeWindow } from '../../data/resample.js';
+import { rescaledSize } from '../../data/transforms.js';
 
 let sharp: typeof SharpType | null | undefined;
 

@@ -2,7 +2,7 @@
 // the first convolution's filters. Text uses a built-in 3×5 pixel font (no font files needed).
 import { writeFileSync, renameSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import type { Vgg } from '../vgg/model.js';
+import type { Vgg } from '../../vgg/model.js';
 import type { EpochRecord } from './options.js';
 
 type RGB = [number, number, number];

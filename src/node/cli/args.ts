@@ -1,5 +1,5 @@
 // Flag parsing shared by the CLIs: typed values, ranges, and errors that name the flag and the fix.
-import { forceVariants } from '../ops/variants.js';
+import { forceVariants } from '../../ops/variants.js';
 import { parseArgs } from 'node:util';
 
 export class UsageError extends Error {

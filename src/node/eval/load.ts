@@ -5,10 +5,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { checkpointConfig, checkpointPreprocess, loadParameters, type Preprocess } from '../checkpoint/checkpoint.js';
 import { CheckpointError, readSafetensors, type SafetensorsFile } from '../checkpoint/safetensors.js';
-import type { ImageDataset } from '../data/dataset.js';
-import { NET_NAMES, type NetName, planLayers, resolveConfig, type VggConfig } from '../vgg/config.js';
-import { Vgg } from '../vgg/model.js';
-import { sameShape } from '../errors.js';
+import type { ImageDataset } from '../../data/dataset.js';
+import { NET_NAMES, type NetName, planLayers, resolveConfig, type VggConfig } from '../../vgg/config.js';
+import { Vgg } from '../../vgg/model.js';
+import { sameShape } from '../../errors.js';
 
 /** A trained net ready for evaluation, with the preprocessing its training used. */
 export interface LoadedNet {

@@ -3,7 +3,7 @@
 // image is delivered as RGB (grayscale and RGBA are converted).
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { DatasetError, type ImageDataset, type RawImage, type Window } from './dataset.js';
+import { DatasetError, type ImageDataset, type RawImage, type Window } from '../../data/dataset.js';
 import { decodeImage, readImage } from './decode.js';
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg']);

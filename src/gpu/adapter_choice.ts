@@ -1,0 +1,19 @@
+// The adapter a host found for the engine, and how it says so.
+
+/** Dawn backends the engine knows. */
+export type BackendName = 'vulkan' | 'metal' | 'd3d12' | 'opengles';
+
+/** The adapter picked for this machine and how. */
+export interface AdapterChoice {
+  adapter: GPUAdapter;
+  backend: BackendName;
+  featureLevel: 'core' | 'compatibility';
+  /** True for software rasterisers (llvmpipe, lavapipe, SwiftShader): slow, CPU-like. */
+  isCpu: boolean;
+  /** One line for humans: backend, vendor, device. */
+  description: string;
+  /** Why this adapter: forced, a GPU found, or the CPU fallback and what else was tried. */
+  reason: string;
+  /** What Dawn printed to stderr while adapters were probed (kept out of the terminal). */
+  nativeLog: string;
+}

@@ -13,7 +13,7 @@ import { NET_NAMES, planLayers, resolveConfig, summarise, type NetName } from '.
 import { buildVgg } from '../src/vgg/model.js';
 import { type ConvPass, convVariants } from '../src/ops/conv2d.js';
 import { type GemmShape, gemmVariants, tuneConv, tuneGemm, tuneStep } from '../src/ops/tune.js';
-import { chooseVariant, forceVariants, type Pass, tuningsForAdapter } from '../src/ops/variants.js';
+import { chooseVariantName, forceVariants, type Pass, tuningsForAdapter } from '../src/ops/variants.js';
 import { benchData } from './data.js';
 import { benchDevices } from './devices.js';
 
@@ -56,7 +56,7 @@ const selected = (group: string, name: string) => !filter || `${group} ${name}`.
 
 /** The variant a pass runs for a shape, and its first-call overhead when the tuner measured it. */
 function variantOf(pass: Pass, shape: string, candidates: string[]): { variant: string; compileMs?: number } {
-  const variant = chooseVariant(pass, shape, candidates);
+  const variant = chooseVariantName(pass, shape, candidates);
   return { variant, compileMs: tuningsForAdapter()[`${pass} ${shape}`]?.compileMs?.[variant] };
 }
 

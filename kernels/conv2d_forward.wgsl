@@ -3,8 +3,8 @@
 //   M = Cout (this launch's channel range), N = images*Ho*Wo, K = Cin*KS*KS.
 // Bias and ReLU are fused into the store. A weight too big for one binding is launched in
 // output-channel ranges: coOff is the range's first channel, CoTotal the layer's channel count.
-// SHARED selects the workgroup-memory body (GPUs) over the register-tiled one.
-// Baked: KS, PAD, TM, TN, WG_X, WG_Y, SHARED, RELU.
+// Hooks for a GEMM body (loads, stores; the body is composed in at //#body by the launcher).
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, RELU.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   C: u32, H: u32, W: u32, Ho: u32, Wo: u32, coOff: u32, CoTotal: u32,
@@ -81,8 +81,5 @@ fn storeC(m: u32, n: u32, split: u32, v: f32) {
   y[P.yOff + (n / HoWo) * P.CoTotal * HoWo + (P.coOff + m) * HoWo + n % HoWo] = r;
 }
 
-//#if SHARED
-//#include gemm_shared_body.wgsl
-//#else
-//#include gemm_body.wgsl
-//#endif
+// The GEMM body the variant names (ops/gemm.ts GEMM_BODIES) goes here, below these hooks.
+//#body

@@ -1,8 +1,8 @@
 // Convolution input gradient as implicit GEMM (a convolution of dY with the flipped weights):
 //   dX[img, ci, i] = sum_{co,ky,kx} W[co, ci, ky, kx] * dY[img, co, i - (ky-PAD, kx-PAD)]
 //   M = Cin, N = images*H*W (input pixels), K = Cout*KS*KS; dY is Ho x Wo.
-// SHARED selects the workgroup-memory body (GPUs) over the register-tiled one.
-// Baked: KS, PAD, TM, TN, WG_X, WG_Y, SHARED, ACCUMULATE.
+// Hooks for a GEMM body (loads, stores; the body is composed in at //#body by the launcher).
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, ACCUMULATE.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   Cout: u32, H: u32, W: u32, Ho: u32, Wo: u32,
@@ -77,8 +77,5 @@ fn storeC(m: u32, n: u32, split: u32, v: f32) {
   if (ACCUMULATE) { dx[idx] += v; } else { dx[idx] = v; }
 }
 
-//#if SHARED
-//#include gemm_shared_body.wgsl
-//#else
-//#include gemm_body.wgsl
-//#endif
+// The GEMM body the variant names (ops/gemm.ts GEMM_BODIES) goes here, below these hooks.
+//#body

@@ -2,8 +2,8 @@
 //   dW[co, (ci,ky,kx)] = sum_{img,o} dY[img, co, o] * X[img, ci, o + (ky-PAD, kx-PAD)]
 //   M = Cout, N = Cin*KS*KS, K = images*Ho*Wo, split over workgroup_id.z into partial sums
 //   (out[split, co, n]) that sum_splits.wgsl adds up; with one split it writes dW directly.
-// SHARED selects the workgroup-memory body (GPUs) over the register-tiled one.
-// Baked: KS, PAD, TM, TN, WG_X, WG_Y, SHARED, ACCUMULATE.
+// Hooks for a GEMM body (loads, stores; the body is composed in at //#body by the launcher).
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, ACCUMULATE.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   Cin: u32, H: u32, W: u32, Ho: u32, Wo: u32,
@@ -82,8 +82,5 @@ fn storeC(m: u32, n: u32, split: u32, v: f32) {
   if (ACCUMULATE) { outp[idx] += v; } else { outp[idx] = v; }
 }
 
-//#if SHARED
-//#include gemm_shared_body.wgsl
-//#else
-//#include gemm_body.wgsl
-//#endif
+// The GEMM body the variant names (ops/gemm.ts GEMM_BODIES) goes here, below these hooks.
+//#body

@@ -1,8 +1,8 @@
 // Strided matmul C = A·B (+ bias[n]) (ReLU) (+= C when ACCUMULATE): serves the fully-connected
 // layer's forward (X·Wᵀ), input gradient (dY·W) and weight gradient (dYᵀ·X) through strides,
 // and a weight larger than one binding through row-range launches.
-// SHARED selects the workgroup-memory body (GPUs) over the register-tiled one.
-// Baked: TM, TN, WG_X, WG_Y, SHARED, HAS_BIAS, RELU, ACCUMULATE.
+// Hooks for a GEMM body (loads, stores; the body is composed in at //#body by the launcher).
+// Baked: TM, TN, WG_X, WG_Y, HAS_BIAS, RELU, ACCUMULATE.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   aOff: u32, aSm: u32, aSk: u32,
@@ -55,8 +55,5 @@ fn storeC(m: u32, n: u32, split: u32, v: f32) {
   C[idx] = r;
 }
 
-//#if SHARED
-//#include gemm_shared_body.wgsl
-//#else
-//#include gemm_body.wgsl
-//#endif
+// The GEMM body the variant names (ops/gemm.ts GEMM_BODIES) goes here, below these hooks.
+//#body

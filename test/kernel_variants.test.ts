@@ -9,7 +9,7 @@ import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants
 import { matmulVariants, stridedMatmul } from '../src/ops/matmul.js';
 import { tuneConv, tuneGemm } from '../src/ops/tune.js';
 import { unrollLoops } from '../src/gpu/kernels.js';
-import { chooseVariant, forceVariants, resetTunings, setVariant, tuningFile } from '../src/ops/variants.js';
+import { chooseVariant, chooseVariantName, forceVariants, resetTunings, setVariant, tuningFile } from '../src/ops/variants.js';
 import { NET_NAMES, planLayers, resolveConfig } from '../src/vgg/config.js';
 import { applyVariants } from '../src/node/cli/args.js';
 import { expectClose, randn } from './helpers.js';
@@ -136,7 +136,7 @@ describe('matmul variants', () => {
             label: 'test',
           };
           const { candidates } = matmulVariants(p);
-          expect(candidates).toContain('vec4-8x8');
+          expect(candidates).toContain('vec4-m8n8');
           for (const v of candidates) {
             stridedMatmul(p, v);
             expectClose(await c.toArray(), want, 1e-4, 1e-4, `${v} ${M}x${N}x${K} aAlongK=${aAlongK} bAlongN=${bAlongN}`);
@@ -150,8 +150,8 @@ describe('matmul variants', () => {
   it('falls back to the scalar-load kernel when K is not a multiple of 4', () => {
     const t = Tensor.empty([30]);
     const p = { M: 2, N: 3, K: 5, a: { t, start: 0, count: 10, s0: 5, s1: 1 }, b: { t, start: 0, count: 15, s0: 3, s1: 1 }, c: { t, start: 0, count: 6, s0: 3, s1: 1 }, label: 'x' };
-    expect(matmulVariants(p).candidates).not.toContain('vec4-8x8');
-    expect(matmulVariants(p).candidates).toContain('tiled');
+    expect(matmulVariants(p).candidates).not.toContain('vec4-m8n8');
+    expect(matmulVariants(p).candidates).toContain('gemm-reg');
     t.dispose();
   });
 });
@@ -165,7 +165,7 @@ describe('tuner', () => {
       const times = Object.values(r.ms);
       expect(times.length).toBeGreaterThan(1);
       expect(r.ms[r.variant]).toBe(Math.min(...times));
-      expect(chooseVariant(r.pass, r.shape, convVariants(r.pass as ConvPass, shape.x, shape.w, 1).candidates)).toBe(r.variant);
+      expect(chooseVariantName(r.pass, r.shape, convVariants(r.pass as ConvPass, shape.x, shape.w, 1).candidates)).toBe(r.variant);
     }
     const saved = JSON.parse(readFileSync(tuningFile(), 'utf8'));
     const adapter = Object.keys(saved);
@@ -185,14 +185,14 @@ describe('tuner', () => {
   });
 
   it('honours a forced variant and refuses one that does not apply, naming those that do', () => {
-    forceVariants('conv_forward=row-8x4');
-    expect(chooseVariant('conv_forward', 'any', ['plane-8x1', 'row-8x4'])).toBe('row-8x4');
-    setVariant('conv_forward', 'plane-8x1');
+    forceVariants('conv_forward=direct-c8p4r1');
+    expect(chooseVariant('conv_forward', 'any', [{ name: 'plane-c8i1' }, { name: 'direct-c8p4r1' }])).toEqual({ name: 'direct-c8p4r1' });
+    setVariant('conv_forward', 'plane-c8i1');
     const { shape, candidates } = convVariants('conv_forward', [1, 3, 32, 32], [8, 3, 3, 3], 1);
-    expect(() => chooseVariant('conv_forward', shape, candidates)).toThrow(/plane-8x1.*does not apply.*row-8x8/);
+    expect(() => chooseVariantName('conv_forward', shape, candidates)).toThrow(/plane-c8i1.*does not apply.*direct-c8p8r4/);
     expect(() => forceVariants('conv_forward')).toThrow(/pass=variant/);
     expect(() => setVariant('pool' as never, 'x')).toThrow(/unknown pass/);
-    expect(() => applyVariants('pool=row-8x8')).toThrow(/--variants: .*unknown pass "pool"; passes: gemm, conv_forward/);
+    expect(() => applyVariants('pool=direct-c8p8r1')).toThrow(/--variants: .*unknown pass "pool"; passes: gemm, conv_forward/);
   });
 });
 

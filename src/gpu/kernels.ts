@@ -60,8 +60,11 @@ export function kernelsFingerprint(): string {
   return KERNELS_FINGERPRINT;
 }
 
-/** WGSL source with `const NAME = value;` lines prepended, and a cache key naming them all. */
-export function kernelSource(name: string, constants: BakedConstants): { key: string; code: string } {
+/**
+ * WGSL source with `const NAME = value;` lines prepended, and a cache key naming them all. A kernel
+ * of hooks for a GEMM body (a `//#body` line) gets `body` composed in there.
+ */
+export function kernelSource(name: string, constants: BakedConstants, body?: KernelFile): { key: string; code: string } {
   const names = Object.keys(constants).sort();
   const decls = names.map((n) => {
     const v = constants[n];
@@ -69,9 +72,20 @@ export function kernelSource(name: string, constants: BakedConstants): { key: st
     if (!Number.isFinite(v)) throw new Error(`kernel ${name}: constant ${n} = ${v} is not finite`);
     return Number.isInteger(v) && v >= 0 ? `const ${n} = ${v}u;` : `const ${n} = ${v.toPrecision(9)}f;`;
   });
-  const key = `${name}(${names.map((n) => `${n}=${constants[n]}`).join(',')})`;
-  const code = `${decls.join('\n')}\n${selectBlocks(name, readKernel(name), constants)}`;
+  const key = `${name}${body ? `+${body}` : ''}(${names.map((n) => `${n}=${constants[n]}`).join(',')})`;
+  const code = `${decls.join('\n')}\n${selectBlocks(name, composeBody(name, readKernel(name), body), constants)}`;
   return { key, code: constants.UNROLL === true ? unrollLoops(name, code) : code };
+}
+
+/** The kernel's text with `body` in place of its `//#body` line (which it must have exactly when a body is given). */
+function composeBody(name: string, text: string, body: KernelFile | undefined): string {
+  const slot = /^\/\/#body\s*$/m;
+  if (!slot.test(text)) {
+    if (body) throw new Error(`kernel ${name} takes no GEMM body (given ${body})`);
+    return text;
+  }
+  if (!body) throw new Error(`kernel ${name} needs a GEMM body`);
+  return text.replace(slot, () => readKernel(body));
 }
 
 const LOOP = /for \(var (\w+) = 0u; \1 < (\w+); \1\+\+\) \{/g;

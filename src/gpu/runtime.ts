@@ -21,6 +21,8 @@ export type Uniforms = Record<string, number>;
 export interface Dispatch {
   /** Kernel file name under kernels/ (without .wgsl) and entry point. */
   kernel: KernelFile;
+  /** For a kernel of GEMM hooks: the GEMM body composed into it (ops/gemm.ts). */
+  body?: KernelFile;
   entry?: string;
   constants?: BakedConstants;
   /** Every field of the kernel's uniform struct, by name; checked against the shader. */
@@ -157,8 +159,8 @@ export class Runtime {
   }
 
   /** The compute pipeline for a kernel entry point with baked constants, compiled once and cached. */
-  pipeline(kernel: string, entry: string, constants: BakedConstants = {}): GPUComputePipeline {
-    const { key, code } = kernelSource(kernel, constants);
+  pipeline(kernel: string, entry: string, constants: BakedConstants = {}, body?: KernelFile): GPUComputePipeline {
+    const { key, code } = kernelSource(kernel, constants, body);
     const cacheKey = `${key}#${entry}`;
     let p = this.pipelines.get(cacheKey);
     if (!p) {
@@ -231,12 +233,12 @@ export class Runtime {
     for (const r of d.buffers) this.checkOwned(r.buffer, d.label);
     if (this.collecting) {
       const entry = d.entry ?? 'main';
-      const { key, code } = kernelSource(d.kernel, d.constants ?? {});
+      const { key, code } = kernelSource(d.kernel, d.constants ?? {}, d.body);
       if (!this.pipelines.has(`${key}#${entry}`)) this.collecting.set(`${key}#${entry}`, { key, code, entry });
       return;
     }
     if (this.uniformSlots === UNIFORM_ARENA_SLOTS) this.flush();
-    const pipeline = this.pipeline(d.kernel, d.entry ?? 'main', d.constants);
+    const pipeline = this.pipeline(d.kernel, d.entry ?? 'main', d.constants, d.body);
     const slot = this.uniformSlots++;
     writeUniforms(this.uniformData, slot * UNIFORM_SLOT, d);
     const bindGroup = this.bindGroup(pipeline, slot, d);

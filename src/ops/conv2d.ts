@@ -1,20 +1,15 @@
 // 2-D convolution, stride 1, square kernel, zero padding (default "same": (k−1)/2, i.e. VGG's
 // 3×3/pad 1 and 1×1/pad 0; padding 0 gives the "valid" convolution of FC layers in dense form),
-// bias and optional fused ReLU. Each pass has variants (variants.ts): register-blocked direct
-// kernels (conv2d_direct.ts: row and whole-plane tiles, vec4 loads, for CPU-like adapters) and
-// implicit GEMMs (kernels/conv2d_*.wgsl) on the register-tiled (`gemm`) or workgroup-memory
-// (`gemm-shared`, GPUs) GEMM body; the bias gradient is a sum over images and pixels.
+// bias and optional fused ReLU: the op and its backward rule. Each pass runs a row of its table
+// (conv2d_variants.ts): register-blocked direct kernels (conv2d_direct.ts) or implicit GEMMs on a
+// GEMM body (conv2d_gemm.ts), chosen per layer shape by timing (variants.ts, tune.ts).
 import { record } from '../autograd/tape.js';
-import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { launchDirectConv, launchGradWeight } from './conv2d_direct.js';
-import { type ConvPass, convVariants, directTile, gradWeightTile } from './conv2d_variants.js';
-import { chooseSplits, chooseTile, type GemmTile, launchGemm, SHARED_TILE } from './gemm.js';
-import { forEachImageSlice, maxChunkElems } from './launch.js';
+import { CONV_FORWARD, CONV_GRAD_INPUT, CONV_GRAD_WEIGHT, convKey, type ConvPass, type ConvVariant } from './conv2d_variants.js';
 import { reluBackward } from './relu.js';
-import { sumAxes, sumSplits } from './reduce.js';
-import { chooseVariant } from './variants.js';
+import { sumAxes } from './reduce.js';
+import { applicable, chooseVariant, variantNamed } from './variants.js';
 
 export { type ConvPass, convVariants } from './conv2d_variants.js';
 
@@ -63,127 +58,28 @@ function checkConv(x: Tensor, w: Tensor, b: Tensor, padding: number | undefined)
   return pad;
 }
 
-function pick(pass: ConvPass, xShape: readonly number[], wShape: readonly number[], pad: number): string {
-  const { shape, candidates } = convVariants(pass, xShape, wShape, pad);
-  return chooseVariant(pass, shape, candidates, { pass, conv: { x: xShape, w: wShape, pad } });
+/** The variant of `pass` to run on this layer: `name` (forced by a caller, e.g. the tuner), else the tuned or default one. */
+function pick<A>(pass: ConvPass, table: ReadonlyArray<ConvVariant<A>>, x: readonly number[], w: readonly number[], pad: number, name?: string): ConvVariant<A> {
+  if (name !== undefined) return variantNamed(pass, table, name);
+  const problem = { x, w, pad };
+  return chooseVariant(pass, convKey(x, w, pad), applicable(table, problem), { pass, conv: problem });
 }
 
-/** The GEMM tile of the implicit-GEMM variants, or null for the direct ones. */
-function gemmTile(variant: string): GemmTile | undefined | null {
-  return variant === 'gemm' ? undefined : variant === 'gemm-shared' ? SHARED_TILE : null;
+/** y = conv(x, w) + b (ReLU), into `y`; `variant` names one (else the tuned or default choice). */
+export function convForward(x: Tensor, w: Tensor, b: Tensor, y: Tensor, relu: boolean, pad: number, variant?: string): void {
+  pick('conv_forward', CONV_FORWARD, x.shape, w.shape, pad, variant).launch({ x, w, b, y, relu, pad });
 }
 
-export function convForward(x: Tensor, w: Tensor, b: Tensor, y: Tensor, relu: boolean, pad: number, variant = pick('conv_forward', x.shape, w.shape, pad)): void {
-  const tile = gemmTile(variant);
-  if (tile === null) {
-    launchDirectConv({ label: `conv2d forward x ${x} w ${w}`, x, weight: w, flip: false, pad, y, bias: b, relu, tile: directTile(variant) });
-    return;
-  }
-  const rt = engine().rt;
-  const [N, C, H, W] = x.shape;
-  const [Cout, , KS] = w.shape;
-  const [, , Ho, Wo] = y.shape;
-  const K = C * KS * KS;
-  // Output-channel ranges whose weights fit one binding (VGG's FC1 as a 7×7 conv is 411 MB).
-  const coPer = Math.floor(maxChunkElems() / K);
-  if (coPer < 1) throw new OpError('conv2d', `one output channel's weights (${K} floats) exceed a storage binding`, { weight: w.shape });
-  forEachImageSlice('conv2d', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
-    const xr = rt.range(x.buffer, n0 * C * H * W, n * C * H * W);
-    const yr = rt.range(y.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
-    for (let co0 = 0; co0 < Cout; co0 += coPer) {
-      const co = Math.min(coPer, Cout - co0);
-      const wr = rt.range(w.buffer, co0 * K, co * K);
-      const br = rt.range(b.buffer, co0, co);
-      launchGemm({
-        kernel: 'conv2d_forward',
-        label: `conv2d forward x ${x} w ${w}`,
-        M: co,
-        N: n * Ho * Wo,
-        K,
-        uniforms: { C, H, W, Ho, Wo, coOff: co0, CoTotal: Cout, xOff: xr.elemOffset, wOff: wr.elemOffset, bOff: br.elemOffset, yOff: yr.elemOffset },
-        buffers: [xr, wr, br, yr],
-        constants: { KS, PAD: pad, RELU: relu },
-        tile,
-      });
-    }
-  });
-}
-
-/** dX = conv of dY with the flipped weights (a GEMM over Cout·k·k). */
-export function convGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], pad: number, variant = pick('conv_grad_input', xShape, w.shape, pad)): Tensor {
-  const rt = engine().rt;
-  const [N, C, H, W] = xShape;
-  const [Cout, , KS] = w.shape;
-  const [, , Ho, Wo] = dy.shape;
+/** dX = conv of dY with the flipped weights. */
+export function convGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], pad: number, variant?: string): Tensor {
   const dx = Tensor.empty(xShape, 'conv2d dX');
-  const tile = gemmTile(variant);
-  if (tile === null) {
-    launchDirectConv({ label: `conv2d input-gradient dy ${dy} w ${w}`, x: dy, weight: w, flip: true, pad: KS - 1 - pad, y: dx, tile: directTile(variant) });
-    return dx;
-  }
-  forEachImageSlice('conv2d backward', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
-    const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
-    const wr = rt.range(w.buffer, 0, w.size);
-    const dxr = rt.range(dx.buffer, n0 * C * H * W, n * C * H * W);
-    launchGemm({
-      kernel: 'conv2d_grad_input',
-      label: `conv2d input-gradient dy ${dy} w ${w}`,
-      M: C,
-      N: n * H * W,
-      K: Cout * KS * KS,
-      uniforms: { Cout, H, W, Ho, Wo, dyOff: dyr.elemOffset, wOff: wr.elemOffset, dxOff: dxr.elemOffset },
-      buffers: [dyr, wr, dxr],
-      constants: { KS, PAD: pad, ACCUMULATE: false },
-      tile,
-    });
-  });
+  pick('conv_grad_input', CONV_GRAD_INPUT, xShape, w.shape, pad, variant).launch({ dy, w, dx, pad });
   return dx;
 }
 
-/**
- * dW[co, ci, ky, kx] = Σ over images and pixels of dY·X(shifted), with the reduction split across
- * workgroups (partials, then one summing pass) so it parallelises at any batch size. Fills `db`
- * (the bias gradient, Σ dY per channel) when given.
- */
-export function convGradWeight(dy: Tensor, x: Tensor, wShape: readonly number[], pad: number, variant = pick('conv_grad_weight', x.shape, wShape, pad), db: Tensor | null = null): Tensor {
-  const rt = engine().rt;
-  const [N, C, H, W] = x.shape;
-  const [Cout, , KS] = wShape;
-  const [, , Ho, Wo] = dy.shape;
-  const M = Cout;
-  const Ncols = C * KS * KS;
+/** dW = Σ over images and pixels of dY·X(shifted); fills `db` (the bias gradient, Σ dY per channel) when given. */
+export function convGradWeight(dy: Tensor, x: Tensor, wShape: readonly number[], pad: number, variant?: string, db: Tensor | null = null): Tensor {
   const dw = Tensor.empty(wShape, 'conv2d dW');
-  const gtile = gemmTile(variant);
-  if (gtile === null) {
-    // The direct kernels sum the bias gradient from the dY values they load anyway.
-    launchGradWeight(`conv2d weight-gradient dy ${dy} x ${x}`, dy, x, dw, db, pad, gradWeightTile(variant));
-    return dw;
-  }
-  if (db) sumAxes(dy, N, Cout, Ho * Wo, 1, db);
-  forEachImageSlice('conv2d backward', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
-    const K = n * Ho * Wo;
-    const tile = gtile ?? chooseTile(M, Ncols);
-    const splits = Math.min(chooseSplits(M, Ncols, K, tile), Math.max(1, Math.floor(rt.maxBindingElems / (M * Ncols)) - 1));
-    const part = splits > 1 ? Tensor.empty([splits, M, Ncols], 'conv2d dW partials') : dw;
-    const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
-    const xr = rt.range(x.buffer, n0 * C * H * W, n * C * H * W);
-    const outr = rt.range(part.buffer, 0, part.size);
-    const used = launchGemm({
-      kernel: 'conv2d_grad_weight',
-      label: `conv2d weight-gradient dy ${dy} x ${x}`,
-      M,
-      N: Ncols,
-      K,
-      splits,
-      tile,
-      uniforms: { Cin: C, H, W, Ho, Wo, dyOff: dyr.elemOffset, xOff: xr.elemOffset, outOff: outr.elemOffset },
-      buffers: [dyr, xr, outr],
-      constants: { KS, PAD: pad, ACCUMULATE: splits === 1 && n0 > 0 },
-    });
-    if (part !== dw) {
-      sumSplits(part, used, M * Ncols, dw, 0, n0 > 0, `conv2d weight-gradient split-K sum ${dw}`);
-      part.dispose();
-    }
-  });
+  pick('conv_grad_weight', CONV_GRAD_WEIGHT, x.shape, wShape, pad, variant).launch({ dy, x, dw, db, pad });
   return dw;
 }

@@ -1,6 +1,8 @@
-// Tile selection and launching for the GEMM bodies that matmul and the three convolution passes
-// share: register-tiled (kernels/gemm_body.wgsl, CPU-like adapters) or workgroup-memory tiled
-// (kernels/gemm_shared_body.wgsl, GPUs).
+// The GEMM bodies that matmul and the three implicit-GEMM convolution passes share, and their
+// launcher. A kernel of hooks (kernels/matmul.wgsl, conv2d_forward.wgsl, …: loads and stores)
+// gets a body composed in at its `//#body` line: the register-tiled body (CPU-like adapters) or
+// the workgroup-memory one (GPUs). A new body is a WGSL file and a row in GEMM_BODIES; every
+// GEMM-based pass then offers it as a variant of the same name.
 import { engine } from '../engine.js';
 import type { BufferRange, Uniforms } from '../gpu/runtime.js';
 import type { BakedConstants, KernelFile } from '../gpu/kernels.js';
@@ -14,6 +16,18 @@ export interface GemmTile {
   shared?: boolean;
 }
 
+/** A GEMM body: its variant name, its WGSL file, where it runs and how it tiles an M×N output. */
+export interface GemmBody {
+  /** The variant name in every GEMM-based pass, e.g. `gemm-reg`. */
+  name: string;
+  file: KernelFile;
+  /** Whether this adapter can run it. */
+  applies(): boolean;
+  /** Its place in a pass's default order (lower first) on a CPU-like adapter or a GPU. */
+  rank(cpu: boolean): number;
+  tile(M: number, N: number): GemmTile;
+}
+
 /** The workgroup-memory tile. */
 export const SHARED_TILE: GemmTile = { TM: 4, TN: 4, WG_X: 16, WG_Y: 16, shared: true };
 
@@ -22,6 +36,14 @@ export function sharedGemmFits(): boolean {
   const l = engine().rt.limits;
   return l.maxComputeInvocationsPerWorkgroup >= 256 && l.maxComputeWorkgroupSizeX >= 16 && l.maxComputeWorkgroupSizeY >= 16 && l.maxComputeWorkgroupStorageSize >= 8192;
 }
+
+/** The GEMM bodies, one row each. */
+export const GEMM_BODIES: readonly GemmBody[] = [
+  // Register tiles: what CPU adapters' compilers keep in registers; everywhere.
+  { name: 'gemm-reg', file: 'gemm_body', applies: () => true, rank: (cpu) => (cpu ? 0 : 1), tile: chooseTile },
+  // Tiles staged in workgroup memory: GPUs.
+  { name: 'gemm-wg', file: 'gemm_shared_body', applies: sharedGemmFits, rank: (cpu) => (cpu ? 1 : 0), tile: () => SHARED_TILE },
+];
 
 const WG_INVOCATIONS = 64;
 
@@ -43,7 +65,9 @@ export function workgroupShape(M: number, TM: number): { WG_X: number; WG_Y: num
 }
 
 export interface GemmLaunch {
+  /** The kernel of hooks. */
   kernel: KernelFile;
+  body: GemmBody;
   label: string;
   M: number;
   N: number;
@@ -54,11 +78,10 @@ export interface GemmLaunch {
   uniforms: Uniforms;
   buffers: BufferRange[];
   constants: BakedConstants;
-  tile?: GemmTile;
 }
 
 /** How many K-splits keep the adapter busy for an M×N output with a K-long reduction. */
-export function chooseSplits(M: number, N: number, K: number, tile = chooseTile(M, N)): number {
+export function chooseSplits(M: number, N: number, K: number, tile: GemmTile): number {
   const [gx, gy] = gemmGrid(M, N, tile);
   const want = Math.ceil(engine().rt.targetWorkgroups / (gx * gy));
   return Math.max(1, Math.min(want, Math.floor(K / 256), 64));
@@ -71,13 +94,14 @@ function gemmGrid(M: number, N: number, t: GemmTile): [number, number] {
 
 /** Launches one GEMM; returns how many K-splits it used. */
 export function launchGemm(g: GemmLaunch): number {
-  const tile = g.tile ?? chooseTile(g.M, g.N);
+  const tile = g.body.tile(g.M, g.N);
   const splits = g.splits ?? 1;
   const kChunk = Math.ceil(g.K / splits);
   const [gx, gy] = gemmGrid(g.M, g.N, tile);
   engine().rt.dispatch({
     kernel: g.kernel,
-    constants: { ...g.constants, TM: tile.TM, TN: tile.TN, WG_X: tile.WG_X, WG_Y: tile.WG_Y, SHARED: !!tile.shared },
+    body: g.body.file,
+    constants: { ...g.constants, TM: tile.TM, TN: tile.TN, WG_X: tile.WG_X, WG_Y: tile.WG_Y },
     uniforms: { M: g.M, N: g.N, K: g.K, kChunk, ...g.uniforms },
     buffers: g.buffers,
     workgroups: [gx, gy, Math.ceil(g.K / kChunk)],

@@ -1,14 +1,11 @@
 // Matrix products: the public `matmul` op and the strided launcher that the fully-connected layer
-// uses for all three of its passes. Variants (variants.ts, pass "gemm"): `vec4-TMxTN` (8x8, 16x16,
-// 32x8: kernels/matmul_vec4.wgsl, 16-byte loads, when the strides allow; `-unrolled`: the same with
-// its loops unrolled in the source, on core-feature adapters), and on kernels/matmul.wgsl
-// (any strides) `tiled` (register-tiled body) and `shared` (workgroup-memory body, for GPUs).
+// uses for all three of its passes, each running a row of the GEMM table (GEMM_TABLE below).
 import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { launchGemm, SHARED_TILE, sharedGemmFits, workgroupShape } from './gemm.js';
-import { chooseVariant } from './variants.js';
+import { GEMM_BODIES, type GemmBody, launchGemm, workgroupShape } from './gemm.js';
+import { applicable, chooseVariant, type Variant, variantNamed } from './variants.js';
 
 /** A matrix operand: element (i, j) is at tensor[start + i·s0 + j·s1], covering `count` elements from start. */
 export interface Operand {
@@ -48,57 +45,84 @@ function vec4Layout(p: StridedMatmul): { aAlongK: boolean; bAlongN: boolean } | 
   return { aAlongK, bAlongN };
 }
 
-/** The shape key and applicable variants of a matmul (the default first). */
-export function matmulVariants(p: StridedMatmul): { shape: string; candidates: string[] } {
-  const v = vec4Layout(p);
-  const layout = `a${p.a.s1 === 1 ? 'k' : 'm'} b${p.b.s1 === 1 ? 'n' : 'k'}`;
-  const scalar = !sharedGemmFits() ? ['tiled'] : engine().rt.adapter.isCpu ? ['tiled', 'shared'] : ['shared', 'tiled'];
-  // Tiles unrolled in the source, for core-feature adapters whose compilers may not unroll them
-  // (SwiftShader's does not; GLES llvmpipe's does, so they are not offered there).
-  const unrolled = engine().rt.adapter.featureLevel === 'core' ? ['vec4-8x8-unrolled', 'vec4-16x16-unrolled'] : [];
-  return { shape: `${p.M}x${p.N}x${p.K} ${layout}`, candidates: v ? ['vec4-8x8', 'vec4-16x16', 'vec4-32x8', ...unrolled, ...scalar] : scalar };
+/**
+ * The GEMM table. `vec4-mTMnTN` (kernels/matmul_vec4.wgsl): TM rows × TN columns of C per
+ * invocation, 16-byte loads, when the strides allow; `-unrolled`: the same with its loops unrolled
+ * in the source, on core-feature adapters (SwiftShader's compiler does not unroll; GLES llvmpipe's
+ * does, so they are not offered there). Then kernels/matmul.wgsl (any strides) on each GEMM body:
+ * `gemm-reg`, `gemm-wg` (ops/gemm.ts).
+ */
+export const GEMM_TABLE: ReadonlyArray<Variant<StridedMatmul, StridedMatmul>> = [
+  ...([[8, 8, false], [16, 16, false], [32, 8, false], [8, 8, true], [16, 16, true]] as const).map(
+    ([TM, TN, unrolled], k): Variant<StridedMatmul, StridedMatmul> => ({
+      name: `vec4-m${TM}n${TN}${unrolled ? '-unrolled' : ''}`,
+      applies: (p) => vec4Layout(p) !== null && (!unrolled || engine().rt.adapter.featureLevel === 'core'),
+      rank: () => k,
+      launch: (p) => launchVec4(p, TM, TN, unrolled),
+    }),
+  ),
+  ...GEMM_BODIES.map(
+    (body): Variant<StridedMatmul, StridedMatmul> => ({
+      name: body.name,
+      applies: () => body.applies(),
+      rank: () => 10 + body.rank(engine().rt.adapter.isCpu),
+      launch: (p) => launchOnBody(p, body),
+    }),
+  ),
+];
+
+/** A matmul's shape key: M×N×K and which way A and B are contiguous (every dimension matters, batch included). */
+function gemmKey(p: StridedMatmul): string {
+  return `${p.M}x${p.N}x${p.K} a${p.a.s1 === 1 ? 'k' : 'm'} b${p.b.s1 === 1 ? 'n' : 'k'}`;
 }
 
-/** C (+)= A·B (+ bias) (ReLU) over strided views; every operand must fit one binding. */
+/** The shape key and the names of the variants that apply (the default first). */
+export function matmulVariants(p: StridedMatmul): { shape: string; candidates: string[] } {
+  return { shape: gemmKey(p), candidates: applicable(GEMM_TABLE, p).map((v) => v.name) };
+}
+
+/** C (+)= A·B (+ bias) (ReLU) over strided views; every operand must fit one binding. `variant` names one (else tuned or default). */
 export function stridedMatmul(p: StridedMatmul, variant?: string): void {
-  const rt = engine().rt;
   if (p.c.s1 !== 1) throw new OpError('matmul', 'output rows must be contiguous');
-  const { shape, candidates } = matmulVariants(p);
-  variant ??= chooseVariant('gemm', shape, candidates, { pass: 'gemm', gemm: { M: p.M, N: p.N, K: p.K, aAlongK: p.a.s1 === 1, bAlongN: p.b.s1 === 1 } });
+  const v =
+    variant !== undefined
+      ? variantNamed('gemm', GEMM_TABLE, variant)
+      : chooseVariant('gemm', gemmKey(p), applicable(GEMM_TABLE, p), { pass: 'gemm', gemm: { M: p.M, N: p.N, K: p.K, aAlongK: p.a.s1 === 1, bAlongN: p.b.s1 === 1 } });
+  v.launch(p);
+}
+
+/** The bindings and uniforms both matmul kernels take. */
+function operands(p: StridedMatmul) {
+  const rt = engine().rt;
   const ar = rt.range(p.a.t.buffer, p.a.start, p.a.count);
   const br = rt.range(p.b.t.buffer, p.b.start, p.b.count);
   const cr = rt.range(p.c.t.buffer, p.c.start, p.c.count);
   const biasr = p.bias ? rt.range(p.bias.t.buffer, p.bias.start, p.bias.count) : rt.unused;
-  const flags = { HAS_BIAS: !!p.bias, RELU: !!p.relu, ACCUMULATE: !!p.accumulate };
-  const operands = { aOff: ar.elemOffset, aSm: p.a.s0, aSk: p.a.s1, bOff: br.elemOffset, bSk: p.b.s0, bSn: p.b.s1, cOff: cr.elemOffset, cSm: p.c.s0, biasOff: biasr.elemOffset };
-  const m = /^vec4-(\d+)x(\d+)(-unrolled)?$/.exec(variant);
-  if (m) {
-    const v = vec4Layout(p);
-    if (!v) throw new OpError('matmul', `variant ${variant} needs 16-byte-aligned operands (${shape})`);
-    const [TM, TN] = [+m[1], +m[2]];
-    const { WG_X, WG_Y } = workgroupShape(p.M, TM);
-    rt.dispatch({
-      kernel: 'matmul_vec4',
-      constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags, ...(m[3] ? { UNROLL: true } : {}) },
-      uniforms: { M: p.M, N: p.N, K: p.K, kChunk: p.K, ...operands, cSplit: 0 },
-      buffers: [ar, br, biasr, cr],
-      workgroups: [Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1],
-      label: p.label,
-    });
-    return;
-  }
-  if (variant !== 'tiled' && variant !== 'shared') throw new OpError('matmul', `unknown variant "${variant}"`);
-  launchGemm({
-    kernel: 'matmul',
-    label: p.label,
-    M: p.M,
-    N: p.N,
-    K: p.K,
-    uniforms: operands,
+  return {
     buffers: [ar, br, biasr, cr],
-    constants: flags,
-    tile: variant === 'shared' ? SHARED_TILE : undefined,
+    flags: { HAS_BIAS: !!p.bias, RELU: !!p.relu, ACCUMULATE: !!p.accumulate },
+    uniforms: { aOff: ar.elemOffset, aSm: p.a.s0, aSk: p.a.s1, bOff: br.elemOffset, bSk: p.b.s0, bSn: p.b.s1, cOff: cr.elemOffset, cSm: p.c.s0, biasOff: biasr.elemOffset },
+  };
+}
+
+function launchVec4(p: StridedMatmul, TM: number, TN: number, unrolled: boolean): void {
+  const v = vec4Layout(p);
+  if (!v) throw new OpError('matmul', `vec4 variants need 16-byte-aligned operands (${gemmKey(p)})`);
+  const { buffers, flags, uniforms } = operands(p);
+  const { WG_X, WG_Y } = workgroupShape(p.M, TM);
+  engine().rt.dispatch({
+    kernel: 'matmul_vec4',
+    constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags, ...(unrolled ? { UNROLL: true } : {}) },
+    uniforms: { M: p.M, N: p.N, K: p.K, kChunk: p.K, ...uniforms, cSplit: 0 },
+    buffers,
+    workgroups: [Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1],
+    label: p.label,
   });
+}
+
+function launchOnBody(p: StridedMatmul, body: GemmBody): void {
+  const { buffers, flags, uniforms } = operands(p);
+  launchGemm({ kernel: 'matmul', body, label: p.label, M: p.M, N: p.N, K: p.K, uniforms, buffers, constants: flags });
 }
 
 /** Row-major operand covering a whole [rows, cols] tensor (transposed: element (i, j) = t[j, i]). */

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from './conv2d.js';
 import { maxChunkElems } from './launch.js';
 import { matmulVariants, type Operand, type StridedMatmul, stridedMatmul } from './matmul.js';
-import { type Choice, chooseVariant, collectChoices, type ConvShape, type GemmShape, isDecided, type Pass, recordTuning, saveTunings, type Tuned } from './variants.js';
+import { type Choice, chooseVariantName, collectChoices, type ConvShape, type GemmShape, isDecided, type Pass, recordTuning, saveTunings, type Tuned } from './variants.js';
 
 export type { ConvShape, GemmShape } from './variants.js';
 
@@ -171,7 +171,7 @@ export interface TuneProgress {
   total: number;
   /** Estimated seconds left, from the average time per pass so far. */
   etaSec: number;
-  /** What was just decided, e.g. "conv_forward 32x16x16 k3 p1 -> 32: row-8x8x4 (…)". */
+  /** What was just decided, e.g. "conv_forward 32x16x16 k3 p1 -> 32: direct-c8p8r4 (…)". */
   line: string;
 }
 
@@ -205,7 +205,7 @@ export async function tuneStep(fn: () => void, onProgress: (p: TuneProgress) => 
     const results = c.job.pass === 'gemm' ? await tuneGemm([c.job.gemm], log) : await tuneConv([c.job.conv], [c.job.pass], log);
     for (const r of results) timed.add(`${r.pass} ${r.shape}`);
   }
-  return choices.map((c) => ({ pass: c.pass, shape: c.shape, variant: chooseVariant(c.pass, c.shape, c.candidates), timedNow: timed.has(`${c.pass} ${c.shape}`) }));
+  return choices.map((c) => ({ pass: c.pass, shape: c.shape, variant: chooseVariantName(c.pass, c.shape, c.candidates), timedNow: timed.has(`${c.pass} ${c.shape}`) }));
 }
 
 function needsTiming(c: Choice): boolean {

@@ -1,7 +1,7 @@
 // Kernel variants. GEMM and the three convolution passes each have a small family of
 // implementations (tile shapes, vec4 or scalar loads, implicit GEMM or direct); which one runs for
 // a shape is decided, in order, by
-//   1. a forced choice: setVariant(), or VGGPU_VARIANTS="conv_forward=row-8x8,gemm=vec4-8x8";
+//   1. a forced choice: setVariant(), or VGGPU_VARIANTS="conv_forward=direct-c8p8r1,gemm=vec4-m8n8";
 //   2. a timing on this adapter (tune.ts), kept on disk per adapter and version of the kernels, so
 //      it is made once;
 //   3. the family's default for the shape (the first candidate its op file lists).
@@ -86,7 +86,7 @@ export function setVariant(pass: Pass, variant: string | null): void {
 export function forceVariants(spec: string, keep = false): void {
   for (const part of spec.split(',').filter(Boolean)) {
     const [pass, variant] = part.split('=');
-    if (!variant) throw new OpError('variants', `"${part}" should be pass=variant, e.g. conv_forward=row-8x8`);
+    if (!variant) throw new OpError('variants', `"${part}" should be pass=variant, e.g. conv_forward=direct-c8p8r1`);
     if (!(keep && forced.has(pass as Pass))) setVariant(pass as Pass, variant);
   }
 }
@@ -110,7 +110,7 @@ function readSetting(): void {
  * every batch has; matrix products by M×N×K and the operands' layouts, exactly, since FC layers
  * put the batch in M (forward, input gradient) or K (weight gradient) and the tile choice turns on it.
  */
-export function chooseVariant(pass: Pass, shape: string, candidates: readonly string[], job?: TuneJob): string {
+export function chooseVariantName(pass: Pass, shape: string, candidates: readonly string[], job?: TuneJob): string {
   if (listening && job && !listening.has(`${pass} ${shape}`)) listening.set(`${pass} ${shape}`, { pass, shape, candidates, job });
   readSetting();
   const f = forced.get(pass);
@@ -121,6 +121,41 @@ export function chooseVariant(pass: Pass, shape: string, candidates: readonly st
   const t = loadTunings()[`${pass} ${shape}`];
   if (t && candidates.includes(t.variant)) return t.variant;
   return candidates[0];
+}
+
+/** As chooseVariantName, over table entries (see Variant): returns the entry. */
+export function chooseVariant<V extends { readonly name: string }>(pass: Pass, shape: string, entries: readonly V[], job?: TuneJob): V {
+  const name = chooseVariantName(pass, shape, entries.map((e) => e.name), job);
+  return entries.find((e) => e.name === name)!;
+}
+
+/**
+ * One implementation of a pass, a row of that pass's table: when it applies to a problem (shape and
+ * adapter), where it comes in the default order, and how it launches.
+ */
+export interface Variant<P, A> {
+  /** Says what one invocation tiles, e.g. `direct-c8p8r4` (see conv2d_variants.ts, matmul.ts). */
+  readonly name: string;
+  applies(p: P): boolean;
+  /** Lower first; the default for a problem is the lowest-ranked entry that applies. */
+  rank(p: P): number;
+  launch(a: A): void;
+}
+
+/** The entries of `table` that apply to `p`, the default first. */
+export function applicable<P, A>(table: readonly Variant<P, A>[], p: P): Array<Variant<P, A>> {
+  return table
+    .filter((v) => v.applies(p))
+    .map((v) => ({ v, r: v.rank(p) }))
+    .sort((a, b) => a.r - b.r)
+    .map(({ v }) => v);
+}
+
+/** The entry of `table` called `name`, for forcing or timing one; throws naming the table's entries. */
+export function variantNamed<P, A>(pass: Pass, table: readonly Variant<P, A>[], name: string): Variant<P, A> {
+  const v = table.find((e) => e.name === name);
+  if (!v) throw new OpError(pass, `unknown variant "${name}"; variants: ${table.map((e) => e.name).join(', ')}`);
+  return v;
 }
 
 /** True when every candidate has been timed (or a choice is forced), so tune() can skip the shape. */

@@ -71,7 +71,7 @@ export function scaleRange(flag: string, raw: string): [number, number] {
 /** The --variants flag that train, eval and bench share. */
 export const VARIANTS_FLAG: FlagSpec = {
   type: 'string',
-  help: 'force kernel variants, e.g. conv_forward=row-8x8,gemm=vec4-8x8 (default: the fastest, timed once per adapter)',
+  help: 'force kernel variants, e.g. conv_forward=direct-c8p8r1,gemm=vec4-m8n8 (default: the fastest, timed once per adapter)',
 };
 
 /** Applies --variants (if given), turning a bad spec into a usage error. */

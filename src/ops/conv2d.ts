@@ -62,7 +62,8 @@ function checkConv(x: Tensor, w: Tensor, b: Tensor, padding: number | undefined)
 function pick<A>(pass: ConvPass, table: ReadonlyArray<ConvVariant<A>>, x: readonly number[], w: readonly number[], pad: number, name?: string): ConvVariant<A> {
   if (name !== undefined) return variantNamed(pass, table, name);
   const problem = { x, w, pad };
-  return chooseVariant(pass, convKey(x, w, pad), applicable(table, problem), { pass, conv: problem });
+  const key = convKey(x, w, pad); // the rows' rules read the layer, not the batch size
+  return chooseVariant(pass, key, applicable(table, problem, key), { pass, conv: problem });
 }
 
 /** y = conv(x, w) + b (ReLU), into `y`; `variant` names one (else the tuned or default choice). */

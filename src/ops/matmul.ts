@@ -76,6 +76,11 @@ function gemmKey(p: StridedMatmul): string {
   return `${p.M}x${p.N}x${p.K} a${p.a.s1 === 1 ? 'k' : 'm'} b${p.b.s1 === 1 ? 'n' : 'k'}`;
 }
 
+/** What the GEMM rows' rules read: the sizes, and the strides and alignments vec4 loads need. */
+function memoKey(p: StridedMatmul): string {
+  return `${p.M} ${p.N} ${p.K} ${p.a.start % 4} ${p.a.s0} ${p.a.s1} ${p.b.start % 4} ${p.b.s0} ${p.b.s1}`;
+}
+
 /** The shape key and the names of the variants that apply (the default first). */
 export function matmulVariants(p: StridedMatmul): { shape: string; candidates: string[] } {
   return { shape: gemmKey(p), candidates: applicable(GEMM_TABLE, p).map((v) => v.name) };
@@ -87,7 +92,7 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
   const v =
     variant !== undefined
       ? variantNamed('gemm', GEMM_TABLE, variant)
-      : chooseVariant('gemm', gemmKey(p), applicable(GEMM_TABLE, p), { pass: 'gemm', gemm: { M: p.M, N: p.N, K: p.K, aAlongK: p.a.s1 === 1, bAlongN: p.b.s1 === 1 } });
+      : chooseVariant('gemm', gemmKey(p), applicable(GEMM_TABLE, p, memoKey(p)), { pass: 'gemm', gemm: { M: p.M, N: p.N, K: p.K, aAlongK: p.a.s1 === 1, bAlongN: p.b.s1 === 1 } });
   v.launch(p);
 }
 

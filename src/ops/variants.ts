@@ -142,13 +142,28 @@ export interface Variant<P, A> {
   launch(a: A): void;
 }
 
-/** The entries of `table` that apply to `p`, the default first. */
-export function applicable<P, A>(table: readonly Variant<P, A>[], p: P): Array<Variant<P, A>> {
-  return table
-    .filter((v) => v.applies(p))
-    .map((v) => ({ v, r: v.rank(p) }))
-    .sort((a, b) => a.r - b.r)
-    .map(({ v }) => v);
+const applicableMemo = new WeakMap<object, Map<string, unknown[]>>();
+
+/**
+ * The entries of `table` that apply to `p`, the default first. With `memoKey` — a string naming
+ * everything the rows' rules read from `p` — the answer is kept per adapter and binding limit (an
+ * op asks on every call; the rules cost tens of µs).
+ */
+export function applicable<P, A>(table: readonly Variant<P, A>[], p: P, memoKey?: string): Array<Variant<P, A>> {
+  const list = () =>
+    table
+      .filter((v) => v.applies(p))
+      .map((v) => ({ v, r: v.rank(p) }))
+      .sort((a, b) => a.r - b.r)
+      .map(({ v }) => v);
+  if (memoKey === undefined) return list();
+  let memo = applicableMemo.get(table);
+  if (!memo) applicableMemo.set(table, (memo = new Map()));
+  const rt = engine().rt;
+  const key = `${adapterKey()}|${rt.maxBindingBytes}|${memoKey}`;
+  let hit = memo.get(key) as Array<Variant<P, A>> | undefined;
+  if (!hit) memo.set(key, (hit = list()));
+  return hit;
 }
 
 /** The entry of `table` called `name`, for forcing or timing one; throws naming the table's entries. */

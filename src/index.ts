@@ -48,7 +48,11 @@ export { PlateauSchedule, type PlateauState } from './train/schedule.js';
 export { NET_NAMES, VGG_TABLE, resolveConfig, planLayers, summarise, formatSummary, type NetName, type VggToken, type VggOptions, type VggConfig, type LayerPlan, type SummaryRow } from './vgg/config.js';
 export { Vgg, buildVgg, type VggLayer } from './vgg/model.js';
 
+// Checkpoint format (files: the Node entry)
+export { parseSafetensors, serializeSafetensors, CheckpointError, type SafetensorsFile, type StoredTensor } from './checkpoint/safetensors.js';
+
 // Data
+export { parseIdx, FASHION_MNIST_CLASSES } from './data/idx_format.js';
 export { DatasetError, Subset, type ImageDataset, type RawImage, type DatasetSpec } from './data/dataset.js';
 export { rescaledSize, centreOffsets, sampleWindow, viewSample, trainSample, centreSample, fullSample, channelStats, symmetricEigen, type AugmentOptions, type ChannelStats, type InputNorm, type Sampling } from './data/transforms.js';
 export { resizeAntialiased } from './data/resample.js';

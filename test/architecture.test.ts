@@ -93,13 +93,15 @@ describe('source tree', () => {
     expect(readFileSync(join(src, 'index.ts'), 'utf8')).not.toMatch(/process\.|globalThis\.process/);
   });
 
-  it('bundles the engine core (src/index.ts) for a browser', async () => {
-    const r = await build({ entryPoints: [join(src, 'index.ts')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });
-    expect(r.errors).toEqual([]);
-    const inputs = Object.keys(r.metafile.inputs);
-    expect(inputs.some((i) => i.includes('kernel_sources'))).toBe(true); // the kernels travel inside
-    expect(inputs.filter((i) => i.includes('node_modules') || i.includes('src/node/'))).toEqual([]);
-    expect(r.outputFiles[0].text.length).toBeGreaterThan(100_000);
+  it('bundles the engine core (src/index.ts) and the browser entry (src/browser/index.ts) for a browser', async () => {
+    for (const entry of ['index.ts', 'browser/index.ts']) {
+      const r = await build({ entryPoints: [join(src, entry)], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });
+      expect(r.errors).toEqual([]);
+      const inputs = Object.keys(r.metafile.inputs);
+      expect(inputs.some((i) => i.includes('kernel_sources'))).toBe(true); // the kernels travel inside
+      expect(inputs.filter((i) => i.includes('node_modules') || i.includes('src/node/'))).toEqual([]);
+      expect(r.outputFiles[0].text.length).toBeGreaterThan(100_000);
+    }
   });
 
   it('carries kernels/*.wgsl as they are (src/gpu/kernel_sources.ts is current; `npm run kernels` remakes it)', () => {

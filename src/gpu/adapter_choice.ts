@@ -1,7 +1,7 @@
 // The adapter a host found for the engine, and how it says so.
 
-/** Dawn backends the engine knows. */
-export type BackendName = 'vulkan' | 'metal' | 'd3d12' | 'opengles';
+/** Dawn backends the engine knows, or `browser`: a browser's WebGPU, whose backend it does not say. */
+export type BackendName = 'vulkan' | 'metal' | 'd3d12' | 'opengles' | 'browser';
 
 /** The adapter picked for this machine and how. */
 export interface AdapterChoice {
@@ -14,6 +14,6 @@ export interface AdapterChoice {
   description: string;
   /** Why this adapter: forced, a GPU found, or the CPU fallback and what else was tried. */
   reason: string;
-  /** What Dawn printed to stderr while adapters were probed (kept out of the terminal). */
+  /** What Dawn printed to stderr while adapters were probed (kept out of the terminal); '' in a browser. */
   nativeLog: string;
 }

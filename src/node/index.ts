@@ -10,7 +10,7 @@ export * from '../index.js';
 export { nodeHost } from './host.js';
 export { saveModel, loadModel, loadParameters, initFromNetA, checkpointConfig, checkpointPreprocess, saveTrainingCheckpoint, loadTrainingCheckpoint, trainStatePath, type Preprocess, type TrainState } from './checkpoint/checkpoint.js';
 export { readSafetensors, writeSafetensors, CheckpointError, type SafetensorsFile, type StoredTensor } from './checkpoint/safetensors.js';
-export { IdxDataset, parseIdx, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from './data/idx.js';
+export { IdxDataset, FASHION_MNIST_DIR } from './data/idx.js';
 export { CifarDataset, CIFAR10_CLASSES } from './data/cifar.js';
 export { ImageFolderDataset, listClassFolders } from './data/image_folder.js';
 export { decodeImage, readImage, nativeDecoder } from './data/decode.js';

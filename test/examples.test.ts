@@ -26,8 +26,9 @@ function runExample(file: string, args: string[], cwd = root, env: Record<string
 }
 
 describe('examples', () => {
-  it('every example in examples/ is covered here', () => {
-    expect(readdirSync(join(root, 'examples')).sort()).toEqual(['classify_image.ts', 'gemm.ts', 'tiny_cnn.ts']);
+  it('every example in examples/ is covered here (the browser demo in browser.test.ts)', () => {
+    expect(readdirSync(join(root, 'examples')).sort()).toEqual(['browser', 'classify_image.ts', 'gemm.ts', 'tiny_cnn.ts']);
+    expect(readdirSync(join(root, 'examples', 'browser')).sort()).toEqual(['demo.ts', 'index.html']);
   });
 
   it('gemm.ts checks a GPU matrix product against the CPU', () => {

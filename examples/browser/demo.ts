@@ -112,16 +112,16 @@ function buildModel(): void {
 
 async function validate(m: Vgg): Promise<number> {
   const errors = new ErrorCounter();
-  m.setTraining(false);
   for (let s = 0; s < 1000; s += 250) {
     const indices = Array.from({ length: 250 }, (_, k) => s + k);
     const { x, labels } = batchOf(test, indices, null);
+    m.setTraining(false); // while the forward pass is recorded (see classify)
     const logits = tidy(() => noGrad(() => m.forward(x)));
+    m.setTraining(true);
     errors.add(await logits.toArray(), 10, labels);
     logits.dispose();
     x.dispose();
   }
-  m.setTraining(true);
   return errors.rates().top1;
 }
 
@@ -232,13 +232,15 @@ function padImage(): RawImage {
 
 async function classify(img: RawImage): Promise<void> {
   if (!model) return;
-  model.setTraining(false);
   const { x } = batchOf({ images: [img], labels: new Uint8Array(1) }, [0], null);
+  // Dropout off only while the forward pass is recorded (synchronously): a training loop running
+  // between this function's awaits keeps its dropout.
+  model.setTraining(false);
   const logits = tidy(() => noGrad(() => model!.forward(x)));
+  model.setTraining(true);
   const z = await logits.toArray();
   logits.dispose();
   x.dispose();
-  model.setTraining(true);
   const max = Math.max(...z);
   const e = Array.from(z, (v) => Math.exp(v - max));
   const sum = e.reduce((a, b) => a + b, 0);

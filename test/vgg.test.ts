@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backward, init, noGrad, softmaxCrossEntropy, Tensor, tidy } from '../src/node/index.js';
+import { backward, init, noGrad, softmaxCrossEntropy, Tensor } from '../src/node/index.js';
 import { NET_NAMES, resolveConfig, summarise, type NetName } from '../src/vgg/config.js';
 import { buildVgg } from '../src/vgg/model.js';
 import { initFromNetA, loadModel, saveModel } from '../src/node/checkpoint/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../src/node/checkpoint/safetensors.js';
+import { lossesOnFixedBatch } from './fixed_batch.js';
 import { expectClose, randn } from './helpers.js';
 import { vggReference } from './vgg_reference.js';
 
@@ -187,16 +188,7 @@ describe('a training step through the VGG builder', () => {
     const model = buildVgg({ net: 'A-LRN', width: 1 / 8, inputSize: 32, classes: 10 });
     const opt = new SGD(model.parameters(), { lr: 0.01 });
     const x = Tensor.from(randn(8 * 3 * 32 * 32, 11), [8, 3, 32, 32]);
-    const labels = [0, 1, 2, 3, 4, 5, 6, 7];
-    const losses: number[] = [];
-    for (let i = 0; i < 8; i++) {
-      const loss = tidy(() => softmaxCrossEntropy(model.forward(x), labels));
-      backward(loss);
-      opt.step();
-      opt.zeroGrad();
-      losses.push((await loss.toArray())[0]);
-      loss.dispose();
-    }
+    const losses = await lossesOnFixedBatch(model, opt, x, [0, 1, 2, 3, 4, 5, 6, 7], 8);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses.at(-1)!).toBeLessThan(losses[0]);
     model.dispose();

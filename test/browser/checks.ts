@@ -1,9 +1,10 @@
 // Runs in a page of headless Chromium (test/browser.test.ts): the engine core on the browser host,
 // each kernel family against the float64 CPU reference on small odd shapes, a few training steps
 // of a small VGG, and a lost device. Bundled for the browser by tools/demo.ts.
-import { backward, buildVgg, engine, init, installBrowserHost, linear, lrn, maxPool2d, SGD, softmaxCrossEntropy, Tensor, tidy } from '../../src/browser/index.js';
+import { backward, buildVgg, engine, init, installBrowserHost, linear, lrn, maxPool2d, SGD, softmaxCrossEntropy, Tensor } from '../../src/browser/index.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from '../../src/ops/conv2d.js';
 import { matmulVariants, stridedMatmul } from '../../src/ops/matmul.js';
+import { lossesOnFixedBatch } from '../fixed_batch.js';
 import * as ref from '../reference.js';
 
 interface Check {
@@ -155,17 +156,7 @@ async function runTraining(): Promise<number[]> {
   const model = buildVgg({ net: 'A', width: 1 / 16, inputSize: 32, classes: 10, inChannels: 3, dropout: 0 });
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
   const x = Tensor.from(rand(8 * 3 * 32 * 32, 51), [8, 3, 32, 32]);
-  const labels = [0, 1, 2, 3, 4, 5, 6, 7];
-  const losses: number[] = [];
-  for (let i = 0; i < 8; i++) {
-    const loss = tidy(() => softmaxCrossEntropy(model.forward(x), labels));
-    backward(loss);
-    opt.step();
-    opt.zeroGrad();
-    losses.push((await loss.toArray())[0]);
-    loss.dispose();
-  }
-  return losses;
+  return lossesOnFixedBatch(model, opt, x, [0, 1, 2, 3, 4, 5, 6, 7], 8);
 }
 
 /** Destroys the device, then goes on as if nothing happened: what the page shows is the test. */

@@ -23,7 +23,6 @@ import { resolveConfig } from '../../vgg/config.js';
 import { fmtBytes, GpuError } from '../../gpu/runtime.js';
 import { preflight, type StepPlan } from '../../train/preflight.js';
 import { buildVgg, type Vgg } from '../../vgg/model.js';
-import type { VggConfig } from '../../vgg/config.js';
 import { broadcastReplica, GradientExchange, type Replica } from '../../train/data_parallel.js';
 import { evaluateCentreCrop } from './evaluate.js';
 import { PlateauSchedule, type PlateauState } from '../../train/schedule.js';
@@ -69,7 +68,6 @@ export class Trainer {
   readonly plan: StepPlan;
   /** Devices the batch is split across (the model and optimiser above are device 0's replica). */
   readonly devices: number;
-  private config: VggConfig;
   /** Every device's model and optimiser, device 0's first; made by run(). */
   private replicas: Array<Replica & { model: Vgg; opt: SGD }> = [];
   private exchange: GradientExchange | null = null;
@@ -103,7 +101,6 @@ export class Trainer {
     }
     engine().rng.setState({ state: mixSeed(o.seed, 0x1417), spare: null });
     const config = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes, inChannels: this.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
-    this.config = config;
     this.devices = o.devices ?? 1;
     if (this.devices > o.batch) throw new Error(`--devices ${this.devices}: more devices than the ${o.batch} images of a batch; use a batch of at least ${this.devices}`);
     // Each device holds its slice of the batch (slices differ by at most one image).
@@ -357,7 +354,7 @@ export class Trainer {
     const sgd = { lr: this.opt.lr, momentum: this.opt.momentum, weightDecay: this.opt.weightDecay };
     this.replicas = engines.map((e, d) => {
       if (d === 0) return { engine: e, model: this.model, opt: this.opt, params: this.model.parameters() };
-      const model = onDevice(e, () => buildVgg({ ...this.config, init: this.o.init }));
+      const model = onDevice(e, () => buildVgg({ ...this.model.config, init: this.o.init }));
       return { engine: e, model, opt: new SGD(model.parameters(), sgd), params: model.parameters() };
     });
     if (this.devices > 1) {

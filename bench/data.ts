@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { BatchMaker, epochOrder } from '../src/node/data/batches.js';
+import { BatchMaker } from '../src/node/data/batch_maker.js';
+import { epochOrder } from '../src/node/data/batches.js';
 import { Prefetch } from '../src/data/prefetch.js';
 import { decodeImage, readImage } from '../src/node/data/decode.js';
 import { ImageFolderDataset } from '../src/node/data/image_folder.js';
@@ -58,39 +59,56 @@ export async function benchData(selected: (group: string, name: string) => boole
   const ds = new ImageFolderDataset(await jpegFolder(n), 'train');
   const aug: AugmentOptions = { crop: 224, scale: [256, 512], flip: true, colorShift: 0.1, subtractMean: true, stats: IMAGENET_STATS };
   const batch = 32;
-  const steps = Math.floor(ds.length / batch);
+  // Several epochs of the folder, so that filling the pipeline (the first batch) weighs little.
+  const perEpoch = Math.floor(ds.length / batch);
+  const steps = perEpoch * (quick ? 1 : 3);
   const results: DataResult[] = [];
-  const record = (name: string, images: number, ms: number) => {
-    const r = { group: 'data', name, ms: ms / images, imagesPerSec: (images * 1000) / ms, compileMs: 0 };
+  const record = (name: string, images: number, ms: number, detail?: string) => {
+    const r = { group: 'data', name, ms: ms / images, imagesPerSec: (images * 1000) / ms, compileMs: 0, detail };
     results.push(r);
-    process.stderr.write(`  data           ${name.padEnd(56)} ${r.imagesPerSec.toFixed(1).padStart(8)} img/s\n`);
+    process.stderr.write(`  data           ${name.padEnd(56)} ${r.imagesPerSec.toFixed(1).padStart(8)} img/s${detail ? `  (${detail})` : ''}\n`);
+    return r.imagesPerSec;
+  };
+  // What more workers give, against one (the pipeline's scaling), and what the trainer's loop
+  // gets of the pipeline's rate (its look-ahead's bubbles).
+  const oneWorker: Record<string, number> = {};
+  const scaling = (kind: string, workers: number, rate: number) => {
+    if (workers === 1) oneWorker[kind] = rate;
+    return workers > 1 && oneWorker[kind] ? `×${(rate / oneWorker[kind]).toFixed(2)} of 1 worker` : undefined;
   };
   const cores = availableParallelism();
   for (const workers of [...new Set([1, 2, cores].filter((w) => w <= Math.max(2, cores)))]) {
-    const order = epochOrder(ds.length, 1, 0);
+    const orders = Array.from({ length: Math.ceil(steps / perEpoch) }, (_, e) => epochOrder(ds.length, 1, e));
     const maker = new BatchMaker(ds, aug, 1, workers);
-    const part = (k: number) => order.subarray(k * batch, (k + 1) * batch);
+    const epoch = (k: number) => Math.floor(k / perEpoch);
+    const part = (k: number) => orders[epoch(k)].subarray((k % perEpoch) * batch, ((k % perEpoch) + 1) * batch);
     await maker.make(part(0), 0); // workers started and warm
+    const saturated = `train 224 S∈[256,512] b${batch}, ${workers} worker${workers > 1 ? 's' : ''}, all requested`;
+    let pipelineRate: number | null = null;
+    if (selected('data', saturated)) {
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: steps }, (_, k) => maker.make(part(k), epoch(k))));
+      const ms = performance.now() - t0;
+      pipelineRate = record(saturated, steps * batch, ms, scaling('saturated', workers, (steps * batch * 1000) / ms));
+    }
     const loop = `train 224 S∈[256,512] b${batch}, ${workers} worker${workers > 1 ? 's' : ''}, trainer loop`;
     if (selected('data', loop)) {
       // The trainer's loop with an instant consumer: what a fast GPU would get.
-      const batches = new Prefetch((k) => maker.make(part(k), 0), 0, steps, LOOKAHEAD);
+      const batches = new Prefetch((k) => maker.make(part(k), epoch(k)), 0, steps, LOOKAHEAD);
       const t0 = performance.now();
       for (let k = 0; k < steps; k++) await batches.next();
-      record(loop, steps * batch, performance.now() - t0);
-    }
-    const saturated = `train 224 S∈[256,512] b${batch}, ${workers} worker${workers > 1 ? 's' : ''}, all requested`;
-    if (selected('data', saturated)) {
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: steps }, (_, k) => maker.make(part(k), 0)));
-      record(saturated, steps * batch, performance.now() - t0);
+      const ms = performance.now() - t0;
+      const rate = (steps * batch * 1000) / ms;
+      const share = pipelineRate ? `${((100 * rate) / pipelineRate).toFixed(0)}% of all requested` : undefined;
+      record(loop, steps * batch, ms, [scaling('loop', workers, rate), share].filter(Boolean).join('; ') || undefined);
     }
     const val = `validation centre 224 at Q=384, ${workers} worker${workers > 1 ? 's' : ''}`;
     if (selected('data', val)) {
       const t0 = performance.now();
       const all = Array.from({ length: ds.length }, (_, i) => i);
       await Promise.all(Array.from({ length: Math.ceil(ds.length / 64) }, (_, k) => maker.centre(all.slice(k * 64, (k + 1) * 64), 384, 224, { mean: IMAGENET_STATS.mean })));
-      record(val, ds.length, performance.now() - t0);
+      const ms = performance.now() - t0;
+      record(val, ds.length, ms, scaling('val', workers, (ds.length * 1000) / ms));
     }
     await maker.close();
   }

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Batch, makeBatch, BatchMaker, epochOrder, mixSeed } from '../src/node/data/batches.js';
+import { BatchMaker } from '../src/node/data/batch_maker.js';
+import { type Batch, makeBatch, epochOrder, mixSeed } from '../src/node/data/batches.js';
 import type { RawImage } from '../src/data/dataset.js';
 import { decodeImage, readImage } from '../src/node/data/decode.js';
 import { resizeAntialiased, resizeWindow } from '../src/data/resample.js';
@@ -148,7 +149,7 @@ describe('augmentation and preprocessing', () => {
     expect(s.eigenvalues[0]).toBeGreaterThan(0);
   });
 
-  it('makes the same batches on worker threads as on the main thread', async () => {
+  it('makes the same batches in a worker process as on the main thread', async () => {
     writeFashionLike(join(dir, 'fm-w'), 40, 4);
     const ds = new IdxDataset(join(dir, 'fm-w'), 'train');
     const order = epochOrder(ds.length, 3, 1);

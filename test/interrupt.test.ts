@@ -13,7 +13,7 @@ const runs = mkdtempSync(join(tmpdir(), 'vggpu-kill-'));
 const root = join(import.meta.dirname, '..');
 beforeAll(() => {
   writeFashionLike(join(runs, 'data'), 64, 16);
-  // The same compiled CLI that `npm run train` runs, with its batch worker thread.
+  // The same compiled CLI that `npm run train` runs, with its input-pipeline worker process.
   execFileSync('npm', ['run', '-s', 'build'], { cwd: root });
 });
 afterAll(() => rmSync(runs, { recursive: true, force: true }));

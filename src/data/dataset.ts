@@ -34,11 +34,11 @@ export interface ImageDataset {
   load?(i: number, smallestSide?: number, window?: (w: number, h: number) => Window): Promise<RawImage>;
   /** Label of image i, in [0, classNames.length). */
   label(i: number): number;
-  /** Where the dataset can be reopened (in a worker thread): the spec it was opened from. */
+  /** Where the dataset can be reopened (in a worker process): the spec it was opened from. */
   readonly spec: DatasetSpec;
 }
 
-/** How to reopen a dataset (in a worker thread). */
+/** How to reopen a dataset (in a worker process). */
 export type DatasetSpec =
   | { kind: 'fashion-mnist'; dir: string; split: 'train' | 'test' }
   | { kind: 'cifar10'; dir: string; split: 'train' | 'test' }

@@ -11,7 +11,7 @@ import { ErrorCounter } from '../../train/metrics.js';
 import { METHODS, type Method, posteriors } from '../eval/protocols.js';
 import { type StepVariant, tuningEnabled } from '../../ops/tune.js';
 import { checkFits, type EvalOverrides, type LoadedNet, loadForEval, testScales } from '../eval/load.js';
-import { BatchMaker } from '../data/batches.js';
+import { BatchMaker } from '../data/batch_maker.js';
 import type { ImageDataset } from '../../data/dataset.js';
 import { defaultWorkers } from './train_options.js';
 import { NET_NAMES } from '../../vgg/config.js';
@@ -33,7 +33,7 @@ const FLAGS: Record<string, FlagSpec> = {
   json: { type: 'string', help: 'also write the results as JSON to this file ("-" for standard output)' },
   'val-fraction': { type: 'string', help: 'held-out share for data without a test split (as in training)', default: '0.1' },
   seed: { type: 'string', help: 'seed of the held-out split (as in training)', default: '1' },
-  workers: { type: 'string', help: 'input-pipeline threads decoding images ahead of the GPU (0: on the main thread)', default: 'cores − 1' },
+  workers: { type: 'string', help: 'input-pipeline processes decoding images ahead of the GPU (0: on the main thread)', default: 'cores − 1' },
   variants: VARIANTS_FLAG,
   verbose: { type: 'boolean', help: 'show engine-internal detail (Dawn’s start-up messages)' },
   help: { type: 'boolean', help: 'show this help' },

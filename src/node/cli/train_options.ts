@@ -32,7 +32,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'init-from': { type: 'string', help: 'trained net A checkpoint for the paper’s deeper-net init' },
   'lrn-convention': { type: 'string', help: "A-LRN's α: caffe (α/n, PyTorch) or alexnet (α, TensorFlow)", default: 'caffe' },
   seed: { type: 'string', help: 'seed for init, data order, augmentation and dropout', default: '1' },
-  workers: { type: 'string', help: 'input-pipeline threads: decoding and augmentation (0: on the main thread)', default: 'cores − 1' },
+  workers: { type: 'string', help: 'input-pipeline processes: decoding and augmentation (0: on the main thread)', default: 'cores − 1' },
   'val-fraction': { type: 'string', help: 'held-out share when the data has no test split', default: '0.1' },
   'eval-batch': { type: 'string', help: 'validation batch size', default: '256' },
   devices: { type: 'string', help: 'train on N devices (data parallel, as the paper’s 4 GPUs): each takes 1/N of every batch; one GPU each, or N devices sharing the CPU fallback', default: '1' },
@@ -57,7 +57,7 @@ export function checkpointEvery(raw: string): { seconds: number | null; steps: n
   return { seconds: v * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'], steps: null };
 }
 
-/** One input-pipeline thread per core but the one the main thread (the GPU's feeder) uses. */
+/** One input-pipeline worker per core but the one the main thread (the GPU's feeder) uses. */
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism() - 1);
 }

@@ -1,21 +1,46 @@
-// Worker thread of the input pipeline: reopens the dataset from its spec and runs the jobs it is
-// sent (batches.ts), one at a time, handing the pixel buffers back without copying them.
-import { parentPort, workerData } from 'node:worker_threads';
-import { type Job, runJob } from './batches.js';
+// A worker process of the input pipeline (batch_maker.ts): opens the datasets it is sent first, then
+// runs the jobs it is sent, one at a time, one image at a time (so a worker is one core's work).
+// A batch's pixels go to the result file the parent gave it (descriptor RESULT_FD) where the
+// parent said; everything else, and a batch the file has no room for, through the IPC channel.
+import { writeSync } from 'node:fs';
+import type { ImageDataset } from '../../data/dataset.js';
+import { RESULT_FD, runJob, type WorkerReply, type WorkerRequest, type WorkerSetup } from './batches.js';
 import { openSpec } from './open.js';
 
-const { spec, aug, seed } = workerData;
-const ds = openSpec(spec);
-parentPort!.on('message', (job: Job) => {
-  runJob(ds, aug, seed, job).then(
-    (result) => {
-      if (Array.isArray(result)) {
-        // In-memory datasets hand out views of one big buffer (or Node Buffers, whose slice() is
-        // a view too): send copies of those.
-        const own = result.map((img) => (img.data.byteLength === img.data.buffer.byteLength && !Buffer.isBuffer(img.data) ? img : { ...img, data: new Uint8Array(img.data) }));
-        parentPort!.postMessage({ result: own }, own.map((img) => img.data.buffer as ArrayBuffer));
-      } else parentPort!.postMessage({ result }, [result.x.buffer as ArrayBuffer, result.labels.buffer as ArrayBuffer]);
-    },
-    (e: Error) => parentPort!.postMessage({ error: e.message }),
-  );
+// Ctrl-C and SIGTERM reach the whole process group; the parent decides when its workers stop.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+process.on('disconnect', () => process.exit(0)); // the parent is gone, however it ended
+
+let setup: Promise<{ sets: ImageDataset[]; seed: number }> | null = null;
+let done: Promise<void> = Promise.resolve();
+const reply = (r: WorkerReply) => void process.send!(r);
+
+// A batch's pixels are written to the result file straight away, so one array serves every job
+// (a fresh one would be ~10 MB of new pages to fault in and clear each time).
+let scratch = new Float32Array(0);
+const reuse = (length: number) => (scratch.length >= length ? scratch : (scratch = new Float32Array(length))).subarray(0, length);
+
+async function serve({ job, resultAt }: WorkerRequest): Promise<WorkerReply> {
+  const { sets, seed } = await setup!;
+  const result = await runJob(sets, seed, job, 0, resultAt === undefined ? undefined : reuse);
+  if (resultAt === undefined || !('x' in result)) return { result };
+  try {
+    const written = writeSync(RESULT_FD, result.x, 0, result.x.byteLength, resultAt);
+    if (written !== result.x.byteLength) throw new Error(`${written} of ${result.x.byteLength} bytes written`);
+  } catch (e) {
+    return { result, noRoom: `the shared-memory file for batches could not grow to ${((resultAt + result.x.byteLength) / 2 ** 20).toFixed(1)} MiB (${(e as Error).message})` };
+  }
+  return { labels: result.labels };
+}
+
+process.on('message', (msg: WorkerSetup | WorkerRequest) => {
+  if (!setup) {
+    const { specs, seed } = msg as WorkerSetup;
+    setup = Promise.resolve().then(() => ({ sets: specs.map(openSpec), seed }));
+    setup.catch(() => {}); // answered to each job
+    return;
+  }
+  // Jobs run one after another, in the order they came, whatever they await.
+  done = done.then(() => serve(msg as WorkerRequest).then(reply, (e: Error) => reply({ error: e.message })));
 });

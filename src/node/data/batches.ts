@@ -1,12 +1,7 @@
-// The input pipeline: which images a training batch holds (a seeded shuffle per epoch) and their
-// pixels — decoded, rescaled, cropped and normalised in worker threads, each batch split across all
-// of them, so N workers make a batch ~N× as fast and the GPU is not kept waiting. Every image's
-// randomness comes from (seed, epoch, index), so a batch is the same whichever worker makes which
-// part of it, and a resumed run sees the same data as an uninterrupted one. Validation batches and
-// evaluation images come through the same workers.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+// The input pipeline's work: which images a training batch holds (a seeded shuffle per epoch) and
+// their pixels — decoded, rescaled, cropped and normalised. Every image's randomness comes from
+// (seed, epoch, index), so a batch is the same whichever worker makes which part of it
+// (batch_maker.ts), and a resumed run sees the same data as an uninterrupted one.
 import { Rng } from '../../rng.js';
 import type { DatasetSpec, ImageDataset, RawImage } from '../../data/dataset.js';
 import { Prefetch } from '../../data/prefetch.js';
@@ -18,6 +13,9 @@ export interface Batch {
   x: Float32Array;
   labels: Int32Array;
 }
+
+/** A batch's pixels, in an array of their own. */
+const newPixels = (length: number) => new Float32Array(length);
 
 /** Mixes integers into a 32-bit seed (splitmix-style). */
 export function mixSeed(...parts: number[]): number {
@@ -43,13 +41,16 @@ export function epochOrder(length: number, seed: number, epoch: number): Int32Ar
   return order;
 }
 
-/** Builds one augmented batch; image i's randomness depends only on (seed, epoch, image index). */
-export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, aug: AugmentOptions, seed: number, epoch: number): Promise<Batch> {
+/**
+ * Builds one augmented batch; image i's randomness depends only on (seed, epoch, image index).
+ * `decodeAhead` images are decoded (on libuv's threads) while this thread finishes the one before;
+ * the pixels go to `out` (a new array by default).
+ */
+export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, aug: AugmentOptions, seed: number, epoch: number, decodeAhead = 1, out = newPixels): Promise<Batch> {
   const per = ds.channels * aug.crop * aug.crop;
-  const x = new Float32Array(indices.length * per);
+  const x = out(indices.length * per);
   const labels = new Int32Array(indices.length);
   const load = ds.load?.bind(ds);
-  // The decoder works on image b+1 (on libuv's threads) while this thread finishes image b.
   const images = new Prefetch(
     async (b) => {
       const i = indices[b];
@@ -64,7 +65,7 @@ export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, au
     },
     0,
     indices.length,
-    1,
+    decodeAhead,
   );
   for (let b = 0; b < indices.length; b++) {
     const { crop, rng, s } = await images.next();
@@ -76,16 +77,16 @@ export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, au
 }
 
 /** Centre crops at test scale q (single-scale validation), normalised as `norm` says. */
-export async function makeCentreBatch(ds: ImageDataset, indices: ArrayLike<number>, q: number, crop: number, norm: InputNorm): Promise<Batch> {
+export async function makeCentreBatch(ds: ImageDataset, indices: ArrayLike<number>, q: number, crop: number, norm: InputNorm, decodeAhead = 1, out = newPixels): Promise<Batch> {
   const per = ds.channels * crop * crop;
-  const x = new Float32Array(indices.length * per);
+  const x = out(indices.length * per);
   const labels = new Int32Array(indices.length);
   const cropped = !!ds.load && (norm.sampling ?? 'vggpu') === 'vggpu';
   const window = (w: number, h: number) => {
     const [x0, y0] = centreOffsets(w, h, crop);
     return { x0, y0, width: crop, height: crop };
   };
-  const images = new Prefetch(async (b) => (cropped ? ds.load!(indices[b], q, window) : evalImage(ds, indices[b], q, norm)), 0, indices.length, 1);
+  const images = new Prefetch(async (b) => (cropped ? ds.load!(indices[b], q, window) : evalImage(ds, indices[b], q, norm)), 0, indices.length, decodeAhead);
   for (let b = 0; b < indices.length; b++) {
     const img = await images.next();
     if (cropped) normalisedCrop(img, norm, x, b * per);
@@ -105,154 +106,46 @@ export function evalImage(ds: ImageDataset, i: number, q: number | null, norm: I
   return ds.load(i, q !== null && (norm.sampling ?? 'vggpu') === 'vggpu' ? q : undefined);
 }
 
-/** What a worker is asked to make: a training batch, a validation batch, or evaluation images. */
+/**
+ * What a worker is asked to make, of dataset `set` of the pipeline's: a training batch (with the
+ * augmentation, which the dataset's statistics complete once they are known), a validation batch,
+ * or evaluation images.
+ */
 export type Job =
-  | { kind: 'train'; indices: number[]; epoch: number }
-  | { kind: 'centre'; indices: number[]; q: number; crop: number; norm: InputNorm }
-  | { kind: 'images'; indices: number[]; q: number | null; norm: InputNorm };
+  | { kind: 'train'; set: number; indices: number[]; epoch: number; aug: AugmentOptions }
+  | { kind: 'centre'; set: number; indices: number[]; q: number; crop: number; norm: InputNorm }
+  | { kind: 'images'; set: number; indices: number[]; q: number | null; norm: InputNorm };
 
-type JobResult = Batch | RawImage[];
+export type JobResult = Batch | RawImage[];
 
-/** Runs a job here (0 workers) or in a worker thread. */
-export async function runJob(ds: ImageDataset, aug: AugmentOptions | null, seed: number, job: Job): Promise<JobResult> {
-  if (job.kind === 'train') {
-    if (!aug) throw new Error('input pipeline: training batches need augmentation options');
-    return makeBatch(ds, job.indices, aug, seed, job.epoch);
-  }
-  if (job.kind === 'centre') return makeCentreBatch(ds, job.indices, job.q, job.crop, job.norm);
-  return Promise.all(job.indices.map((i) => evalImage(ds, i, job.q, job.norm)));
+/** What a worker process is sent first: the datasets to open and the run's seed. */
+export interface WorkerSetup {
+  specs: DatasetSpec[];
+  seed: number;
 }
 
-/**
- * Starts the worker script beside this module: the .js file when compiled; from source (tsx), a
- * small bootstrap that registers tsx's loader first, since Node 20 resolves a worker's entry
- * before --import hooks apply.
- */
-function startWorker(workerData: unknown): Worker {
-  const js = new URL('./batch_worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
-  const ts = new URL('./batch_worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(ts)}); })`;
-  return new Worker(boot, { eval: true, workerData });
-}
+/** The descriptor under which a worker process finds its result file (the stdio slot after the IPC channel). */
+export const RESULT_FD = 4;
 
-interface Pending {
+/** A job for a worker process; a batch's pixels go to its result file at byte `resultAt`. */
+export interface WorkerRequest {
   job: Job;
-  resolve: (r: JobResult) => void;
-  reject: (e: Error) => void;
-}
-
-/** Splits `indices` into at most `parts` contiguous runs of near-equal length. */
-function shards(indices: ArrayLike<number>, parts: number): number[][] {
-  const n = indices.length;
-  const k = Math.max(1, Math.min(parts, n));
-  return Array.from({ length: k }, (_, p) => Array.from(Array.prototype.slice.call(indices, Math.floor((p * n) / k), Math.floor(((p + 1) * n) / k)) as number[]));
-}
-
-/** Concatenates shard batches in order. */
-function joinBatches(parts: Batch[]): Batch {
-  if (parts.length === 1) return parts[0];
-  const x = new Float32Array(parts.reduce((a, p) => a + p.x.length, 0));
-  const labels = new Int32Array(parts.reduce((a, p) => a + p.labels.length, 0));
-  let xo = 0;
-  let lo = 0;
-  for (const p of parts) {
-    x.set(p.x, xo);
-    labels.set(p.labels, lo);
-    xo += p.x.length;
-    lo += p.labels.length;
-  }
-  return { x, labels };
+  resultAt?: number;
 }
 
 /**
- * Makes batches in `workers` threads (0: on the calling thread), each request split across all of
- * them. A worker that fails (an unreadable file: the error names it) fails the requests it was
- * part of; a worker that dies fails every pending and later request, never leaving one waiting.
+ * A worker's answer: a batch's labels (its pixels are in the result file), a result sent whole
+ * (`noRoom` says why, when it was meant for the file), or an error.
  */
-export class BatchMaker {
-  private pool: Worker[] = [];
-  private idle: Worker[] = [];
-  private queue: Pending[] = [];
-  private running = new Map<Worker, Pending>();
-  private broken: Error | null = null;
+export type WorkerReply = { labels: Int32Array } | { result: JobResult; noRoom?: string } | { error: string };
 
-  constructor(
-    private ds: ImageDataset,
-    /** Training augmentation (null for a pipeline that serves evaluation only). */
-    private aug: AugmentOptions | null,
-    private seed: number,
-    workers: number,
-  ) {
-    for (let i = 0; i < workers; i++) {
-      const w = startWorker({ spec: ds.spec as DatasetSpec, aug, seed });
-      w.on('message', (msg: { result: JobResult } | { error: string }) => {
-        const p = this.running.get(w);
-        if (!p) return; // failed or closed meanwhile: the request was rejected already
-        this.running.delete(w);
-        if ('error' in msg) p.reject(new Error(msg.error));
-        else p.resolve(msg.result);
-        this.idle.push(w);
-        this.pump();
-      });
-      const die = (e: unknown) => this.fail(new Error(`input pipeline: a worker thread stopped (${e instanceof Error ? e.message : String(e)})`));
-      w.on('error', die);
-      w.on('exit', (code) => code !== 0 && this.pool.length && die(new Error(`exit code ${code}`)));
-      this.pool.push(w);
-      this.idle.push(w);
-    }
-  }
-
-  /** The training batch of these images (positions in the dataset) for `epoch`. */
-  make(indices: ArrayLike<number>, epoch: number): Promise<Batch> {
-    return this.split(indices, (part) => ({ kind: 'train', indices: part, epoch })).then((r) => joinBatches(r as Batch[]));
-  }
-
-  /** Centre crops of these images at test scale q (validation). */
-  centre(indices: ArrayLike<number>, q: number, crop: number, norm: InputNorm): Promise<Batch> {
-    return this.split(indices, (part) => ({ kind: 'centre', indices: part, q, crop, norm })).then((r) => joinBatches(r as Batch[]));
-  }
-
-  /** These images decoded and, for our own sampling, rescaled to q (the test protocols); as stored when q is null. */
-  images(indices: ArrayLike<number>, q: number | null, norm: InputNorm = { mean: null }): Promise<RawImage[]> {
-    return this.split(indices, (part) => ({ kind: 'images', indices: part, q, norm })).then((r) => (r as RawImage[][]).flat());
-  }
-
-  private split(indices: ArrayLike<number>, job: (part: number[]) => Job): Promise<JobResult[]> {
-    if (this.pool.length === 0 && !this.broken) return runJob(this.ds, this.aug, this.seed, job(Array.from(indices))).then((r) => [r]);
-    return Promise.all(shards(indices, this.pool.length).map((part) => this.submit(job(part))));
-  }
-
-  private submit(job: Job): Promise<JobResult> {
-    if (this.broken) return Promise.reject(this.broken);
-    return new Promise((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.idle.length && this.queue.length) {
-      const w = this.idle.pop()!;
-      const p = this.queue.shift()!;
-      this.running.set(w, p);
-      w.postMessage(p.job);
-    }
-  }
-
-  private fail(e: Error): void {
-    this.broken ??= e;
-    for (const p of [...this.queue, ...this.running.values()]) p.reject(this.broken);
-    this.queue = [];
-    this.running.clear();
-  }
-
-  /** Stops the worker threads; requests still pending fail. */
-  async close(): Promise<void> {
-    const pool = this.pool;
-    this.pool = [];
-    this.idle = [];
-    this.fail(new Error('input pipeline closed'));
-    await Promise.all(pool.map((w) => w.terminate()));
-  }
+/** Runs a job here (0 workers) or in a worker process, decoding `decodeAhead` images ahead; a batch's pixels go to `out`. */
+export async function runJob(sets: ImageDataset[], seed: number, job: Job, decodeAhead: number, out = newPixels): Promise<JobResult> {
+  const ds = sets[job.set];
+  if (job.kind === 'train') return makeBatch(ds, job.indices, job.aug, seed, job.epoch, decodeAhead, out);
+  if (job.kind === 'centre') return makeCentreBatch(ds, job.indices, job.q, job.crop, job.norm, decodeAhead, out);
+  const images = new Prefetch(async (b) => evalImage(ds, job.indices[b], job.q, job.norm), 0, job.indices.length, decodeAhead);
+  const decoded: RawImage[] = [];
+  for (let b = 0; b < job.indices.length; b++) decoded.push(await images.next());
+  return decoded;
 }

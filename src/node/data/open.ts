@@ -62,7 +62,7 @@ export function holdOut(all: ImageDataset, fraction: number, seed: number): Data
   return { train: new Subset(all, train, `${all.name} (train part)`), val: new Subset(all, val, `${all.name} (held out)`), valSource: `${(fraction * 100).toFixed(0)}% held out of the training images` };
 }
 
-/** Re-opens a dataset from its spec (used by worker threads). */
+/** Re-opens a dataset from its spec (in the input pipeline's worker processes). */
 export function openSpec(spec: DatasetSpec): ImageDataset {
   switch (spec.kind) {
     case 'fashion-mnist':

@@ -6,7 +6,8 @@
 // - dense+multi-crop: the average of the two.
 // Several scales (multi-scale) and several nets (fusion) average their posteriors too.
 import { noGrad } from '../../autograd/tape.js';
-import { type BatchMaker, evalImage } from '../data/batches.js';
+import type { BatchMaker } from '../data/batch_maker.js';
+import { evalImage } from '../data/batches.js';
 import { Prefetch } from '../../data/prefetch.js';
 import type { ImageDataset, RawImage } from '../../data/dataset.js';
 import { centreOffsets, type InputNorm, rescaledSize, viewSample } from '../../data/transforms.js';

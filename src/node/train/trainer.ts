@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backward, noGrad } from '../../autograd/tape.js';
-import { type Batch, BatchMaker, epochOrder, mixSeed } from '../data/batches.js';
+import { BatchMaker } from '../data/batch_maker.js';
+import { type Batch, epochOrder, mixSeed } from '../data/batches.js';
 import { Prefetch } from '../../data/prefetch.js';
 import type { ImageDataset } from '../../data/dataset.js';
 import { openData } from '../data/open.js';
@@ -144,17 +145,21 @@ export class Trainer {
 
   /** Trains until the epochs run out, the schedule finishes, maxSteps, or a stop request. */
   async run(): Promise<{ stoppedEarly: boolean; history: EpochRecord[] }> {
+    // The input pipeline's workers serve the training set (set 0) and the validation set (set 1).
+    const pipeline = new BatchMaker([this.train, this.val], null, this.o.seed, this.o.workers);
+    try {
+      return await this.runWith(pipeline);
+    } finally {
+      await pipeline.close();
+    }
+  }
+
+  private async runWith(pipeline: BatchMaker): Promise<{ stoppedEarly: boolean; history: EpochRecord[] }> {
     const o = this.o;
     const st = this.state;
-    if (!st.stats) {
-      const reader = new BatchMaker(this.train, null, o.seed, o.workers);
-      try {
-        st.stats = await channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)), (indices) => reader.images(indices, null));
-      } finally {
-        await reader.close();
-      }
-    }
+    st.stats ??= await channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)), (indices) => pipeline.images(indices, null));
     const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
+    pipeline.augment = aug;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
     await this.openReplicas();
     const pending = st.lossPending ?? 0;
@@ -186,14 +191,11 @@ export class Trainer {
     }
     // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
     for (const r of this.replicas) await r.engine.rt.precompile(() => this.dryStep(r, false));
-    // The input pipeline: training batches, and validation crops, made by worker threads.
-    const maker = new BatchMaker(this.train, aug, o.seed, o.workers);
-    const valMaker = new BatchMaker(this.val, aug, o.seed, o.workers);
     this.lastSaved = { step: st.step, time: performance.now() }; // --checkpoint-every counts from here
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);
-        const batches = new Prefetch((k) => maker.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch), st.stepInEpoch, stepsPerEpoch, LOOKAHEAD);
+        const batches = new Prefetch((k) => pipeline.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch), st.stepInEpoch, stepsPerEpoch, LOOKAHEAD);
         const t0 = performance.now();
         this.exchangeMs = 0;
         let images = 0;
@@ -222,7 +224,7 @@ export class Trainer {
           const dataWait = batches.waitMs / 1000 / Math.max(elapsed, 1e-9);
           this.emit({ kind: 'step', epoch: st.epoch + 1, step: k + 1, steps: stepsPerEpoch, loss: shown, imagesPerSec: rate, etaSec: ((stepsPerEpoch - k - 1) * o.batch) / Math.max(rate, 1e-9), dataWait });
           if (this.stopRequested || (o.maxSteps !== null && st.step >= o.maxSteps)) {
-            await maker.close();
+            await pipeline.close(); // its look-ahead batches are not needed
             st.lossPending = await pendingLoss(lossSums);
             await this.checkpoint();
             return { stoppedEarly: true, history: st.history };
@@ -235,7 +237,7 @@ export class Trainer {
         }
         const trainLoss = st.lossSum / Math.max(1, st.lossCount); // flushed at the epoch's last step
         const seconds = (performance.now() - t0) / 1000;
-        const rates = await evaluateCentreCrop(this.model, valMaker, this.val.length, this.evalScale, this.preprocess, o.evalBatch, (done) =>
+        const rates = await evaluateCentreCrop(this.model, pipeline, 1, this.val.length, this.evalScale, this.preprocess, o.evalBatch, (done) =>
           this.emit({ kind: 'eval', epoch: st.epoch + 1, done, total: this.val.length }),
         );
         const lr = this.opt.lr;
@@ -262,8 +264,6 @@ export class Trainer {
       }
       throw e;
     } finally {
-      await maker.close();
-      await valMaker.close();
       await this.flushCheckpoint();
       for (const t of lossSums) t.dispose();
       this.exchange?.dispose();

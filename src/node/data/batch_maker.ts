@@ -18,10 +18,31 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ImageDataset, RawImage } from '../../data/dataset.js';
+import type { DatasetSpec, ImageDataset, RawImage } from '../../data/dataset.js';
 import type { AugmentOptions, InputNorm } from '../../data/transforms.js';
-import { type Batch, type Job, type JobResult, RESULT_FD, runJob, type WorkerReply, type WorkerRequest, type WorkerSetup } from './batches.js';
+import { type Batch, type Job, type JobResult, runJob } from './batches.js';
 import { nativeDecoder } from './decode.js';
+
+/** What a worker process is sent first: the datasets to open and the run's seed. */
+export interface WorkerSetup {
+  specs: DatasetSpec[];
+  seed: number;
+}
+
+/** The descriptor under which a worker process finds its result file (the stdio slot after the IPC channel). */
+export const RESULT_FD = 4;
+
+/** A job for a worker process; a batch's pixels go to its result file at byte `resultAt`. */
+export interface WorkerRequest {
+  job: Job;
+  resultAt?: number;
+}
+
+/**
+ * A worker's answer: a batch's labels (its pixels are in the result file), a result sent whole
+ * (`noRoom` says why, when it was meant for the file), or an error.
+ */
+export type WorkerReply = { labels: Int32Array } | { result: JobResult; noRoom?: string } | { error: string };
 
 /** A worker: its process, its result file, and the requests it holds (at most two). */
 interface Worker {

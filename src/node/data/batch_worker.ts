@@ -4,7 +4,8 @@
 // parent said; everything else, and a batch the file has no room for, through the IPC channel.
 import { writeSync } from 'node:fs';
 import type { ImageDataset } from '../../data/dataset.js';
-import { RESULT_FD, runJob, type WorkerReply, type WorkerRequest, type WorkerSetup } from './batches.js';
+import { RESULT_FD, type WorkerReply, type WorkerRequest, type WorkerSetup } from './batch_maker.js';
+import { runJob } from './batches.js';
 import { openSpec } from './open.js';
 
 // Ctrl-C and SIGTERM reach the whole process group; the parent decides when its workers stop.

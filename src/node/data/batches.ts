@@ -3,7 +3,7 @@
 // (seed, epoch, index), so a batch is the same whichever worker makes which part of it
 // (batch_maker.ts), and a resumed run sees the same data as an uninterrupted one.
 import { Rng } from '../../rng.js';
-import type { DatasetSpec, ImageDataset, RawImage } from '../../data/dataset.js';
+import type { ImageDataset, RawImage } from '../../data/dataset.js';
 import { Prefetch } from '../../data/prefetch.js';
 import { type AugmentOptions, centreOffsets, centreSample, cropCorner, drawScale, finishTrainSample, type InputNorm, normalisedCrop, trainSampleAt } from '../../data/transforms.js';
 
@@ -117,27 +117,6 @@ export type Job =
   | { kind: 'images'; set: number; indices: number[]; q: number | null; norm: InputNorm };
 
 export type JobResult = Batch | RawImage[];
-
-/** What a worker process is sent first: the datasets to open and the run's seed. */
-export interface WorkerSetup {
-  specs: DatasetSpec[];
-  seed: number;
-}
-
-/** The descriptor under which a worker process finds its result file (the stdio slot after the IPC channel). */
-export const RESULT_FD = 4;
-
-/** A job for a worker process; a batch's pixels go to its result file at byte `resultAt`. */
-export interface WorkerRequest {
-  job: Job;
-  resultAt?: number;
-}
-
-/**
- * A worker's answer: a batch's labels (its pixels are in the result file), a result sent whole
- * (`noRoom` says why, when it was meant for the file), or an error.
- */
-export type WorkerReply = { labels: Int32Array } | { result: JobResult; noRoom?: string } | { error: string };
 
 /** Runs a job here (0 workers) or in a worker process, decoding `decodeAhead` images ahead; a batch's pixels go to `out`. */
 export async function runJob(sets: ImageDataset[], seed: number, job: Job, decodeAhead: number, out = newPixels): Promise<JobResult> {

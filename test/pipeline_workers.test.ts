@@ -49,6 +49,23 @@ describe('input pipeline worker processes', () => {
     expect(await gone(maker.pids)).toBe(true);
   });
 
+  it('a recycled batch lends its memory to the next batch of its size, which comes out the same', async () => {
+    const ds = new ImageFolderDataset(root, 'train');
+    const maker = new BatchMaker(ds, aug, 3, 2);
+    try {
+      const first = await maker.make([0, 1, 2, 3, 4], 0);
+      const bytes = Buffer.from(first.x.slice().buffer);
+      maker.recycle(first);
+      const other = await maker.make([5, 6, 7], 0); // another size: a new array
+      expect(other.x.buffer).not.toBe(first.x.buffer);
+      const again = await maker.make([0, 1, 2, 3, 4], 0);
+      expect(again.x.buffer).toBe(first.x.buffer);
+      expect(Buffer.from(again.x.buffer).equals(bytes)).toBe(true);
+    } finally {
+      await maker.close();
+    }
+  });
+
   it.runIf(process.platform === 'linux' && existsSync('/usr/bin/prlimit'))(
     'a batch the shared-memory file has no room for comes whole through the IPC channel, the same bytes, said once',
     async () => {

@@ -20,6 +20,7 @@ export async function evaluateCentreCrop(model: Vgg, pipeline: BatchMaker, set: 
     const { x, labels } = await batches.next();
     const n = labels.length;
     const logits = tidy(() => noGrad(() => model.forward(Tensor.from(x, [n, C, crop, crop]))));
+    pipeline.recycle({ x, labels }); // uploaded: its memory serves a later batch
     counter.add(await logits.toArray(), classes, labels);
     logits.dispose();
     onBatch?.(start + n);

@@ -204,6 +204,7 @@ export class Trainer {
           const batch = await batches.next();
           const B = batch.labels.length;
           await this.trainStep(batch, lossSums);
+          pipeline.recycle(batch); // uploaded: its memory serves a later batch
           st.step++;
           st.stepInEpoch = k + 1;
           st.lossCount++;

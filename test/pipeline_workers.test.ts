@@ -2,7 +2,7 @@
 // for batches cannot grow, and when their parent goes; and the image-size reader that spares
 // libvips a second look at each file.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -47,6 +47,33 @@ describe('input pipeline worker processes', () => {
     await expect(maker.centre([0, 1], 40, 32, { mean: null })).rejects.toThrowError(/killed by SIGKILL/);
     await maker.close();
     expect(await gone(maker.pids)).toBe(true);
+  });
+
+  it.runIf(process.platform === 'linux')('a worker that dies while decoding an image names its file', async () => {
+    const folder = join(dir, 'stuck');
+    writeImageFolder(folder, ['a', 'b'], 2);
+    // A FIFO named like a JPEG: reading it waits for a writer, so the worker is caught mid-decode.
+    const fifo = join(folder, 'a', 'zz-stuck.jpg');
+    execFileSync('mkfifo', [fifo]);
+    const ds = new ImageFolderDataset(folder, 'train');
+    const maker = new BatchMaker(ds, aug, 1, 1);
+    const stuck = Array.from({ length: ds.length }, (_, j) => j).find((j) => ds.file(j) === fifo)!;
+    const pending = maker.make([(stuck + 1) % ds.length, stuck], 0);
+    pending.catch(() => {});
+    // A writer's non-blocking open succeeds once the worker has the FIFO open for reading.
+    let writer = -1;
+    for (const until = Date.now() + 20_000; writer < 0 && Date.now() < until; ) {
+      try {
+        writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    expect(writer).toBeGreaterThanOrEqual(0);
+    process.kill(maker.pids[0], 'SIGKILL');
+    await expect(pending).rejects.toThrowError(/a worker process stopped \(killed by SIGKILL\) while decoding .*a\/zz-stuck\.jpg; if that file is damaged, remove or replace it/);
+    closeSync(writer);
+    await maker.close();
   });
 
   it('a recycled batch lends its memory to the next batch of its size, which comes out the same', async () => {

@@ -34,6 +34,8 @@ export interface ImageDataset {
   load?(i: number, smallestSide?: number, window?: (w: number, h: number) => Window): Promise<RawImage>;
   /** Label of image i, in [0, classNames.length). */
   label(i: number): number;
+  /** The file image i is read from (datasets of image files), for messages. */
+  file?(i: number): string;
   /** Where the dataset can be reopened (in a worker process): the spec it was opened from. */
   readonly spec: DatasetSpec;
 }
@@ -83,5 +85,9 @@ export class Subset implements ImageDataset {
   /** Label of image i of the subset. */
   label(i: number) {
     return this.base.label(this.indices[i]);
+  }
+  get file() {
+    const file = this.base.file?.bind(this.base);
+    return file && ((i: number) => file(this.indices[i]));
   }
 }

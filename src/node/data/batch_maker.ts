@@ -13,7 +13,7 @@
 // The channel still carries evaluation images (sizes known only once decoded), and batches when
 // the file cannot grow (a container's small /dev/shm), which is said once.
 import { type ChildProcess, fork } from 'node:child_process';
-import { closeSync, existsSync, openSync, read, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, read, readSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,12 @@ export interface WorkerSetup {
 
 /** The descriptor under which a worker process finds its result file (the stdio slot after the IPC channel). */
 export const RESULT_FD = 4;
+
+/**
+ * The result file's first bytes: the image the worker is decoding, as Int32 [set, index] ([-1, -1]
+ * between jobs), so that a worker that crashes in native code can be told of by the file it was on.
+ */
+export const RESULT_HEADER_BYTES = 8;
 
 /** A job for a worker process; a batch's pixels go to its result file at byte `resultAt`. */
 export interface WorkerRequest {
@@ -137,7 +143,7 @@ export class BatchMaker {
       unlinkSync(path); // both hold it open; it goes when both have closed it
       w.proc.send({ specs: this.sets.map((d) => d.spec), seed } satisfies WorkerSetup);
       w.proc.on('message', (msg: WorkerReply) => this.answer(w, msg));
-      const die = (why: string) => this.fail(new Error(`input pipeline: a worker process stopped (${why})`));
+      const die = (why: string) => this.fail(new Error(`input pipeline: a worker process stopped (${why})${this.lastImage(w)}`));
       w.proc.on('error', (e) => die(e.message));
       w.proc.on('exit', (code, signal) => this.pool.includes(w) && die(signal ? `killed by ${signal}` : `exit code ${code}`));
       this.pool.push(w);
@@ -193,7 +199,7 @@ export class BatchMaker {
    * few % of a core at a GPU's rates. The batch must not be used afterwards.
    */
   recycle(batch: Batch): void {
-    if (this.pool.length && this.spare.length < 4) this.spare.push(batch.x);
+    if (this.pool.length && this.spare.length < 8) this.spare.push(batch.x);
   }
 
   private submit(job: Job, into?: Pending['into']): Promise<JobResult | undefined> {
@@ -224,11 +230,24 @@ export class BatchMaker {
     for (const w of this.pool) for (const handle of [w.proc, w.proc.channel]) w.held.length ? handle?.ref() : handle?.unref();
   }
 
-  /** Where in worker w's result file `bytes` more fit, beside the one range a held request may use. */
+  /** Where in worker w's result file (past its header) `bytes` more fit, beside the one range a held request may use. */
   private place(w: Worker, bytes: number): number {
     const other = w.held.find((p) => p.into)?.into;
-    if (!other) return 0;
-    return bytes <= other.at ? 0 : other.at + other.x.byteLength;
+    if (!other) return RESULT_HEADER_BYTES;
+    return bytes <= other.at - RESULT_HEADER_BYTES ? RESULT_HEADER_BYTES : other.at + other.x.byteLength;
+  }
+
+  /** ' while decoding FILE …' when worker w's result file says it was decoding one; else ''. */
+  private lastImage(w: Worker): string {
+    const at = new Int32Array(2);
+    try {
+      if (readSync(w.fd, at, 0, RESULT_HEADER_BYTES, 0) !== RESULT_HEADER_BYTES) return '';
+    } catch {
+      return '';
+    }
+    const [set, i] = at;
+    const file = this.sets[set]?.file?.(i);
+    return file ? ` while decoding ${file}; if that file is damaged, remove or replace it` : '';
   }
 
   /** A worker's answer to its oldest request: an error, a batch part in its result file, or a result sent whole. */

@@ -4,7 +4,7 @@
 // parent said; everything else, and a batch the file has no room for, through the IPC channel.
 import { writeSync } from 'node:fs';
 import type { ImageDataset } from '../../data/dataset.js';
-import { RESULT_FD, type WorkerReply, type WorkerRequest, type WorkerSetup } from './batch_maker.js';
+import { RESULT_FD, RESULT_HEADER_BYTES, type WorkerReply, type WorkerRequest, type WorkerSetup } from './batch_maker.js';
 import { runJob } from './batches.js';
 import { openSpec } from './open.js';
 
@@ -12,6 +12,34 @@ import { openSpec } from './open.js';
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 process.on('disconnect', () => process.exit(0)); // the parent is gone, however it ended
+
+/** Says in the result file's header which image is being decoded ([-1, -1]: none); best effort. */
+function decoding(set: number, i: number): void {
+  try {
+    writeSync(RESULT_FD, new Int32Array([set, i]), 0, RESULT_HEADER_BYTES, 0);
+  } catch {
+    // A crash would then name no file: no reason to fail the image.
+  }
+}
+
+/** Dataset `set`, saying which image it is decoding before each one (for a crash in native code). */
+function announcing(ds: ImageDataset, set: number): ImageDataset {
+  const load = ds.load?.bind(ds);
+  if (!load) return ds; // in memory: nothing native to crash in
+  return {
+    name: ds.name,
+    length: ds.length,
+    channels: ds.channels,
+    classNames: ds.classNames,
+    spec: ds.spec,
+    image: (i) => ds.image(i),
+    label: (i) => ds.label(i),
+    load: (i, smallestSide, window) => {
+      decoding(set, i);
+      return load(i, smallestSide, window);
+    },
+  };
+}
 
 let setup: Promise<{ sets: ImageDataset[]; seed: number }> | null = null;
 let done: Promise<void> = Promise.resolve();
@@ -24,7 +52,12 @@ const reuse = (length: number) => (scratch.length >= length ? scratch : (scratch
 
 async function serve({ job, resultAt }: WorkerRequest): Promise<WorkerReply> {
   const { sets, seed } = await setup!;
-  const result = await runJob(sets, seed, job, 0, resultAt === undefined ? undefined : reuse);
+  let result;
+  try {
+    result = await runJob(sets, seed, job, 0, resultAt === undefined ? undefined : reuse);
+  } finally {
+    decoding(-1, -1);
+  }
   if (resultAt === undefined || !('x' in result)) return { result };
   try {
     const written = writeSync(RESULT_FD, result.x, 0, result.x.byteLength, resultAt);
@@ -38,7 +71,7 @@ async function serve({ job, resultAt }: WorkerRequest): Promise<WorkerReply> {
 process.on('message', (msg: WorkerSetup | WorkerRequest) => {
   if (!setup) {
     const { specs, seed } = msg as WorkerSetup;
-    setup = Promise.resolve().then(() => ({ sets: specs.map(openSpec), seed }));
+    setup = Promise.resolve().then(() => ({ sets: specs.map((spec, k) => announcing(openSpec(spec), k)), seed }));
     setup.catch(() => {}); // answered to each job
     return;
   }

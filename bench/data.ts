@@ -67,11 +67,13 @@ export async function benchData(selected: (group: string, name: string) => boole
   const perEpoch = Math.floor(ds.length / batch);
   const steps = perEpoch * (quick ? 1 : 3);
   const results: DataResult[] = [];
-  const record = (name: string, images: number, ms: number, detail?: string) => {
-    const r = { group: 'data', name, ms: ms / images, imagesPerSec: (images * 1000) / ms, compileMs: 0, detail };
+  /** Records a case; `detail` says what its rate means beside the others'. */
+  const record = (name: string, images: number, ms: number, detail: (rate: number) => string | undefined = () => undefined) => {
+    const imagesPerSec = (images * 1000) / ms;
+    const r = { group: 'data', name, ms: ms / images, imagesPerSec, compileMs: 0, detail: detail(imagesPerSec) };
     results.push(r);
-    process.stderr.write(`  data           ${name.padEnd(56)} ${r.imagesPerSec.toFixed(1).padStart(8)} img/s${detail ? `  (${detail})` : ''}\n`);
-    return r.imagesPerSec;
+    process.stderr.write(`  data           ${name.padEnd(56)} ${imagesPerSec.toFixed(1).padStart(8)} img/s${r.detail ? `  (${r.detail})` : ''}\n`);
+    return imagesPerSec;
   };
   // What more workers give, against one (the pipeline's scaling), and what the trainer's loop
   // gets of the pipeline's rate (its look-ahead's bubbles).
@@ -95,8 +97,7 @@ export async function benchData(selected: (group: string, name: string) => boole
       const batches = new Prefetch((k) => maker.make(part(k), epoch(k)), 0, steps, SATURATED);
       const t0 = performance.now();
       for (let k = 0; k < steps; k++) maker.recycle(await batches.next());
-      const ms = performance.now() - t0;
-      pipelineRate = record(saturated, steps * batch, ms, scaling('saturated', workers, (steps * batch * 1000) / ms));
+      pipelineRate = record(saturated, steps * batch, performance.now() - t0, (rate) => scaling('saturated', workers, rate));
     }
     const loop = `train 224 S∈[256,512] b${batch}, ${workers} worker${workers > 1 ? 's' : ''}, trainer loop`;
     if (selected('data', loop)) {
@@ -104,10 +105,8 @@ export async function benchData(selected: (group: string, name: string) => boole
       const batches = new Prefetch((k) => maker.make(part(k), epoch(k)), 0, steps, LOOKAHEAD);
       const t0 = performance.now();
       for (let k = 0; k < steps; k++) maker.recycle(await batches.next()); // as the trainer does
-      const ms = performance.now() - t0;
-      const rate = (steps * batch * 1000) / ms;
-      const share = pipelineRate ? `${((100 * rate) / pipelineRate).toFixed(0)}% of ${SATURATED} ahead` : undefined;
-      record(loop, steps * batch, ms, [scaling('loop', workers, rate), share].filter(Boolean).join('; ') || undefined);
+      const share = (rate: number) => (pipelineRate ? `${((100 * rate) / pipelineRate).toFixed(0)}% of ${SATURATED} ahead` : undefined);
+      record(loop, steps * batch, performance.now() - t0, (rate) => [scaling('loop', workers, rate), share(rate)].filter(Boolean).join('; ') || undefined);
     }
     const val = `validation centre 224 at Q=384, ${workers} worker${workers > 1 ? 's' : ''}`;
     if (selected('data', val)) {
@@ -117,8 +116,7 @@ export async function benchData(selected: (group: string, name: string) => boole
       const batches = new Prefetch((k) => maker.centre(crops(k), 384, 224, { mean: IMAGENET_STATS.mean }), 0, valSteps, 1);
       const t0 = performance.now();
       for (let k = 0; k < valSteps; k++) maker.recycle(await batches.next());
-      const ms = performance.now() - t0;
-      record(val, valSteps * 64, ms, scaling('val', workers, (valSteps * 64 * 1000) / ms));
+      record(val, valSteps * 64, performance.now() - t0, (rate) => scaling('val', workers, rate));
     }
     await maker.close();
   }

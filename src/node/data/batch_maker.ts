@@ -151,6 +151,11 @@ export class BatchMaker {
     this.pump();
   }
 
+  /** True when batches are made here: no workers asked for (a closed pipeline refuses instead). */
+  private get onCallingThread(): boolean {
+    return this.pool.length === 0 && !this.broken;
+  }
+
   /** The workers' process ids (for monitoring; none when batches are made on the calling thread). */
   get pids(): number[] {
     return this.pool.map((w) => w.proc.pid!);
@@ -171,17 +176,18 @@ export class BatchMaker {
   /** These images decoded and, for our own sampling, rescaled to q (the test protocols); as stored when q is null. */
   async images(indices: ArrayLike<number>, q: number | null, norm: InputNorm = { mean: null }, set = 0): Promise<RawImage[]> {
     const job = (part: number[]): Job => ({ kind: 'images', set, indices: part, q, norm });
-    if (this.pool.length === 0 && !this.broken) return (await runJob(this.sets, this.seed, job(Array.from(indices)), 1)) as RawImage[];
+    if (this.onCallingThread) return (await runJob(this.sets, this.seed, job(Array.from(indices)), 1)) as RawImage[];
     const parts = await Promise.all(shards(indices, this.pool.length).map((part) => this.submit(job(part))));
     return (parts as RawImage[][]).flat();
   }
 
   /** A batch of `crop`² images, its parts made by all workers and read straight into place. */
   private async batch(indices: ArrayLike<number>, set: number, crop: number, job: (part: number[]) => Job): Promise<Batch> {
-    if (this.pool.length === 0 && !this.broken) return (await runJob(this.sets, this.seed, job(Array.from(indices)), 1)) as Batch;
+    if (this.onCallingThread) return (await runJob(this.sets, this.seed, job(Array.from(indices)), 1)) as Batch;
     const per = this.sets[set].channels * crop * crop;
-    const k = this.spare.findIndex((a) => a.length === indices.length * per);
-    const x = k >= 0 ? this.spare.splice(k, 1)[0] : new Float32Array(indices.length * per);
+    const length = indices.length * per;
+    const k = this.spare.findIndex((a) => a.length === length);
+    const x = k >= 0 ? this.spare.splice(k, 1)[0] : new Float32Array(length);
     const labels = new Int32Array(indices.length);
     let start = 0;
     const parts = shards(indices, this.pool.length).map((part) => {

@@ -48,6 +48,8 @@ const reply = (r: WorkerReply) => void process.send!(r);
 // A batch's pixels are written to the result file straight away, so one array serves every job
 // (a fresh one would be ~10 MB of new pages to fault in and clear each time).
 let scratch = new Float32Array(0);
+/** Why the result file had no room, once it had none: later batches go whole through the channel. */
+let noRoom: string | undefined;
 const reuse = (length: number) => (scratch.length >= length ? scratch : (scratch = new Float32Array(length))).subarray(0, length);
 
 async function serve({ job, resultAt }: WorkerRequest): Promise<WorkerReply> {
@@ -59,11 +61,13 @@ async function serve({ job, resultAt }: WorkerRequest): Promise<WorkerReply> {
     decoding(-1, -1);
   }
   if (resultAt === undefined || !('x' in result)) return { result };
+  if (noRoom) return { result, noRoom }; // not written again only to fail again
   try {
     const written = writeSync(RESULT_FD, result.x, 0, result.x.byteLength, resultAt);
     if (written !== result.x.byteLength) throw new Error(`${written} of ${result.x.byteLength} bytes written`);
   } catch (e) {
-    return { result, noRoom: `the shared-memory file for batches could not grow to ${((resultAt + result.x.byteLength) / 2 ** 20).toFixed(1)} MiB (${(e as Error).message})` };
+    noRoom = `the shared-memory file for batches could not grow to ${((resultAt + result.x.byteLength) / 2 ** 20).toFixed(1)} MiB (${(e as Error).message})`;
+    return { result, noRoom };
   }
   return { labels: result.labels };
 }

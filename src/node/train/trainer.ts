@@ -59,6 +59,10 @@ interface RunState {
  */
 export const LOOKAHEAD = 2;
 
+/** The run's datasets, as its input pipeline numbers them. */
+const TRAIN_SET = 0;
+const VAL_SET = 1;
+
 /** Trains a VGG with the paper's recipe: see TrainOptions. */
 export class Trainer {
   readonly model: Vgg;
@@ -145,7 +149,7 @@ export class Trainer {
 
   /** Trains until the epochs run out, the schedule finishes, maxSteps, or a stop request. */
   async run(): Promise<{ stoppedEarly: boolean; history: EpochRecord[] }> {
-    // The input pipeline's workers serve the training set (set 0) and the validation set (set 1).
+    // The input pipeline's workers serve the training set (TRAIN_SET) and the validation set (VAL_SET).
     const pipeline = new BatchMaker([this.train, this.val], null, this.o.seed, this.o.workers);
     try {
       return await this.runWith(pipeline);
@@ -157,7 +161,7 @@ export class Trainer {
   private async runWith(pipeline: BatchMaker): Promise<{ stoppedEarly: boolean; history: EpochRecord[] }> {
     const o = this.o;
     const st = this.state;
-    st.stats ??= await channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)), (indices) => pipeline.images(indices, null));
+    st.stats ??= await channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)), (indices) => pipeline.images(indices, null, undefined, TRAIN_SET));
     const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
     pipeline.augment = aug;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
@@ -195,7 +199,7 @@ export class Trainer {
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);
-        const batches = new Prefetch((k) => pipeline.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch), st.stepInEpoch, stepsPerEpoch, LOOKAHEAD);
+        const batches = new Prefetch((k) => pipeline.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch, TRAIN_SET), st.stepInEpoch, stepsPerEpoch, LOOKAHEAD);
         const t0 = performance.now();
         this.exchangeMs = 0;
         let images = 0;
@@ -238,7 +242,7 @@ export class Trainer {
         }
         const trainLoss = st.lossSum / Math.max(1, st.lossCount); // flushed at the epoch's last step
         const seconds = (performance.now() - t0) / 1000;
-        const rates = await evaluateCentreCrop(this.model, pipeline, 1, this.val.length, this.evalScale, this.preprocess, o.evalBatch, (done) =>
+        const rates = await evaluateCentreCrop(this.model, pipeline, VAL_SET, this.val.length, this.evalScale, this.preprocess, o.evalBatch, (done) =>
           this.emit({ kind: 'eval', epoch: st.epoch + 1, done, total: this.val.length }),
         );
         const lr = this.opt.lr;

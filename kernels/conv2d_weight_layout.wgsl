@@ -4,8 +4,10 @@
 // Each invocation writes one vec4 of a WT row: row c*KK + t is workgroup_id.y, so no index needs
 // a division (slow per lane on CPU adapters).
 // Baked: KS, FLIP.
-// The bound source starts at this launch's first W row (wOff); dOff4 is where its WT rows go (vec4s).
-struct LayoutParams { Cin: u32, Mp: u32, count: u32, mOff: u32, wOff: u32, dOff4: u32 }
+// A launch covers WT rows of channels cOff + c (the grid's y is one dimension, so long channel
+// ranges take several launches); dOff4 is where its WT rows go (vec4s). The forward binds all of
+// W's rows (cOff picks the column); the input gradient binds W rows from cOff on (cOff = 0 here).
+struct LayoutParams { Cin: u32, Mp: u32, count: u32, mOff: u32, cOff: u32, wOff: u32, dOff4: u32 }
 @group(0) @binding(0) var<uniform> L: LayoutParams;
 @group(0) @binding(1) var<storage, read> wsrc: array<f32>;
 @group(0) @binding(2) var<storage, read_write> wdst: array<vec4f>;
@@ -25,7 +27,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (FLIP) {
         v[e] = wsrc[L.wOff + (c * L.Cin + L.mOff + m) * KK + (KK - 1u - t)];
       } else {
-        v[e] = wsrc[L.wOff + ((L.mOff + m) * L.Cin + c) * KK + t];
+        v[e] = wsrc[L.wOff + ((L.mOff + m) * L.Cin + L.cOff + c) * KK + t];
       }
     }
   }

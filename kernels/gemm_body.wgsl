@@ -2,7 +2,8 @@
 //   C[m, n] = sum_k A[m, k] * B[k, n]
 // Each invocation owns a TM x TN block of C (TN a multiple of 4, accumulated as vec4 along n);
 // a workgroup of WG_X x WG_Y invocations owns (WG_Y*TM) x (WG_X*TN). workgroup_id.z splits K
-// into chunks of P.kChunk so long reductions spread over more workgroups (split-K).
+// into chunks of P.kChunk so long reductions spread over more workgroups (split-K); x and y may
+// come folded (gemm_grid.wgsl).
 // The including file provides: struct Params (first fields M, N, K, kChunk), binding P, and
 //   fn initTile(m0: u32, n0: u32)        per-invocation setup (e.g. pixel coordinates)
 //   fn beginK(k: u32)                    per-k setup shared by the loads below
@@ -11,10 +12,13 @@
 //   fn storeC(m: u32, n: u32, split: u32, v: f32)   called only for m < M, n < N
 const TN4 = TN / 4u;
 
+//#include gemm_grid.wgsl
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let n0 = (wg.x * WG_X + lid.x) * TN;
-  let m0 = (wg.y * WG_Y + lid.y) * TM;
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tile = gemmTile(wg, nwg, (P.M + WG_Y * TM - 1u) / (WG_Y * TM));
+  let n0 = (tile.x * WG_X + lid.x) * TN;
+  let m0 = (tile.y * WG_Y + lid.y) * TM;
   if (m0 >= P.M || n0 >= P.N) { return; }
   let kBegin = wg.z * P.kChunk;
   let kEnd = min(P.K, kBegin + P.kChunk);

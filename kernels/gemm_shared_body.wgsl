@@ -3,7 +3,7 @@
 // A 16x16 workgroup owns a 64x64 tile of C, 4x4 per invocation. Per step of 16 along k, the 256
 // invocations stage A[64 x 16] and B[16 x 64] in workgroup memory (4 values each, consecutive
 // invocations on consecutive m / n), then accumulate from there. workgroup_id.z splits K as in
-// gemm_body.wgsl. The including file provides Params (M, N, K, kChunk first), binding P and
+// gemm_body.wgsl; x and y may come folded (gemm_grid.wgsl). The including file provides Params (M, N, K, kChunk first), binding P and
 //   fn elemA(m: u32, k: u32) -> f32       any m < M, k < K
 //   fn elemB(k: u32, n: u32) -> f32       any k < K, n < N
 //   fn storeC(m: u32, n: u32, split: u32, v: f32)   called only for m < M, n < N
@@ -12,10 +12,14 @@ const SK = 16u;   // k per step
 var<workgroup> tileA: array<f32, SK * SB>;  // [k][m]
 var<workgroup> tileB: array<f32, SK * SB>;  // [k][n]
 
+//#include gemm_grid.wgsl
+
 @compute @workgroup_size(16, 16, 1)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m0 = wg.y * SB;
-  let n0 = wg.x * SB;
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let tile = gemmTile(wg, nwg, (P.M + SB - 1u) / SB);
+  let m0 = tile.y * SB;
+  let n0 = tile.x * SB;
+  if (n0 >= P.N) { return; }  // a tile of the fold's rounding (uniform across the workgroup)
   let kBegin = wg.z * P.kChunk;
   let kEnd = min(P.K, kBegin + P.kChunk);
   var acc: array<array<f32, 4>, 4>;

@@ -1,4 +1,4 @@
-// Strided matmul C = A·B (+ bias[n]) (ReLU) (+= C when ACCUMULATE): serves the fully-connected
+// Strided matmul C = (C when ACCUMULATE) + A·B (+ bias[n]) (ReLU): serves the fully-connected
 // layer's forward (X·Wᵀ), input gradient (dY·W) and weight gradient (dYᵀ·X) through strides,
 // and a weight larger than one binding through row-range launches.
 // Hooks for a GEMM body (loads, stores; the body is composed in at //#body by the launcher).
@@ -47,11 +47,13 @@ fn elemA(m: u32, k: u32) -> f32 { return A[P.aOff + m * P.aSm + k * P.aSk]; }
 fn elemB(k: u32, n: u32) -> f32 { return B[P.bOff + k * P.bSk + n * P.bSn]; }
 
 fn storeC(m: u32, n: u32, split: u32, v: f32) {
+  // Accumulate, then bias and ReLU: a product run in K chunks (ops/matmul.ts) adds its last
+  // chunk with the bias and ReLU of the whole.
+  let idx = P.cOff + m * P.cSm + n;
   var r = v;
+  if (ACCUMULATE) { r += C[idx]; }
   if (HAS_BIAS) { r += bias[P.biasOff + n]; }
   if (RELU) { r = max(r, 0.0); }
-  let idx = P.cOff + m * P.cSm + n;
-  if (ACCUMULATE) { r += C[idx]; }
   C[idx] = r;
 }
 

@@ -1,4 +1,4 @@
-// Strided matmul C = A·B (+ bias[n]) (ReLU) (+= C when ACCUMULATE) with 16-byte loads: every
+// Strided matmul C = (C when ACCUMULATE) + A·B (+ bias[n]) (ReLU) with 16-byte loads: every
 // load brings four values, so a TM x TN register block does TM*TN*4 FMAs per (TM + TN) loads
 // (16x16: 1024 FMAs per 32 loads). Gathers dominate on CPU adapters; this is what makes them fast.
 // Each operand is read as vec4 along its contiguous dimension:
@@ -23,10 +23,13 @@ struct Params {
 const TN4 = TN / 4u;
 const TM4 = TM / 4u;
 
+//#include gemm_grid.wgsl
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let n0 = (wg.x * WG_X + lid.x) * TN;
-  let m0 = (wg.y * WG_Y + lid.y) * TM;
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tile = gemmTile(wg, nwg, (P.M + WG_Y * TM - 1u) / (WG_Y * TM));
+  let n0 = (tile.x * WG_X + lid.x) * TN;
+  let m0 = (tile.y * WG_Y + lid.y) * TM;
   // No early return: lanes past the edge load clamped addresses and store nothing.
   let kBegin = wg.z * P.kChunk;
   let kEnd = min(P.K, kBegin + P.kChunk);
@@ -105,11 +108,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
         for (var c = 0u; c < 4u; c++) {
           let n = n0 + 4u * j + c;
           if (n < P.N) {
+            let idx = cBase + m * P.cSm + n;
             var r = acc[i][e][j][c];
+            if (ACCUMULATE) { r += C[idx]; }
             if (HAS_BIAS) { r += bias[P.biasOff + n]; }
             if (RELU) { r = max(r, 0.0); }
-            let idx = cBase + m * P.cSm + n;
-            if (ACCUMULATE) { r += C[idx]; }
             C[idx] = r;
           }
         }

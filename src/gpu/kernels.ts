@@ -100,11 +100,7 @@ const MAX_UNROLLED = 4 << 20;
  * Loops with a `break` or `continue` stay loops.
  */
 export function unrollLoops(name: string, code: string): string {
-  const values = new Map<string, number>();
-  for (const [, id, expr] of code.matchAll(/^\s*const (\w+) = ([^;]+);/gm)) {
-    const arith = expr.replace(/\b(\d+)u\b/g, '$1').replace(/\b[A-Za-z_]\w*\b/g, (w) => (values.has(w) ? String(values.get(w)) : 'NaN'));
-    if (/^[\d\s+\-*/()]+$/.test(arith)) values.set(id, Math.trunc(Function(`return (${arith});`)() as number));
-  }
+  const values = constValues(code);
   const bound = (b: string) => (/^\d+u$/.test(b) ? parseInt(b, 10) : values.get(b));
   const bodyEnd = (open: number) => {
     let depth = 0;
@@ -129,6 +125,49 @@ export function unrollLoops(name: string, code: string): string {
     code = code.slice(0, m.index) + copies + code.slice(close + 1);
     if (code.length > MAX_UNROLLED) throw new Error(`kernel ${name}: unrolled source exceeds ${MAX_UNROLLED} characters; use a smaller tile`);
   }
+}
+
+/** The integer value of an expression of literals and the `values` named, or undefined. */
+function evalInteger(expr: string, values: ReadonlyMap<string, number>): number | undefined {
+  const arith = expr.replace(/\b(\d+)u\b/g, '$1').replace(/\b[A-Za-z_]\w*\b/g, (w) => (values.has(w) ? String(values.get(w)) : 'NaN'));
+  return /^[\d\s+\-*/()]+$/.test(arith) ? Math.trunc(Function(`return (${arith});`)() as number) : undefined;
+}
+
+/** The integer `const`s of a kernel's source (baked constants and those computed from them). */
+function constValues(code: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const [, id, expr] of code.matchAll(/^\s*const (\w+) = ([^;]+);/gm)) {
+    const v = evalInteger(expr, values);
+    if (v !== undefined) values.set(id, v);
+  }
+  return values;
+}
+
+const SCALAR_BYTES: Record<string, number> = { f32: 4, u32: 4, i32: 4, f16: 2, vec2f: 8, vec4f: 16, vec2u: 8, vec4u: 16, vec2i: 8, vec4i: 16, 'vec4<f32>': 16, 'vec2<f32>': 8 };
+
+/**
+ * What an entry point asks of the adapter's workgroup limits: its workgroup size, and the
+ * workgroup memory of every `var<workgroup>` in the module (all of them: an upper bound for one
+ * entry). For checking a dispatch against a device's limits before any compiler sees it.
+ */
+export function workgroupFootprint(name: string, code: string, entry: string): { size: [number, number, number]; workgroupBytes: number } {
+  const values = constValues(code);
+  const attr = new RegExp(`@workgroup_size\\(([^)]*)\\)\\s*fn\\s+${entry}\\s*\\(`).exec(code);
+  if (!attr) throw new Error(`kernel ${name}: no @workgroup_size for entry point ${entry}`);
+  const dims = attr[1].split(',').map((e) => evalInteger(e.trim(), values));
+  if (dims.some((d) => d === undefined)) throw new Error(`kernel ${name}: workgroup size (${attr[1]}) is not a constant expression`);
+  const size = [dims[0]!, dims[1] ?? 1, dims[2] ?? 1] as [number, number, number];
+  const typeBytes = (t: string): number => {
+    t = t.trim();
+    if (t in SCALAR_BYTES) return SCALAR_BYTES[t];
+    const m = /^array<(.+),([^,>]+)>$/.exec(t);
+    const count = m ? evalInteger(m[2].trim(), values) : undefined;
+    if (!m || count === undefined) throw new Error(`kernel ${name}: cannot size workgroup type ${t}`);
+    return typeBytes(m[1]) * count;
+  };
+  let workgroupBytes = 0;
+  for (const [, type] of code.matchAll(/var<workgroup>\s+\w+\s*:\s*([^;]+);/g)) workgroupBytes += typeBytes(type);
+  return { size, workgroupBytes };
 }
 
 /**

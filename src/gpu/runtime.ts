@@ -2,8 +2,9 @@
 // command batching, uploads and read-backs, and turning GPU errors into thrown ones.
 import type { AdapterChoice } from './adapter_choice.js';
 import { host } from '../host.js';
+import { H100_LIMITS, limitsOnlyAdapter } from './limits_device.js';
 import { BufferPool } from './pool.js';
-import { kernelSource, type BakedConstants, type KernelFile, uniformFields } from './kernels.js';
+import { kernelSource, type BakedConstants, type KernelFile, uniformFields, workgroupFootprint } from './kernels.js';
 
 /** A slice of a storage buffer bound to one shader binding. `elemOffset` is added in-shader. */
 export interface BufferRange {
@@ -30,9 +31,22 @@ export interface Dispatch {
   /** Storage bindings, numbered from 1 in the shader (binding 0 is the uniform block). */
   buffers: BufferRange[];
   workgroups: [number, number?, number?];
+  /**
+   * The most loop iterations one invocation runs, all its loops together, where uniforms bound
+   * them (loops of baked length are left to the compiler to unroll); checked against loopLimit.
+   */
+  loop?: number;
   /** Op name and shapes, shown in any GPU error about this dispatch. */
   label: string;
 }
+
+/**
+ * Mesa's llvmpipe and lavapipe stop an invocation's loops, silently, after 65,535 iterations of
+ * all its loops together (one counter per shader, never reset); launchers keep `loop` within
+ * this, which leaves room for short loops of baked length that the compiler keeps as loops.
+ */
+export const MESA_LOOP_BUDGET = 65_000;
+const MESA_CUTS_LOOPS = /llvmpipe|lavapipe|softpipe/i;
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256
 const UNIFORM_ARENA_SLOTS = 512;
@@ -113,6 +127,15 @@ export class Runtime {
     return new Runtime(device, choice);
   }
 
+  /**
+   * A runtime over a device that has only `limits` (src/gpu/limits_device.ts): nothing runs on
+   * it, but a dry run (dryRun) of any code checks every dispatch and binding against them.
+   */
+  static limitsOnly(limits: Readonly<Record<string, number>> = H100_LIMITS, description = 'limits of an NVIDIA H100 (Vulkan), nothing runs'): Runtime {
+    const { device, choice } = limitsOnlyAdapter(limits, description);
+    return new Runtime(device, choice);
+  }
+
   get limits(): GPUSupportedLimits {
     return this.device.limits;
   }
@@ -132,6 +155,18 @@ export class Runtime {
   get maxWorkgroupsPerDim(): number {
     return this.device.limits.maxComputeWorkgroupsPerDimension;
   }
+  /**
+   * The most loop iterations one invocation may run (Dispatch.loop): MESA_LOOP_BUDGET on Mesa's
+   * CPU drivers, which cut longer loops short without an error; unbounded elsewhere.
+   */
+  get loopLimit(): number {
+    return this.loopLimitOverride ?? (MESA_CUTS_LOOPS.test(this.adapter.description) ? MESA_LOOP_BUDGET : Infinity);
+  }
+  /** Pretend the adapter runs at most `n` loop iterations per invocation (null restores its own). */
+  setLoopLimit(n: number | null): void {
+    this.loopLimitOverride = n;
+  }
+  private loopLimitOverride: number | null = null;
   /** How many workgroups it takes to keep the adapter busy; used to size split-K reductions. */
   get targetWorkgroups(): number {
     return this.adapter.isCpu ? 8 : 1024;
@@ -205,21 +240,28 @@ export class Runtime {
   }
 
   /**
-   * Runs `fn` without executing anything on the GPU: its dispatches only note the pipelines they
-   * would use (not compiled yet). For looking at what a function would run (precompile, tuneStep);
-   * `fn` must not read results or rely on what its kernels would have written.
+   * Runs `fn` without executing anything on the GPU: its dispatches are checked against the
+   * device's limits (throwing as they would) and only note the pipelines they would use (not
+   * compiled yet), and `dispatches` counts them. For looking at what a function would run
+   * (precompile, tuneStep, a check against a GPU's limits); `fn` must not read results or rely
+   * on what its kernels would have written.
    */
-  dryRun<T>(fn: () => T): { value: T; wanted: Map<string, { key: string; code: string; entry: string }> } {
+  dryRun<T>(fn: () => T): { value: T; wanted: Map<string, { key: string; code: string; entry: string }>; dispatches: number } {
     const wanted = new Map<string, { key: string; code: string; entry: string }>();
     this.flush();
     const outer = this.collecting;
+    const outerCount = this.dryDispatches;
     this.collecting = wanted;
+    this.dryDispatches = 0;
     try {
-      return { value: fn(), wanted };
+      const value = fn();
+      return { value, wanted, dispatches: this.dryDispatches };
     } finally {
       this.collecting = outer;
+      this.dryDispatches += outerCount;
     }
   }
+  private dryDispatches = 0;
 
   /** Record one compute dispatch into the current batch (submitted at the next flush). */
   dispatch(d: Dispatch): void {
@@ -230,11 +272,19 @@ export class Runtime {
     if (gx > maxWg || gy > maxWg || gz > maxWg) {
       throw new GpuError(`${d.label}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds the adapter's limit of ${maxWg} per dimension`);
     }
-    for (const r of d.buffers) this.checkOwned(r.buffer, d.label);
+    if ((d.loop ?? 0) > this.loopLimit) {
+      throw new GpuError(`${d.label}: an invocation of ${d.kernel} would loop ${d.loop} times, past the ${this.loopLimit} this adapter runs (Mesa's CPU drivers silently stop longer loops)`);
+    }
+    this.checkBindings(d);
     if (this.collecting) {
+      this.dryDispatches++;
       const entry = d.entry ?? 'main';
       const { key, code } = kernelSource(d.kernel, d.constants ?? {}, d.body);
-      if (!this.pipelines.has(`${key}#${entry}`)) this.collecting.set(`${key}#${entry}`, { key, code, entry });
+      const cacheKey = `${key}#${entry}`;
+      if (!this.pipelines.has(cacheKey) && !this.collecting.has(cacheKey)) {
+        this.checkFootprint(d, code, entry);
+        this.collecting.set(cacheKey, { key, code, entry });
+      }
       return;
     }
     if (this.uniformSlots === UNIFORM_ARENA_SLOTS) this.flush();
@@ -257,6 +307,33 @@ export class Runtime {
       e.ms += performance.now() - t0;
       e.count++;
       this.profile.set(key, e);
+    }
+  }
+
+  /** Each binding this device's, within the binding-size limit and offset alignment, and not too many. */
+  private checkBindings(d: Dispatch): void {
+    const l = this.limits;
+    if (d.buffers.length > l.maxStorageBuffersPerShaderStage) {
+      throw new GpuError(`${d.label}: ${d.buffers.length} storage bindings, more than the adapter's ${l.maxStorageBuffersPerShaderStage}`);
+    }
+    for (const r of d.buffers) {
+      this.checkOwned(r.buffer, d.label);
+      if (r.byteSize > l.maxStorageBufferBindingSize || r.byteOffset % l.minStorageBufferOffsetAlignment || r.byteOffset + r.byteSize > r.buffer.size) {
+        throw new GpuError(`${d.label}: a binding of ${fmtBytes(r.byteSize)} at byte ${r.byteOffset} of a ${fmtBytes(r.buffer.size)} buffer is outside the adapter's limits (${fmtBytes(l.maxStorageBufferBindingSize)} per binding, offsets in steps of ${l.minStorageBufferOffsetAlignment})`);
+      }
+    }
+  }
+
+  /** A pipeline's workgroup size and workgroup memory within the adapter's limits (checked once per pipeline). */
+  private checkFootprint(d: Dispatch, code: string, entry: string): void {
+    const f = workgroupFootprint(d.kernel, code, entry);
+    const l = this.limits;
+    const [x, y, z] = f.size;
+    if (x * y * z > l.maxComputeInvocationsPerWorkgroup || x > l.maxComputeWorkgroupSizeX || y > l.maxComputeWorkgroupSizeY || z > l.maxComputeWorkgroupSizeZ) {
+      throw new GpuError(`${d.label}: kernel ${d.kernel} runs workgroups of ${x}×${y}×${z}, beyond the adapter's ${l.maxComputeInvocationsPerWorkgroup} invocations (${l.maxComputeWorkgroupSizeX}×${l.maxComputeWorkgroupSizeY}×${l.maxComputeWorkgroupSizeZ})`);
+    }
+    if (f.workgroupBytes > l.maxComputeWorkgroupStorageSize) {
+      throw new GpuError(`${d.label}: kernel ${d.kernel} uses ${fmtBytes(f.workgroupBytes)} of workgroup memory, more than the adapter's ${fmtBytes(l.maxComputeWorkgroupStorageSize)}`);
     }
   }
 

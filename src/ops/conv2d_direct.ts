@@ -63,7 +63,7 @@ export function launchDirectConv(d: DirectConv): void {
       rt.dispatch({
         kernel: 'conv2d_weight_layout',
         constants: { KS, FLIP: d.flip },
-        uniforms: { Cin, Mp, count, mOff: d.flip ? m0 : 0, wOff: src.elemOffset, dOff4: dst.elemOffset / 4 },
+        uniforms: { Cin, Mp, count, mOff: d.flip ? m0 : 0, cOff: d.flip ? 0 : c0, wOff: src.elemOffset, dOff4: dst.elemOffset / 4 },
         buffers: [src, dst],
         workgroups: [Math.ceil(Mp / 4 / 64), rows * KK],
         label: `${d.label}: weight layout`,
@@ -86,6 +86,7 @@ export function launchDirectConv(d: DirectConv): void {
           uniforms: { M: count, C, H, W, Ho, Wo, blocksX, rowBlocks, blocks, mBlocks: Mp / TM, Mp4: Mp / 4, xOff: xr.elemOffset, wOff4: wr.elemOffset / 4, bOff: br.elemOffset, yOff: yr.elemOffset, yChannels: M, yChannelOff: m0 },
           buffers: [xr, wr, br, yr],
           workgroups: grid2d(Math.ceil((blocks * Mp) / TM / 64)),
+          loop: C,
           label: d.label,
         });
       } else {
@@ -96,6 +97,7 @@ export function launchDirectConv(d: DirectConv): void {
           uniforms: { M: count, C, N: n, blocks, mBlocks: Mp / TM, Mp4: Mp / 4, xOff4: xr.elemOffset / 4, wOff4: wr.elemOffset / 4, bOff: br.elemOffset, yOff: yr.elemOffset, yChannels: M, yChannelOff: m0 },
           buffers: [xr, wr, br, yr],
           workgroups: grid2d(Math.ceil((blocks * Mp) / TM / 64)),
+          loop: C,
           label: d.label,
         });
       }
@@ -132,12 +134,18 @@ export function launchGradWeight(label: string, dy: Tensor, x: Tensor, dw: Tenso
   }
   const ciBlocks = Math.ceil(Cin / TC);
   const items = Math.ceil(Cout / TM) * ciBlocks;
+  const segsX = tile.kind === 'rows' ? Math.ceil(Wo / tile.S) : 1;
+  const unitsPerImage = tile.kind === 'rows' ? Ho * segsX : 1; // what the splits share out
+  // Partials within a binding; an invocation loops once per unit of its chunk, so slices hold
+  // at most the images that `fit` chunks within the adapter's loop limit cover.
+  const fit = Math.max(1, Math.floor(maxChunkElems() / R) - 1);
+  const maxImages = Math.floor((fit * engine().rt.loopLimit) / unitsPerImage);
+  if (maxImages < 1) throw new OpError('conv2d backward', `one image's ${unitsPerImage} row segments are more than ${fit} split(s) can loop over on this adapter; use another variant`, { x: x.shape });
   forEachImageSlice('conv2d backward', N, [Cin * H * W, Cout * Ho * Wo], (n0, n) => {
-    const segsX = tile.kind === 'rows' ? Math.ceil(Wo / tile.S) : 1;
-    const units = tile.kind === 'rows' ? n * Ho * segsX : n; // what the splits share out
-    // Enough splits to keep the adapter busy, each a few units long, partials within a binding.
+    const units = n * unitsPerImage;
+    // Enough splits to keep the adapter busy, each a few units long and within the loop limit.
     const want = Math.ceil((rt.targetWorkgroups * 64) / items);
-    const splits = Math.max(1, Math.min(want, Math.floor(units / 4), 256, Math.floor(maxChunkElems() / R) - 1));
+    const splits = Math.min(fit, Math.max(1, Math.min(want, Math.floor(units / 4), 256), Math.ceil(units / rt.loopLimit)));
     const chunk = Math.ceil(units / splits);
     const used = Math.ceil(units / chunk);
     const part = used > 1 ? Tensor.empty([used, R], 'conv2d dW partials') : dw;
@@ -155,6 +163,7 @@ export function launchGradWeight(label: string, dy: Tensor, x: Tensor, dw: Tenso
         uniforms: { Cout, Cin, H, W, Ho, Wo, segsX, segs: units, segChunk: chunk, items, splits: used, ciBlocks, dyOff: dyr.elemOffset, xOff: xr.elemOffset, outOff: outr.elemOffset, bOutOff: boutr.elemOffset },
         buffers: [dyr, xr, outr, boutr],
         workgroups,
+        loop: chunk,
         label,
       });
     } else {
@@ -164,6 +173,7 @@ export function launchGradWeight(label: string, dy: Tensor, x: Tensor, dw: Tenso
         uniforms: { Cout, Cin, N: n, imgChunk: chunk, items, splits: used, ciBlocks, dyOff4: dyr.elemOffset / 4, xOff4: xr.elemOffset / 4, outOff: outr.elemOffset, bOutOff: boutr.elemOffset },
         buffers: [dyr, xr, outr, boutr],
         workgroups,
+        loop: chunk,
         label,
       });
     }
@@ -175,5 +185,5 @@ export function launchGradWeight(label: string, dy: Tensor, x: Tensor, dw: Tenso
       sumSplits(bpart!, used, Cout, db, 0, n0 > 0, `${label}: bias split sum`);
       bpart!.dispose();
     }
-  });
+  }, maxImages);
 }

@@ -4,7 +4,7 @@ import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import type { ConvForwardArgs, ConvGradInputArgs, ConvGradWeightArgs } from './conv2d_args.js';
-import { chooseSplits, type GemmBody, launchGemm } from './gemm.js';
+import { chooseSplits, type GemmBody, launchGemm, maxKChunk } from './gemm.js';
 import { forEachImageSlice, maxChunkElems } from './launch.js';
 import { sumAxes, sumSplits } from './reduce.js';
 
@@ -77,9 +77,14 @@ export function gemmConvGradWeight({ dy, x, dw, db, pad }: ConvGradWeightArgs, b
   const M = Cout;
   const Ncols = C * KS * KS;
   if (db) sumAxes(dy, N, Cout, Ho * Wo, 1, db);
+  // As many splits as keep the adapter busy and each invocation's loop within its limit, their
+  // partials within one binding: slices of fewer images where those cannot all hold.
+  const fit = Math.max(1, Math.floor(maxChunkElems() / (M * Ncols)) - 1);
+  const maxImages = Math.floor((fit * maxKChunk(body)) / (Ho * Wo));
+  if (maxImages < 1) throw new OpError('conv2d backward', `one image's ${Ho}×${Wo} pixels are a longer reduction than ${fit} split(s) of ${maxKChunk(body)} can hold on this adapter; use another variant or a smaller input`, { x: x.shape });
   forEachImageSlice('conv2d backward', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
     const K = n * Ho * Wo;
-    const splits = Math.min(chooseSplits(M, Ncols, K, body.tile(M, Ncols)), Math.max(1, Math.floor(rt.maxBindingElems / (M * Ncols)) - 1));
+    const splits = Math.min(chooseSplits(M, Ncols, K, body), fit);
     const part = splits > 1 ? Tensor.empty([splits, M, Ncols], 'conv2d dW partials') : dw;
     const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
     const xr = rt.range(x.buffer, n0 * C * H * W, n * C * H * W);
@@ -100,5 +105,5 @@ export function gemmConvGradWeight({ dy, x, dw, db, pad }: ConvGradWeightArgs, b
       sumSplits(part, used, M * Ncols, dw, 0, n0 > 0, `conv2d weight-gradient split-K sum ${dw}`);
       part.dispose();
     }
-  });
+  }, maxImages);
 }

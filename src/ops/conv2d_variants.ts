@@ -11,7 +11,7 @@ import { engine } from '../engine.js';
 import type { ConvForwardArgs, ConvGradInputArgs, ConvGradWeightArgs, ConvProblem } from './conv2d_args.js';
 import { directFits, launchDirectConv, launchGradWeight } from './conv2d_direct.js';
 import { gemmConvForward, gemmConvGradInput, gemmConvGradWeight } from './conv2d_gemm.js';
-import { GEMM_BODIES, type GemmBody } from './gemm.js';
+import { GEMM_BODIES, type GemmBody, maxKChunk } from './gemm.js';
 import { maxChunkElems } from './launch.js';
 import { applicable, type Pass, type Variant } from './variants.js';
 
@@ -60,8 +60,9 @@ function rowSizes(outW: number, inW: number, max: number, count: number): number
  * 4 rows load each input row once for up to 3 output rows), whole-plane tiles, and a GEMM per body.
  */
 function slidingTable<A>(pass: 'conv_forward' | 'conv_grad_input', launch: { direct: (tile: Parameters<typeof launchDirectConv>[0]['tile'], a: A) => void; gemm: (a: A, body: GemmBody) => void }): Array<ConvVariant<A>> {
-  // A block of TM output channels' rearranged weights must fit one binding.
-  const weightsFit = (g: Geometry, TM: number) => TM * g.inC * g.KS * g.KS <= maxChunkElems();
+  // A block of TM output channels' rearranged weights must fit one binding, and an invocation's
+  // loop over the input channels the adapter's loop limit.
+  const weightsFit = (g: Geometry, TM: number) => TM * g.inC * g.KS * g.KS <= maxChunkElems() && g.inC <= engine().rt.loopLimit;
   // Blocks of 4 rows only for kernels up to 3×3: larger ones take seconds to compile unrolled.
   const widths4 = (g: Geometry) => (g.KS <= 3 ? [...new Set([8, ...rowSizes(g.outW, g.inW, 8, 1)])] : []);
   const widths1 = (g: Geometry) => rowSizes(g.outW, g.inW, 16, 2);
@@ -97,8 +98,12 @@ function slidingTable<A>(pass: 'conv_forward' | 'conv_grad_input', launch: { dir
   const gemms = GEMM_BODIES.map(
     (body): ConvVariant<A> => ({
       name: body.name,
-      // The input gradient's GEMM binds the whole weight at once.
-      applies: (p) => body.applies() && (pass !== 'conv_grad_input' || p.w.reduce((s, d) => s * d, 1) <= maxChunkElems()),
+      // The input gradient's GEMM binds the whole weight at once; neither pass splits K, so one
+      // invocation's loop runs all of it.
+      applies: (p) => {
+        const g = geometry(pass, p);
+        return body.applies() && g.inC * g.KS * g.KS <= maxKChunk(body) && (pass !== 'conv_grad_input' || p.w.reduce((s, d) => s * d, 1) <= maxChunkElems());
+      },
       rank: (p) => {
         const g = geometry(pass, p);
         return familyBase(g, 'gemm') + body.rank(g.cpu);

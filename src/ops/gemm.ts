@@ -26,6 +26,8 @@ export interface GemmBody {
   /** Its place in a pass's default order (lower first) on a CPU-like adapter or a GPU. */
   rank(cpu: boolean): number;
   tile(M: number, N: number): GemmTile;
+  /** Loop iterations one invocation runs for a K chunk this long (Dispatch.loop). */
+  loopIterations(kChunk: number): number;
 }
 
 /** The workgroup-memory tile. */
@@ -40,10 +42,25 @@ export function sharedGemmFits(): boolean {
 /** The GEMM bodies, one row each. */
 export const GEMM_BODIES: readonly GemmBody[] = [
   // Register tiles: what CPU adapters' compilers keep in registers; everywhere.
-  { name: 'gemm-reg', file: 'gemm_body', applies: () => true, rank: (cpu) => (cpu ? 0 : 1), tile: chooseTile },
-  // Tiles staged in workgroup memory: GPUs.
-  { name: 'gemm-wg', file: 'gemm_shared_body', applies: sharedGemmFits, rank: (cpu) => (cpu ? 1 : 0), tile: () => SHARED_TILE },
+  { name: 'gemm-reg', file: 'gemm_body', applies: () => true, rank: (cpu) => (cpu ? 0 : 1), tile: chooseTile, loopIterations: (k) => k },
+  // Tiles staged in workgroup memory: GPUs. A step of 16 along k runs the staging loop (4) and
+  // the loop over the 16 (llvmpipe keeps both as loops; measured ~18–19 iterations per step).
+  { name: 'gemm-wg', file: 'gemm_shared_body', applies: sharedGemmFits, rank: (cpu) => (cpu ? 1 : 0), tile: () => SHARED_TILE, loopIterations: (k) => Math.ceil(k / 16) * 21 },
 ];
+
+/** The longest K one invocation of `body` may reduce over within the adapter's loop limit. */
+export function maxKChunk(body: GemmBody): number {
+  const limit = engine().rt.loopLimit;
+  if (limit === Infinity) return Infinity;
+  // The largest k whose loop fits (loopIterations grows with k, at least 1 per 16).
+  let [lo, hi] = [1, limit * 16];
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (body.loopIterations(mid) <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
 
 const WG_INVOCATIONS = 64;
 
@@ -80,16 +97,30 @@ export interface GemmLaunch {
   constants: BakedConstants;
 }
 
-/** How many K-splits keep the adapter busy for an M×N output with a K-long reduction. */
-export function chooseSplits(M: number, N: number, K: number, tile: GemmTile): number {
-  const [gx, gy] = gemmGrid(M, N, tile);
-  const want = Math.ceil(engine().rt.targetWorkgroups / (gx * gy));
-  return Math.max(1, Math.min(want, Math.floor(K / 256), 64));
+/**
+ * How many K-splits keep the adapter busy for an M×N output with a K-long reduction, and at least
+ * enough that no invocation's loop passes the adapter's limit.
+ */
+export function chooseSplits(M: number, N: number, K: number, body: GemmBody): number {
+  const [tilesN, tilesM] = gemmTiles(M, N, body.tile(M, N));
+  const want = Math.ceil(engine().rt.targetWorkgroups / (tilesN * tilesM));
+  return Math.max(1, Math.min(want, Math.floor(K / 256), 64), Math.ceil(K / maxKChunk(body)));
 }
 
-function gemmGrid(M: number, N: number, t: GemmTile): [number, number] {
+/** Output tiles along n and m. */
+function gemmTiles(M: number, N: number, t: GemmTile): [number, number] {
   if (t.shared) return [Math.ceil(N / 64), Math.ceil(M / 64)];
   return [Math.ceil(N / (t.TN * t.WG_X)), Math.ceil(M / (t.TM * t.WG_Y))];
+}
+
+/**
+ * The grid for tilesN × tilesM output tiles (× z): tiles along n that one dimension cannot hold
+ * are folded into y (kernels/gemm_grid.wgsl unfolds them). A 224² layer at batch 256 has 200,704
+ * tiles of 64 pixels; a grid dimension holds 65,535.
+ */
+export function gemmGrid(tilesN: number, tilesM: number, z: number): [number, number, number] {
+  const fold = Math.ceil(tilesN / engine().rt.maxWorkgroupsPerDim);
+  return [Math.ceil(tilesN / fold), tilesM * fold, z];
 }
 
 /** Launches one GEMM; returns how many K-splits it used. */
@@ -97,14 +128,15 @@ export function launchGemm(g: GemmLaunch): number {
   const tile = g.body.tile(g.M, g.N);
   const splits = g.splits ?? 1;
   const kChunk = Math.ceil(g.K / splits);
-  const [gx, gy] = gemmGrid(g.M, g.N, tile);
+  const [tilesN, tilesM] = gemmTiles(g.M, g.N, tile);
   engine().rt.dispatch({
     kernel: g.kernel,
     body: g.body.file,
     constants: { ...g.constants, TM: tile.TM, TN: tile.TN, WG_X: tile.WG_X, WG_Y: tile.WG_Y },
     uniforms: { M: g.M, N: g.N, K: g.K, kChunk, ...g.uniforms },
     buffers: g.buffers,
-    workgroups: [gx, gy, Math.ceil(g.K / kChunk)],
+    workgroups: gemmGrid(tilesN, tilesM, Math.ceil(g.K / kChunk)),
+    loop: g.body.loopIterations(kChunk),
     label: g.label,
   });
   return Math.ceil(g.K / kChunk);

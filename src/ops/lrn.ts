@@ -54,6 +54,7 @@ export function lrn(x: Tensor, options: LrnOptions = {}): Tensor {
         uniforms: { n: columns, C, HW, xOff: xr.elemOffset, yOff: outr.elemOffset, dyOff: dyr?.elemOffset ?? 0, dxOff: outr.elemOffset, K: o.k, alpha: alphaEff, beta: o.beta },
         buffers: dyr ? [xr, dyr, outr] : [xr, outr],
         workgroups: gridFor(columns),
+        loop: C + o.size, // one walk over the channels of a pixel
         label: `lrn ${entry} ${x}`,
       });
     });

@@ -4,7 +4,7 @@ import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { GEMM_BODIES, type GemmBody, launchGemm, workgroupShape } from './gemm.js';
+import { GEMM_BODIES, type GemmBody, gemmGrid, launchGemm, maxKChunk, workgroupShape } from './gemm.js';
 import { applicable, chooseVariant, type Variant, variantNamed } from './variants.js';
 
 /** A matrix operand: element (i, j) is at tensor[start + i·s0 + j·s1], covering `count` elements from start. */
@@ -56,7 +56,8 @@ export const GEMM_TABLE: ReadonlyArray<Variant<StridedMatmul, StridedMatmul>> = 
   ...([[8, 8, false], [16, 16, false], [32, 8, false], [8, 8, true], [16, 16, true]] as const).map(
     ([TM, TN, unrolled], k): Variant<StridedMatmul, StridedMatmul> => ({
       name: `vec4-m${TM}n${TN}${unrolled ? '-unrolled' : ''}`,
-      applies: (p) => vec4Layout(p) !== null && (!unrolled || engine().rt.adapter.featureLevel === 'core'),
+      // One invocation loops over all of K, four at a time.
+      applies: (p) => vec4Layout(p) !== null && (!unrolled || engine().rt.adapter.featureLevel === 'core') && p.K / 4 <= engine().rt.loopLimit,
       rank: () => k,
       launch: (p) => launchVec4(p, TM, TN, unrolled),
     }),
@@ -120,14 +121,33 @@ function launchVec4(p: StridedMatmul, TM: number, TN: number, unrolled: boolean)
     constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags, ...(unrolled ? { UNROLL: true } : {}) },
     uniforms: { M: p.M, N: p.N, K: p.K, kChunk: p.K, ...uniforms, cSplit: 0 },
     buffers,
-    workgroups: [Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1],
+    workgroups: gemmGrid(Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1),
+    loop: p.K / 4,
     label: p.label,
   });
 }
 
+/**
+ * On a GEMM body; a K longer than one invocation may loop over (on this adapter) runs in K
+ * chunks that accumulate into C, the bias and ReLU applied with the last (kernels/matmul.wgsl).
+ */
 function launchOnBody(p: StridedMatmul, body: GemmBody): void {
-  const { buffers, flags, uniforms } = operands(p);
-  launchGemm({ kernel: 'matmul', body, label: p.label, M: p.M, N: p.N, K: p.K, uniforms, buffers, constants: flags });
+  const step = maxKChunk(body);
+  for (let k0 = 0; k0 < p.K; k0 += step) {
+    const K = Math.min(step, p.K - k0);
+    const last = k0 + K === p.K;
+    const chunk: StridedMatmul = {
+      ...p,
+      K,
+      a: { ...p.a, start: p.a.start + k0 * p.a.s1, count: p.a.count - k0 * p.a.s1 },
+      b: { ...p.b, start: p.b.start + k0 * p.b.s0, count: p.b.count - k0 * p.b.s0 },
+      bias: last ? p.bias : undefined,
+      relu: last && p.relu,
+      accumulate: p.accumulate || k0 > 0,
+    };
+    const { buffers, flags, uniforms } = operands(chunk);
+    launchGemm({ kernel: 'matmul', body, label: p.label, M: p.M, N: p.N, K, uniforms, buffers, constants: flags });
+  }
 }
 
 /** Row-major operand covering a whole [rows, cols] tensor (transposed: element (i, j) = t[j, i]). */

@@ -6,6 +6,8 @@ import { Tensor } from '../tensor.js';
 import { forEachImageSlice, grid2d, gridFor } from './launch.js';
 
 const SERIAL_SUM_MAX = 4096;
+/** Iterations of sum_axes' tree reduction over a 256-wide workgroup. */
+const TREE_STEPS = 8;
 
 /**
  * out[r] = scale · Σ_{o,i} x[o, r, i] for x viewed as [outer, R, inner]. Writes into `out`
@@ -16,6 +18,9 @@ export function sumAxes(x: Tensor, outer: number, R: number, inner: number, scal
   const y = out ?? Tensor.empty([R], 'sum');
   if (y.size !== R) throw new OpError('sumAxes', `output must have ${R} elements`, { out: y.shape });
   const rt = engine().rt;
+  // A workgroup's lanes each loop over every 256th of a slice's count·inner values.
+  const maxImages = Math.floor((256 * (rt.loopLimit - TREE_STEPS)) / inner);
+  if (maxImages < 1) throw new OpError('sumAxes', `rows of ${inner} values are longer than one workgroup can sum within this adapter's loop limit`, { x: x.shape });
   forEachImageSlice('sumAxes', outer, [R * inner], (first, count) => {
     const xr = rt.range(x.buffer, first * R * inner, count * R * inner);
     const yr = rt.range(y.buffer, 0, R);
@@ -28,9 +33,10 @@ export function sumAxes(x: Tensor, outer: number, R: number, inner: number, scal
       uniforms: { R, inner, outer: count, xOff: xr.elemOffset, outOff: yr.elemOffset, scale },
       buffers: [xr, yr],
       workgroups: serial ? gridFor(R) : grid2d(R),
+      loop: serial ? count * (inner + 1) : Math.ceil((count * inner) / 256) + TREE_STEPS,
       label: `sumAxes ${x} as [${outer}, ${R}, ${inner}]`,
     });
-  });
+  }, maxImages);
   return y;
 }
 
@@ -49,6 +55,7 @@ export function sumInner(x: Tensor, rows: number, inner: number, scale: number, 
       uniforms: { R: count, inner, outer: 1, xOff: xr.elemOffset, outOff: yr.elemOffset, scale },
       buffers: [xr, yr],
       workgroups: grid2d(count),
+      loop: Math.ceil(inner / 256) + TREE_STEPS,
       label: `sumInner ${x} as [${rows}, ${inner}]`,
     });
   });
@@ -67,6 +74,7 @@ export function sumSplits(part: Tensor, splits: number, R: number, out: Tensor, 
     uniforms: { R, inner: 1, outer: splits, xOff: pr.elemOffset, outOff: yr.elemOffset, scale: 1 },
     buffers: [pr, yr],
     workgroups: gridFor(R),
+    loop: splits,
     label,
   });
 }

@@ -32,6 +32,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): 
     uniforms: { B, C, xOff: lr.elemOffset },
     buffers: [lr, whole(labelT), whole(rowLoss), whole(lse)],
     workgroups: grid2d(B),
+    loop: 2 * (Math.ceil(C / 256) + 8), // two passes over a row's classes, each with a tree reduction
     label: `softmaxCrossEntropy ${logits}`,
   });
   const loss = sumAxes(rowLoss, 1, 1, B, 1 / B);

@@ -113,6 +113,7 @@ function readSetting(): void {
 export function chooseVariantName(pass: Pass, shape: string, candidates: readonly string[], job?: TuneJob): string {
   if (listening && job && !listening.has(`${pass} ${shape}`)) listening.set(`${pass} ${shape}`, { pass, shape, candidates, job });
   readSetting();
+  if (candidates.length === 0) throw new OpError(pass, `no kernel variant runs ${shape} within this adapter's limits (${engine().rt.describe()}); use a smaller layer`);
   const f = forced.get(pass);
   if (f !== undefined) {
     if (!candidates.includes(f)) throw new OpError(pass, `forced variant "${f}" does not apply to ${shape}; variants that do: ${candidates.join(', ')}`);
@@ -146,7 +147,7 @@ const applicableMemo = new WeakMap<object, Map<string, unknown[]>>();
 
 /**
  * The entries of `table` that apply to `p`, the default first. With `memoKey` — a string naming
- * everything the rows' rules read from `p` — the answer is kept per adapter and binding limit (an
+ * everything the rows' rules read from `p` — the answer is kept per adapter, binding and loop limit (an
  * op asks on every call; the rules cost tens of µs).
  */
 export function applicable<P, A>(table: readonly Variant<P, A>[], p: P, memoKey?: string): Array<Variant<P, A>> {
@@ -160,7 +161,7 @@ export function applicable<P, A>(table: readonly Variant<P, A>[], p: P, memoKey?
   let memo = applicableMemo.get(table);
   if (!memo) applicableMemo.set(table, (memo = new Map()));
   const rt = engine().rt;
-  const key = `${adapterKey()}|${rt.maxBindingBytes}|${memoKey}`;
+  const key = `${adapterKey()}|${rt.maxBindingBytes}|${rt.loopLimit}|${memoKey}`;
   let hit = memo.get(key) as Array<Variant<P, A>> | undefined;
   if (!hit) memo.set(key, (hit = list()));
   return hit;

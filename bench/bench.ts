@@ -1,6 +1,7 @@
-// `npm run bench [-- --filter TEXT] [--json FILE] [--quick] [--variants pass=variant,…] [--verbose]`: kernel throughput per kernel and per
-// VGG layer shape, whole training steps, and the input pipeline, on whatever adapter the engine picks. Speed is judged
-// by ratios within one run (a conv pass against our own GEMM), since the machines are shared.
+// `npm run bench [-- --filter TEXT] [--json FILE] [--quick | --smoke] [--variants pass=variant,…] [--verbose]`: kernel throughput
+// per kernel and per VGG layer shape, whole training steps, and the input pipeline, on whatever adapter the engine picks. Speed
+// is judged by ratios within one run (a conv pass against our own GEMM), since the machines are shared. `--smoke` runs one small
+// case of every group once, untuned (each shape's default variant): CI's check that the bench runs, not a measurement.
 import { writeFileSync } from 'node:fs';
 import { backward, init, matmul, noGrad, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/node/index.js';
 import { conv2d } from '../src/ops/conv2d.js';
@@ -42,10 +43,12 @@ const filter = flag('filter');
 // `--json` alone prints JSON instead of the table; `--json FILE` writes it to FILE as well.
 const jsonFlag = args.includes('--json');
 const jsonFile = flag('json')?.startsWith('--') ? undefined : flag('json');
-const quick = args.includes('--quick');
+const smoke = args.includes('--smoke');
+const quick = smoke || args.includes('--quick');
 if (args.includes('--verbose')) process.env.VGGPU_VERBOSE = '1'; // Dawn's own start-up messages
 if (flag('variants')) forceVariants(flag('variants')!);
-const budgetMs = quick ? 300 : 1200;
+const budgetMs = smoke ? 0 : quick ? 300 : 1200;
+const minRuns = smoke ? 1 : 3;
 
 const e = await init();
 const rt = e.rt;
@@ -80,7 +83,7 @@ async function time(group: string, name: string, fn: () => Tensor | Tensor[] | v
     dispose(fn());
     await rt.sync();
     times.push(performance.now() - t0);
-  } while ((performance.now() - start < budgetMs || times.length < 3) && times.length < 200);
+  } while ((performance.now() - start < budgetMs || times.length < minRuns) && times.length < 200);
   times.sort((a, b) => a - b);
   const ms = times[times.length >> 1];
   // After tuning, the chosen pipeline is already compiled: report what compiling it cost then.
@@ -97,7 +100,8 @@ async function time(group: string, name: string, fn: () => Tensor | Tensor[] | v
 const rand = (n: number, s = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s) * 0.5);
 const T = (shape: number[], s = 1) => Tensor.from(rand(shape.reduce((a, b) => a * b, 1), s), shape);
 
-process.stderr.write(`adapter: ${rt.describe()}\n`);
+const mode = rt.adapter.toggles.length ? `release (Dawn toggles: ${rt.adapter.toggles.join(', ')}; VGGPU_SAFE=1 keeps Dawn's safety transforms)` : "safe (Dawn's safety transforms on)";
+process.stderr.write(`adapter: ${rt.describe()}\nmode: ${mode}\n`);
 
 // The ×GEMM reference: 1024³ GEMM GFLOPS, sampled again before each group of cases, since the
 // machine's load drifts during a run; ratios use the median of the samples.
@@ -119,16 +123,16 @@ async function sampleGemm(): Promise<void> {
 // GEMM: 1024³ and the FC shapes (batch 32).
 {
   const g1024 = { M: 1024, N: 1024, K: 1024, aAlongK: true, bAlongN: true };
-  await tuneGemm([g1024]);
+  if (!smoke) await tuneGemm([g1024]);
   const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(gemmA, gemmB)), { flops: 2 * 1024 ** 3 }, gemmVariantOf(g1024));
   if (r?.gflops) gemmSamples.push(r.gflops);
   for (const [B, IN, OUT] of [[32, 25088, 4096], [32, 4096, 4096], [32, 4096, 1000], [32, 128, 1024], [32, 1024, 1024]]) {
-    if (quick && IN === 25088) continue;
+    if ((quick && IN === 25088) || (smoke && IN !== 128)) continue;
     const x = T([B, IN]);
     const w = T([OUT, IN], 3);
     const bias = T([OUT], 4);
     const fc = { M: B, N: OUT, K: IN, aAlongK: true, bAlongN: false };
-    if (selected('gemm', `FC ${B}×${IN}→${OUT}`)) await tuneGemm([fc]);
+    if (!smoke && selected('gemm', `FC ${B}×${IN}→${OUT}`)) await tuneGemm([fc]);
     await time('gemm', `FC ${B}×${IN}→${OUT}`, () => noGrad(() => linear(x, w, bias)), { flops: 2 * B * IN * OUT }, gemmVariantOf(fc));
     [x, w, bias].forEach((t) => t.dispose());
   }
@@ -147,7 +151,7 @@ for (const s of quick ? settings.slice(2) : settings) {
     for (const l of planLayers(resolveConfig({ net, inputSize: s.size, width: s.width }))) {
       if (l.kind !== 'conv') continue;
       const key = `${l.inChannels}→${l.outChannels} k${l.kernel} ${l.size}²`;
-      if (seen.has(key)) continue;
+      if (seen.has(key) || (smoke && seen.size === 2)) continue;
       seen.add(key);
       const x = T([s.batch, l.inChannels, l.size, l.size]);
       const w = T([l.outChannels, l.inChannels, l.kernel, l.kernel], 2);
@@ -159,7 +163,7 @@ for (const s of quick ? settings.slice(2) : settings) {
       // Time the variant the engine picks for this shape: tune it first (cached per adapter).
       const pick = async (pass: ConvPass, name: string) => {
         if (!selected(group, name)) return undefined;
-        await tuneConv([{ x: x.shape, w: w.shape, pad }], [pass]);
+        if (!smoke) await tuneConv([{ x: x.shape, w: w.shape, pad }], [pass]);
         const { shape, candidates } = convVariants(pass, x.shape, w.shape, pad);
         return variantOf(pass, shape, candidates);
       };
@@ -193,7 +197,7 @@ for (const s of quick ? settings.slice(2) : settings) {
 
 // Whole training steps: forward + backward + SGD update.
 const stepCases: Array<{ net: NetName; size: number; batch: number; width: number }> = [
-  ...NET_NAMES.map((net) => ({ net, size: 32, batch: 32, width: 0.25 })),
+  ...(smoke ? ['A' as NetName] : NET_NAMES).map((net) => ({ net, size: 32, batch: 32, width: 0.25 })),
   ...(quick ? [] : [{ net: 'A' as NetName, size: 224, batch: 1, width: 1 }, { net: 'E' as NetName, size: 224, batch: 1, width: 1 }]),
 ];
 await sampleGemm();
@@ -212,7 +216,7 @@ for (const c of stepCases) {
     opt.zeroGrad();
     return loss;
   };
-  await tuneStep(() => step().dispose());
+  if (!smoke) await tuneStep(() => step().dispose());
   await time('step', name, step, { flops: 3 * 2 * macs * c.batch, images: c.batch });
   model.dispose();
   opt.dispose();
@@ -220,10 +224,10 @@ for (const c of stepCases) {
 }
 
 // The input pipeline (no GPU work): images/s of training batches, validation crops, decoding.
-results.push(...(await benchData(selected, quick)));
+results.push(...(await benchData(selected, smoke ? 'smoke' : quick ? 'quick' : 'full')));
 
 // Data parallelism: whole steps at 1 and 2 devices, and the gradient all-reduce alone.
-results.push(...(await benchDevices(selected, quick)));
+results.push(...(await benchDevices(selected, smoke ? 'smoke' : quick ? 'quick' : 'full')));
 
 // Ratios to the GEMM reference (conv passes and whole steps).
 await sampleGemm();
@@ -237,11 +241,12 @@ const head = ['group', 'case', 'variant', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GE
 const body = results.map((r) => [r.group, r.name, r.variant ?? '', r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0), r.detail ?? '']);
 const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
 const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i < 9 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
-const json = JSON.stringify({ adapter: rt.describe(), date: new Date().toISOString(), gemmReference: { gflops: gemmRef, samples: gemmSamples }, results }, null, 2) + '\n';
+const json = JSON.stringify({ adapter: rt.describe(), dawnToggles: rt.adapter.toggles, date: new Date().toISOString(), gemmReference: { gflops: gemmRef, samples: gemmSamples }, results }, null, 2) + '\n';
 if (jsonFile) writeFileSync(jsonFile, json);
 if (jsonFlag && !jsonFile) process.stdout.write(json);
 else {
   console.log(`adapter: ${rt.describe()}`);
+  console.log(`mode: ${mode}`);
   console.log(refLine);
   console.log([line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n'));
 }

@@ -57,9 +57,13 @@ async function jpegFolder(n: number): Promise<string> {
 /** Batches requested ahead for the pipeline's own rate (the trainer asks for LOOKAHEAD). */
 const SATURATED = 4;
 
-export async function benchData(selected: (group: string, name: string) => boolean, quick: boolean): Promise<DataResult[]> {
+/** How much of the bench runs: everything, a quick subset, or one small case per group (smoke). */
+export type BenchSize = 'full' | 'quick' | 'smoke';
+
+export async function benchData(selected: (group: string, name: string) => boolean, size: BenchSize): Promise<DataResult[]> {
   if (!['train', 'validation', 'decode'].some((k) => selected('data', k))) return [];
-  const n = quick ? 96 : 256;
+  const quick = size !== 'full';
+  const n = size === 'smoke' ? 64 : quick ? 96 : 256;
   const ds = new ImageFolderDataset(await jpegFolder(n), 'train');
   const aug: AugmentOptions = { crop: 224, scale: [256, 512], flip: true, colorShift: 0.1, subtractMean: true, stats: IMAGENET_STATS };
   const batch = 32;
@@ -83,11 +87,13 @@ export async function benchData(selected: (group: string, name: string) => boole
     return workers > 1 && oneWorker[kind] ? `×${(rate / oneWorker[kind]).toFixed(2)} of 1 worker` : undefined;
   };
   const cores = availableParallelism();
-  for (const workers of [...new Set([1, 2, cores].filter((w) => w <= Math.max(2, cores)))]) {
-    const orders = Array.from({ length: Math.ceil(steps / perEpoch) }, (_, e) => epochOrder(ds.length, 1, e));
+  for (const workers of size === 'smoke' ? [2] : [...new Set([1, 2, cores].filter((w) => w <= Math.max(2, cores)))]) {
+    // Each epoch's order as first asked for (the warm-up may ask past the timed epochs).
+    const orders = new Map<number, Int32Array>();
+    const order = (e: number) => orders.get(e) ?? orders.set(e, epochOrder(ds.length, 1, e)).get(e)!;
     const maker = new BatchMaker(ds, aug, 1, workers);
     const epoch = (k: number) => Math.floor(k / perEpoch);
-    const part = (k: number) => orders[epoch(k)].subarray((k % perEpoch) * batch, ((k % perEpoch) + 1) * batch);
+    const part = (k: number) => order(epoch(k)).subarray((k % perEpoch) * batch, ((k % perEpoch) + 1) * batch);
     // Workers started, and each through a few parts (their JIT warm), before anything is timed.
     await Promise.all([0, 1, 2, 3].map((k) => maker.make(part(k), 0)));
     // Always more work queued than the workers can take: the pipeline's own rate.
@@ -126,8 +132,9 @@ export async function benchData(selected: (group: string, name: string) => boole
     for (const f of files) await readImage(f);
     record('decode only, libvips (sharp), 1 thread', files.length, performance.now() - t0);
     t0 = performance.now();
-    for (const f of files.slice(0, 48)) decodeImage(f);
-    record('decode only, jpeg-js (the fallback), 1 thread', 48, performance.now() - t0);
+    const some = files.slice(0, size === 'smoke' ? 4 : 48);
+    for (const f of some) decodeImage(f);
+    record('decode only, jpeg-js (the fallback), 1 thread', some.length, performance.now() - t0);
   }
   return results;
 }

@@ -10,6 +10,7 @@ import { GradientExchange } from '../src/train/data_parallel.js';
 import { buildVgg, type Vgg } from '../src/vgg/model.js';
 import { summarise, type VggOptions } from '../src/vgg/config.js';
 import { tuneStep } from '../src/ops/tune.js';
+import type { BenchSize } from './data.js';
 
 export interface DevicesResult {
   group: string;
@@ -62,7 +63,9 @@ async function timeSteps(fn: () => Promise<number>, budgetMs: number): Promise<{
   return { ms: median(ms), exchangeMs: median(ex) };
 }
 
-export async function benchDevices(selected: (group: string, name: string) => boolean, quick: boolean): Promise<DevicesResult[]> {
+export async function benchDevices(selected: (group: string, name: string) => boolean, size: BenchSize): Promise<DevicesResult[]> {
+  const quick = size !== 'full';
+  const budgetMs = size === 'smoke' ? 0 : quick ? 600 : 2000;
   const results: DevicesResult[] = [];
   const stepCase = 'step VGG-A 32² b32 w0.25';
   const reduceCases = ['all-reduce VGG-A w0.25', ...(quick ? [] : ['all-reduce VGG-16 (138 M parameters)'])];
@@ -92,10 +95,12 @@ export async function benchDevices(selected: (group: string, name: string) => bo
           backward(loss, undefined, exchange ? { onGradReady: exchange.onGradReady(d) } : {});
           loss.dispose();
         });
-      await tuneStep(() => {
-        slice(rs[0], 0);
-        rs[0].opt.zeroGrad();
-      });
+      if (size !== 'smoke') {
+        await tuneStep(() => {
+          slice(rs[0], 0);
+          rs[0].opt.zeroGrad();
+        });
+      }
       // The trainer's step: each device its slice, forward and backward; the exchange; the update.
       const step = async () => {
         rs.forEach(slice);
@@ -107,7 +112,7 @@ export async function benchDevices(selected: (group: string, name: string) => bo
         await Promise.all(rs.map((r) => r.engine.rt.sync()));
         return exchange?.lastMs ?? 0;
       };
-      const { ms, exchangeMs } = await timeSteps(step, quick ? 600 : 2000);
+      const { ms, exchangeMs } = await timeSteps(step, budgetMs);
       const imagesPerSec = (batch * 1000) / ms;
       if (n === 1) oneDevice = imagesPerSec;
       const detail = n === 1 ? `${imagesPerSec.toFixed(1)} img/s` : `${imagesPerSec.toFixed(1)} img/s, ${(imagesPerSec / oneDevice).toFixed(2)}× one device; gradient exchange ${exchangeMs.toFixed(2)} ms = ${((100 * exchangeMs) / ms).toFixed(0)}% of the step`;
@@ -134,7 +139,7 @@ export async function benchDevices(selected: (group: string, name: string) => bo
       await exchange.allReduce();
       await Promise.all(rs.map((r) => r.engine.rt.sync()));
       return 0;
-    }, quick ? 600 : 2000);
+    }, budgetMs);
     const count = rs[0].params.reduce((s, p) => s + p.size, 0);
     // Each device's gradients go to the host and the sum comes back: 2 transfers per device.
     const bytes = 2 * rs.length * count * 4;

@@ -8,7 +8,8 @@
 
 // Device and engine
 export { init, initDevices, engine, onDevice, setCurrentDevice, Engine } from './engine.js';
-export { Runtime, GpuError, fmtBytes, type BufferRange, type Dispatch, type Uniforms } from './gpu/runtime.js';
+export { Runtime, GpuError, fmtBytes, MESA_LOOP_BUDGET, type BufferRange, type Dispatch, type Uniforms } from './gpu/runtime.js';
+export { H100_LIMITS } from './gpu/limits_device.js';
 export type { AdapterChoice, BackendName } from './gpu/adapter_choice.js';
 export { setHost, host, type Host } from './host.js';
 export { BufferPool, type PoolStats } from './gpu/pool.js';

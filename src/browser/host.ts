@@ -27,7 +27,7 @@ async function requestAdapter(o: BrowserHostOptions): Promise<AdapterChoice> {
     const i = adapter.info;
     const description = [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' / ') || 'an adapter that does not describe itself';
     const isCpu = CPU_ADAPTER.test(description) || (i as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-    return { adapter, backend: 'browser', featureLevel, isCpu, description, reason: `navigator.gpu, ${featureLevel} feature level`, nativeLog: '' };
+    return { adapter, backend: 'browser', featureLevel, isCpu, description, reason: `navigator.gpu, ${featureLevel} feature level`, nativeLog: '', toggles: [] };
   }
   throw new Error(`navigator.gpu offered no adapter (asked for feature level ${levels.join(', then ')}). In Chrome, see chrome://gpu; on Linux start it with --enable-unsafe-webgpu.`);
 }

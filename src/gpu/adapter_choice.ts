@@ -16,4 +16,6 @@ export interface AdapterChoice {
   reason: string;
   /** What Dawn printed to stderr while adapters were probed (kept out of the terminal); '' in a browser. */
   nativeLog: string;
+  /** Dawn toggles the device runs with (release mode: its safety transforms off); none in a browser. */
+  toggles: readonly string[];
 }

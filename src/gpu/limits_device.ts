@@ -48,5 +48,5 @@ export function limitsOnlyAdapter(limits: Readonly<Record<string, number>>, desc
     destroy() {},
   } as unknown as GPUDevice;
   const adapter = { limits, features, info: { description } } as unknown as GPUAdapter;
-  return { device, choice: { adapter, backend: 'vulkan', featureLevel: 'core', isCpu: false, description, reason: 'limits only: nothing runs', nativeLog: '' } };
+  return { device, choice: { adapter, backend: 'vulkan', featureLevel: 'core', isCpu: false, description, reason: 'limits only: nothing runs', nativeLog: '', toggles: [] } };
 }

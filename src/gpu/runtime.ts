@@ -153,8 +153,13 @@ export class Runtime {
   }
   private bindingLimitOverride: number | null = null;
   get maxWorkgroupsPerDim(): number {
-    return this.device.limits.maxComputeWorkgroupsPerDimension;
+    return Math.min(this.workgroupLimitOverride ?? Infinity, this.device.limits.maxComputeWorkgroupsPerDimension);
   }
+  /** Pretend the adapter allows at most `n` workgroups per grid dimension (tests fold grids at small sizes; null restores the real limit). */
+  setWorkgroupLimit(n: number | null): void {
+    this.workgroupLimitOverride = n;
+  }
+  private workgroupLimitOverride: number | null = null;
   /**
    * The most loop iterations one invocation may run (Dispatch.loop): MESA_LOOP_BUDGET on Mesa's
    * CPU drivers, which cut longer loops short without an error; unbounded elsewhere.

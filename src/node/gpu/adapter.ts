@@ -27,11 +27,32 @@ function describe(a: GPUAdapter): string {
 
 const CPU_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
 
-async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatibility', adapterName?: string): Promise<AdapterChoice | null> {
+/**
+ * Dawn's safety transforms that the engine turns off ("release mode"; VGGPU_SAFE=1 keeps them,
+ * and the kernel tests run both ways with identical results):
+ * - disable_robustness: no clamp on every buffer index; our kernels clamp or guard each index
+ *   themselves (a lane past an edge loads a clamped address and stores nothing);
+ * - disable_polyfills_on_integer_div_and_mod: no guard on every integer / and %; no kernel
+ *   divides by a value a launcher can set to zero (sizes, strides and tile counts are ≥ 1);
+ * - disable_workgroup_init: no zeroing of workgroup memory; every kernel writes the workgroup
+ *   memory it reads before the barrier that precedes the read.
+ */
+export const RELEASE_TOGGLES = ['disable_robustness', 'disable_polyfills_on_integer_div_and_mod', 'disable_workgroup_init'] as const;
+
+/** The Dawn toggles adapters are opened with: RELEASE_TOGGLES, or none under VGGPU_SAFE=1. */
+export function dawnToggles(): string[] {
+  return process.env.VGGPU_SAFE === '1' ? [] : [...RELEASE_TOGGLES];
+}
+
+/**
+ * An adapter of `backend`, opened with `toggles` (default: dawnToggles()), or null when the
+ * backend has none. Exported for opening one in the other mode beside the engine's (tests).
+ */
+export async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatibility', adapterName?: string, toggles = dawnToggles()): Promise<AdapterChoice | null> {
   if (backend === 'opengles' && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
   let gpu: GPU;
   try {
-    gpu = create([`backend=${backend}`, ...(adapterName ? [`adapter=${adapterName}`] : [])]);
+    gpu = create([`backend=${backend}`, ...(adapterName ? [`adapter=${adapterName}`] : []), ...(toggles.length ? [`enable-dawn-features=${toggles.join(',')}`] : [])]);
     instances.push(gpu);
   } catch {
     return null;
@@ -40,7 +61,7 @@ async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatib
   if (!adapter) return null;
   const description = describe(adapter);
   const isCpu = CPU_ADAPTER.test(description) || (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-  return { adapter, backend, featureLevel, isCpu, description, reason: '', nativeLog: '' };
+  return { adapter, backend, featureLevel, isCpu, description, reason: '', nativeLog: '', toggles };
 }
 
 const keyOf = (c: AdapterChoice) => `${c.backend}: ${c.description}`;

@@ -4,55 +4,15 @@ import type { AdapterChoice } from './adapter_choice.js';
 import { host } from '../host.js';
 import { H100_LIMITS, limitsOnlyAdapter } from './limits_device.js';
 import { BufferPool } from './pool.js';
-import { kernelSource, type BakedConstants, type KernelFile, uniformFields, workgroupFootprint } from './kernels.js';
+import { checkDispatch, checkFootprint, cutsLoops, type Dispatch, fmtBytes, GpuError, MESA_LOOP_BUDGET, writeUniforms, type BufferRange } from './dispatch.js';
+import { type BakedConstants, type KernelFile, kernelSource } from './kernels.js';
 
-/** A slice of a storage buffer bound to one shader binding. `elemOffset` is added in-shader. */
-export interface BufferRange {
-  buffer: GPUBuffer;
-  byteOffset: number;
-  byteSize: number;
-  /** Element offset (in f32 units) from the bound byteOffset to the first element wanted. */
-  elemOffset: number;
-}
+export { type BufferRange, type Dispatch, fmtBytes, GpuError, MESA_LOOP_BUDGET, type Uniforms } from './dispatch.js';
 
-/** A dispatch's uniforms by the field names of the kernel's uniform struct (types come from the struct). */
-export type Uniforms = Record<string, number>;
-
-/** One compute dispatch: kernel, constants, uniforms, bindings, grid, and a label for errors. */
-export interface Dispatch {
-  /** Kernel file name under kernels/ (without .wgsl) and entry point. */
-  kernel: KernelFile;
-  /** For a kernel of GEMM hooks: the GEMM body composed into it (ops/gemm.ts). */
-  body?: KernelFile;
-  entry?: string;
-  constants?: BakedConstants;
-  /** Every field of the kernel's uniform struct, by name; checked against the shader. */
-  uniforms: Uniforms;
-  /** Storage bindings, numbered from 1 in the shader (binding 0 is the uniform block). */
-  buffers: BufferRange[];
-  workgroups: [number, number?, number?];
-  /**
-   * The most loop iterations one invocation runs, all its loops together, where uniforms bound
-   * them (loops of baked length are left to the compiler to unroll); checked against loopLimit.
-   */
-  loop?: number;
-  /** Op name and shapes, shown in any GPU error about this dispatch. */
-  label: string;
-}
-
-/**
- * Mesa's llvmpipe and lavapipe stop an invocation's loops, silently, after 65,535 iterations of
- * all its loops together (one counter per shader, never reset); launchers keep `loop` within
- * this, which leaves room for short loops of baked length that the compiler keeps as loops.
- */
-export const MESA_LOOP_BUDGET = 65_000;
-const MESA_CUTS_LOOPS = /llvmpipe|lavapipe|softpipe/i;
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256
 const UNIFORM_ARENA_SLOTS = 512;
 
-/** A GPU-side failure (validation, out of memory, device loss), naming the kernel launch. */
-export class GpuError extends Error {}
 
 /** The WebGPU device and everything that touches it directly. */
 export class Runtime {
@@ -165,7 +125,7 @@ export class Runtime {
    * CPU drivers, which cut longer loops short without an error; unbounded elsewhere.
    */
   get loopLimit(): number {
-    return this.loopLimitOverride ?? (MESA_CUTS_LOOPS.test(this.adapter.description) ? MESA_LOOP_BUDGET : Infinity);
+    return this.loopLimitOverride ?? (cutsLoops(this.adapter.description) ? MESA_LOOP_BUDGET : Infinity);
   }
   /** Pretend the adapter runs at most `n` loop iterations per invocation (null restores its own). */
   setLoopLimit(n: number | null): void {
@@ -273,21 +233,15 @@ export class Runtime {
     this.checkAlive(d.label);
     const [gx, gy = 1, gz = 1] = d.workgroups;
     if (gx === 0 || gy === 0 || gz === 0) return;
-    const maxWg = this.maxWorkgroupsPerDim;
-    if (gx > maxWg || gy > maxWg || gz > maxWg) {
-      throw new GpuError(`${d.label}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds the adapter's limit of ${maxWg} per dimension`);
-    }
-    if ((d.loop ?? 0) > this.loopLimit) {
-      throw new GpuError(`${d.label}: an invocation of ${d.kernel} would loop ${d.loop} times, past the ${this.loopLimit} this adapter runs (Mesa's CPU drivers silently stop longer loops)`);
-    }
-    this.checkBindings(d);
+    checkDispatch(d, this.limits, this.maxWorkgroupsPerDim, this.loopLimit);
+    for (const r of d.buffers) this.checkOwned(r.buffer, d.label);
     if (this.collecting) {
       this.dryDispatches++;
       const entry = d.entry ?? 'main';
       const { key, code } = kernelSource(d.kernel, d.constants ?? {}, d.body);
       const cacheKey = `${key}#${entry}`;
       if (!this.pipelines.has(cacheKey) && !this.collecting.has(cacheKey)) {
-        this.checkFootprint(d, code, entry);
+        checkFootprint(d, code, entry, this.limits);
         this.collecting.set(cacheKey, { key, code, entry });
       }
       return;
@@ -295,7 +249,7 @@ export class Runtime {
     if (this.uniformSlots === UNIFORM_ARENA_SLOTS) this.flush();
     const pipeline = this.pipeline(d.kernel, d.entry ?? 'main', d.constants, d.body);
     const slot = this.uniformSlots++;
-    writeUniforms(this.uniformData, slot * UNIFORM_SLOT, d);
+    writeUniforms(this.uniformData, slot * UNIFORM_SLOT, UNIFORM_SLOT, d);
     const bindGroup = this.bindGroup(pipeline, slot, d);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
@@ -312,33 +266,6 @@ export class Runtime {
       e.ms += performance.now() - t0;
       e.count++;
       this.profile.set(key, e);
-    }
-  }
-
-  /** Each binding this device's, within the binding-size limit and offset alignment, and not too many. */
-  private checkBindings(d: Dispatch): void {
-    const l = this.limits;
-    if (d.buffers.length > l.maxStorageBuffersPerShaderStage) {
-      throw new GpuError(`${d.label}: ${d.buffers.length} storage bindings, more than the adapter's ${l.maxStorageBuffersPerShaderStage}`);
-    }
-    for (const r of d.buffers) {
-      this.checkOwned(r.buffer, d.label);
-      if (r.byteSize > l.maxStorageBufferBindingSize || r.byteOffset % l.minStorageBufferOffsetAlignment || r.byteOffset + r.byteSize > r.buffer.size) {
-        throw new GpuError(`${d.label}: a binding of ${fmtBytes(r.byteSize)} at byte ${r.byteOffset} of a ${fmtBytes(r.buffer.size)} buffer is outside the adapter's limits (${fmtBytes(l.maxStorageBufferBindingSize)} per binding, offsets in steps of ${l.minStorageBufferOffsetAlignment})`);
-      }
-    }
-  }
-
-  /** A pipeline's workgroup size and workgroup memory within the adapter's limits (checked once per pipeline). */
-  private checkFootprint(d: Dispatch, code: string, entry: string): void {
-    const f = workgroupFootprint(d.kernel, code, entry);
-    const l = this.limits;
-    const [x, y, z] = f.size;
-    if (x * y * z > l.maxComputeInvocationsPerWorkgroup || x > l.maxComputeWorkgroupSizeX || y > l.maxComputeWorkgroupSizeY || z > l.maxComputeWorkgroupSizeZ) {
-      throw new GpuError(`${d.label}: kernel ${d.kernel} runs workgroups of ${x}×${y}×${z}, beyond the adapter's ${l.maxComputeInvocationsPerWorkgroup} invocations (${l.maxComputeWorkgroupSizeX}×${l.maxComputeWorkgroupSizeY}×${l.maxComputeWorkgroupSizeZ})`);
-    }
-    if (f.workgroupBytes > l.maxComputeWorkgroupStorageSize) {
-      throw new GpuError(`${d.label}: kernel ${d.kernel} uses ${fmtBytes(f.workgroupBytes)} of workgroup memory, more than the adapter's ${fmtBytes(l.maxComputeWorkgroupStorageSize)}`);
     }
   }
 
@@ -516,41 +443,8 @@ export async function openDevices(open: readonly Runtime[], count: number): Prom
   return made;
 }
 
-/** Packs a dispatch's named uniforms in the order and types of its kernel's uniform struct. */
-function writeUniforms(target: ArrayBuffer, byteOffset: number, d: Dispatch): void {
-  const fields = uniformFields(d.kernel);
-  if (fields.length * 4 > UNIFORM_SLOT) throw new GpuError(`kernel ${d.kernel}: too many uniforms (${fields.length})`);
-  const view = new DataView(target, byteOffset, UNIFORM_SLOT);
-  const given = Object.keys(d.uniforms);
-  if (given.length !== fields.length) {
-    const extra = given.filter((k) => !fields.some((f) => f.name === k));
-    if (extra.length) throw new GpuError(`${d.label}: kernel ${d.kernel} has no uniform ${extra.join(', ')} (its fields: ${fields.map((f) => f.name).join(', ')})`);
-  }
-  fields.forEach((f, i) => {
-    const v = d.uniforms[f.name];
-    if (v === undefined) throw new GpuError(`${d.label}: kernel ${d.kernel} needs uniform ${f.name} (${f.type})`);
-    if (f.type === 'f32') {
-      if (!Number.isFinite(v)) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not a finite f32`);
-      view.setFloat32(i * 4, v, true);
-    } else if (f.type === 'u32') {
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not a u32`);
-      view.setUint32(i * 4, v, true);
-    } else {
-      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not an i32`);
-      view.setInt32(i * 4, v, true);
-    }
-  });
-}
-
 function summarise(labels: string[]): string {
   const uniq = [...new Set(labels)];
   return uniq.length <= 6 ? uniq.join('; ') : `${uniq.slice(0, 6).join('; ')}; …`;
 }
 
-/** Bytes as B, KiB, MiB or GiB for messages. */
-export function fmtBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backward, Engine, init, onDevice, Runtime, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/node/index.js';
 import { RELEASE_TOGGLES, tryBackend } from '../src/node/gpu/adapter.js';
+import { captureNativeStderr } from '../src/node/gpu/native_stderr.js';
 import { convForward, convGradInput, convGradWeight, convVariants, type ConvPass } from '../src/ops/conv2d.js';
 import { matmulVariants, stridedMatmul, whole } from '../src/ops/matmul.js';
 import { buildVgg } from '../src/vgg/model.js';
@@ -20,7 +21,8 @@ let safe: Engine;
 beforeAll(async () => {
   const first = (await init()).rt.adapter;
   const open = async (toggles: readonly string[], index: number) => {
-    const choice = await tryBackend(first.backend, first.featureLevel, undefined, [...toggles]);
+    // Dawn's start-up messages stay off the terminal, as when the engine opens its adapter.
+    const { value: choice } = await captureNativeStderr(() => tryBackend(first.backend, first.featureLevel, undefined, [...toggles]));
     if (!choice) throw new Error(`${first.backend} offered no second adapter`);
     return new Engine(await Runtime.create(choice), index);
   };

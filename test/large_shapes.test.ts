@@ -100,8 +100,7 @@ describe('grids past the limit of workgroups per dimension', () => {
     engine().rt.setWorkgroupLimit(16);
     const [M, K, N] = [3, 20, 12_000];
     const [ad, bd] = [randn(M * K, 14), randn(K * N, 15)];
-    const expected = new Float64Array(M * N);
-    for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) expected[m * N + n] += ad[m * K + k] * bd[k * N + n];
+    const expected = ref.matmul(ad, bd, M, K, N);
     const [a, b] = [Tensor.from(ad, [M, K]), Tensor.from(bd, [K, N])];
     const c = Tensor.empty([M, N]);
     const p = { M, N, K, a: whole(a), b: whole(b), c: whole(c), label: 'folded gemm' };
@@ -160,8 +159,7 @@ describe('reductions longer than the loop budget', () => {
   it('a GEMM over K = 256,000: the vec4 variants, at the edge of the budget', async () => {
     const [M, K, N] = [3, scaled(256_000), 8];
     const [ad, bd] = [randn(M * K, 16), randn(K * N, 17)];
-    const expected = new Float64Array(M * N);
-    for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) expected[m * N + n] += ad[m * K + k] * bd[k * N + n];
+    const expected = ref.matmul(ad, bd, M, K, N);
     const [a, b, c] = [Tensor.from(ad, [M, K]), Tensor.from(bd, [K, N]), Tensor.empty([M, N])];
     const p = { M, N, K, a: whole(a), b: whole(b), c: whole(c), label: 'long gemm' };
     const vec4 = matmulVariants(p).candidates.filter((v) => v.startsWith('vec4'));

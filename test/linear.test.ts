@@ -99,8 +99,7 @@ describe('matmul', () => {
     const a = Tensor.from(ad, [M, K]);
     const b = Tensor.from(bd, [K, N]);
     const c = matmul(a, b);
-    const expected = new Float64Array(M * N);
-    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) expected[i * N + j] += ad[i * K + k] * bd[k * N + j];
+    const expected = ref.matmul(ad, bd, M, K, N);
     expectClose(await c.toArray(), expected, 1e-4, 1e-4);
     await fdCheck(([x, y]) => matmul(x, y), [
       { data: randn(M * K, 3), shape: [M, K] },

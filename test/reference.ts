@@ -126,6 +126,13 @@ export function lrnBackward(x: Arr, shape: number[], size: number, k: number, al
   return dx;
 }
 
+/** C = A·B for row-major a [M, K] and b [K, N]. */
+export function matmul(a: Arr, b: Arr, M: number, K: number, N: number): Float64Array {
+  const c = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) c[m * N + n] += a[m * K + k] * b[k * N + n];
+  return c;
+}
+
 /** y = x·Wᵀ + b. */
 export function linear(x: Arr, B: number, IN: number, w: Arr, OUT: number, b: Arr, relu = false): Float64Array {
   const y = new Float64Array(B * OUT);

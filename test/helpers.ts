@@ -1,29 +1,15 @@
 // Shared test utilities: seeded data, closeness assertions, finite-difference checks.
 import { expect } from 'vitest';
-import { backward, Rng, Tensor } from '../src/node/index.js';
+import { backward, Tensor } from '../src/node/index.js';
+import { randn, worstMismatch } from './reference.js';
 
-export function randn(n: number, seed: number, scale = 1): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n }, () => rng.normal() * scale);
-}
+export { randn };
 
 /** Asserts |a − e| ≤ atol + rtol·|e| elementwise, reporting the worst element. */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol = 0, what = 'values'): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
-  let worst = -1;
-  let worstExcess = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    const excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
-    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
-      worst = i;
-      worstExcess = excess;
-    }
-  }
-  if (worst >= 0) {
-    expect.fail(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`);
-  }
+  const bad = worstMismatch(actual, expected, atol, rtol);
+  if (bad) expect.fail(`${what}: element ${bad.index} is ${bad.actual}, expected ${bad.expected} (atol ${atol}, rtol ${rtol})`);
 }
 
 export function param(data: ArrayLike<number>, shape: number[]): Tensor {

@@ -1,22 +1,20 @@
-// Every kernel variant the tuner may pick, against the CPU reference over odd sizes; the tuner's
-// timing, on-disk cache and forced choices.
+// Every kernel variant the tuner may pick, against the CPU reference over odd sizes (the checks the
+// GPU kit's self-check runs on a GPU); the tuner's timing, on-disk cache and forced choices.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { engine, init, Tensor } from '../src/node/index.js';
-import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from '../src/ops/conv2d.js';
-import { matmulVariants, stridedMatmul } from '../src/ops/matmul.js';
+import { type ConvPass, convVariants } from '../src/ops/conv2d.js';
+import { matmulVariants } from '../src/ops/matmul.js';
 import { tuneConv, tuneGemm } from '../src/ops/tune.js';
 import { unrollLoops } from '../src/gpu/kernels.js';
 import { chooseVariant, chooseVariantName, forceVariants, resetTunings, setVariant, tuningFile } from '../src/ops/variants.js';
-import { NET_NAMES, planLayers, resolveConfig } from '../src/vgg/config.js';
 import { applyVariants } from '../src/node/cli/args.js';
-import { expectClose, randn } from './helpers.js';
-import * as ref from './reference.js';
+import { checkConvCase, checkLargeLayer, checkMatmul, CONV_CASES, CONV_PASSES, MATMUL_CASES, matmulProblem, newLog, tunerConvCandidates } from '../tools/gpu_kit/self_check.js';
 
-const PASSES: ConvPass[] = ['conv_forward', 'conv_grad_input', 'conv_grad_weight'];
-const tested = new Set<string>();
+const PASSES = CONV_PASSES;
+const log = newLog();
 
 beforeAll(async () => {
   await init();
@@ -32,119 +30,42 @@ afterAll(() => {
   resetTunings();
 });
 
-// [N, C, H, W, Cout, k, pad]: widths that are and are not multiples of 4, planes of 2×2 and 4×4
-// (whole-plane tiles), 14 wide (7-pixel rows), 1×1, valid and 5×5 convolutions, channel counts
-// that are not multiples of the tiles.
-const CASES: number[][] = [
-  [2, 5, 9, 12, 7, 3, 1],
-  [3, 6, 4, 4, 9, 3, 1],
-  [5, 6, 2, 2, 5, 3, 1],
-  [2, 4, 1, 4, 3, 3, 1],
-  [1, 7, 14, 14, 6, 3, 1],
-  [2, 3, 16, 16, 10, 3, 1],
-  [2, 5, 7, 7, 3, 3, 1],
-  [1, 9, 6, 8, 5, 1, 0],
-  [3, 10, 2, 2, 9, 1, 0],
-  [2, 3, 7, 9, 6, 3, 0],
-  [1, 4, 8, 8, 5, 5, 2],
-  [1, 3, 7, 9, 4, 7, 0],
-];
-
-async function checkConv([N, C, H, W, Co, K, pad]: number[], passes = PASSES): Promise<void> {
-  const xs = [N, C, H, W];
-  const ws = [Co, C, K, K];
-  const [Ho, Wo] = [H + 2 * pad - K + 1, W + 2 * pad - K + 1];
-  const xd = randn(N * C * H * W, 1);
-  const wd = randn(Co * C * K * K, 2, 0.3);
-  const bd = randn(Co, 3);
-  const dyd = randn(N * Co * Ho * Wo, 4);
-  const [x, w, b, dy] = [Tensor.from(xd, xs), Tensor.from(wd, ws), Tensor.from(bd, [Co]), Tensor.from(dyd, [N, Co, Ho, Wo])];
-  const yRef = ref.conv2d(xd, xs, wd, ws, bd, true, pad);
-  const g = ref.conv2dBackward(xd, xs, wd, ws, dyd, pad);
-  for (const pass of passes) {
-    for (const v of convVariants(pass, xs, ws, pad).candidates) {
-      const what = `${pass} ${v} on ${xs} k${K} p${pad} -> ${Co}`;
-      if (pass === 'conv_forward') {
-        const y = Tensor.empty([N, Co, Ho, Wo]);
-        convForward(x, w, b, y, true, pad, v);
-        expectClose(await y.toArray(), yRef, 2e-4, 1e-4, what);
-        y.dispose();
-      } else if (pass === 'conv_grad_input') {
-        const dx = convGradInput(dy, w, xs, pad, v);
-        expectClose(await dx.toArray(), g.dx, 2e-4, 1e-4, what);
-        dx.dispose();
-      } else {
-        const db = Tensor.empty([Co]);
-        const dw = convGradWeight(dy, x, ws, pad, v, db);
-        expectClose(await dw.toArray(), g.dw, 5e-4, 1e-4, what);
-        expectClose(await db.toArray(), g.db, 2e-4, 1e-4, `${what} (bias)`);
-        [dw, db].forEach((t) => t.dispose());
-      }
-      tested.add(`${pass} ${v}`);
-    }
-  }
-  [x, w, b, dy].forEach((t) => t.dispose());
+/** Runs a check (the GPU kit's self-check, tools/gpu_kit/self_check.ts) and expects no failures of its own. */
+async function expectNoFailures(check: () => Promise<void>): Promise<void> {
+  const before = log.failures.length;
+  await check();
+  expect(log.failures.slice(before)).toEqual([]);
 }
 
 describe('convolution variants', () => {
-  for (const c of CASES) it(`every variant of every pass matches the reference on ${c}`, () => checkConv(c));
+  for (const c of CONV_CASES) it(`every variant of every pass matches the reference on ${c}`, () => expectNoFailures(() => checkConvCase(c, log)));
 
   // Runs after the cases above (vitest keeps file order), which record the variants they checked.
   it('covers every variant the tuner may pick for the six nets at 32 and 224 pixels', () => {
-    const missing = new Set<string>();
-    for (const net of NET_NAMES) {
-      for (const [size, width] of [[32, 0.25], [32, 1], [224, 1]]) {
-        const config = resolveConfig({ net, width, inputSize: size, classes: 10, inChannels: 3 });
-        for (const l of planLayers(config)) {
-          if (l.kind !== 'conv') continue;
-          const [x, w, pad] = [[2, l.inChannels, l.size, l.size], [l.outChannels, l.inChannels, l.kernel, l.kernel], (l.kernel - 1) / 2];
-          for (const pass of PASSES) for (const v of convVariants(pass, x, w, pad).candidates) if (!tested.has(`${pass} ${v}`)) missing.add(`${pass} ${v}`);
-        }
-      }
-    }
-    expect([...missing]).toEqual([]);
+    expect([...tunerConvCandidates()].filter((v) => !log.checked.has(v))).toEqual([]);
   });
 
   it('ranges the rearranged weights of both directions when the weight exceeds one binding', async () => {
     // 960 usable floats against a 1,296-float weight: two output-channel ranges each way, and the
     // input gradient's flipped layout gathers W in two row runs. (A weight gradient must fit one binding.)
     engine().rt.setBindingLimit(4096);
-    await checkConv([2, 12, 4, 4, 12, 3, 1], ['conv_forward', 'conv_grad_input']);
+    await expectNoFailures(() => checkConvCase([2, 12, 4, 4, 12, 3, 1], log, ['conv_forward', 'conv_grad_input']));
+  });
+
+  it('holds a large layer to sampled float64 values and every variant to the default one (the GPU kit\'s large-layer check, scaled down)', async () => {
+    const { results, skipped } = await checkLargeLayer(2, 8, 8, 20, log, Infinity);
+    expect(skipped).toEqual([]);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(new Set(results.map((r) => r.pass))).toEqual(new Set(PASSES));
   });
 });
 
 describe('matmul variants', () => {
   it('every variant and operand layout matches the reference, odd edges included', async () => {
-    for (const [M, N, K] of [[13, 20, 12], [8, 8, 8], [3, 4, 16], [17, 36, 4]]) {
-      for (const aAlongK of [true, false]) {
-        for (const bAlongN of [true, false]) {
-          if (!aAlongK && M % 4) continue; // columns of A as vec4 need M % 4 == 0 (else only `tiled` applies)
-          const ad = randn(M * K, 5);
-          const bd = randn(K * N, 6);
-          const a = Tensor.from(ad, [M * K]);
-          const b = Tensor.from(bd, [K * N]);
-          const want = new Float64Array(M * N);
-          for (let i = 0; i < M; i++)
-            for (let j = 0; j < N; j++)
-              for (let k = 0; k < K; k++) want[i * N + j] += ad[aAlongK ? i * K + k : k * M + i] * bd[bAlongN ? k * N + j : j * K + k];
-          const c = Tensor.empty([M * N]);
-          const p = {
-            M, N, K,
-            a: aAlongK ? { t: a, start: 0, count: M * K, s0: K, s1: 1 } : { t: a, start: 0, count: M * K, s0: 1, s1: M },
-            b: bAlongN ? { t: b, start: 0, count: K * N, s0: N, s1: 1 } : { t: b, start: 0, count: K * N, s0: 1, s1: K },
-            c: { t: c, start: 0, count: M * N, s0: N, s1: 1 },
-            label: 'test',
-          };
-          const { candidates } = matmulVariants(p);
-          expect(candidates).toContain('vec4-m8n8');
-          for (const v of candidates) {
-            stridedMatmul(p, v);
-            expectClose(await c.toArray(), want, 1e-4, 1e-4, `${v} ${M}x${N}x${K} aAlongK=${aAlongK} bAlongN=${bAlongN}`);
-          }
-          [a, b, c].forEach((t) => t.dispose());
-        }
-      }
-    }
+    const t = Tensor.empty([1024]);
+    for (const [M, N, K] of MATMUL_CASES) expect(matmulVariants(matmulProblem(M, N, K, true, true, t, t, t)).candidates).toContain('vec4-m8n8');
+    t.dispose();
+    await expectNoFailures(() => checkMatmul(log));
   });
 
   it('falls back to the scalar-load kernel when K is not a multiple of 4', () => {

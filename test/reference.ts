@@ -1,9 +1,19 @@
 // Plain CPU references in float64 for every kernel, written for clarity, not speed.
 
+import { Rng } from '../src/rng.js';
+
 export type Arr = ArrayLike<number>;
 
+/** Seeded normal data (scaled by `scale`). */
+export function randn(n: number, seed: number, scale = 1): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.normal() * scale);
+}
+
 /** Stride-1 convolution with zero padding P (default "same"). */
-export function conv2d(x: Arr, [N, C, H, W]: number[], w: Arr, [Co, , K]: number[], b: Arr, relu = false, P = (K - 1) / 2): Float64Array {
+export function conv2d(x: Arr, xShape: number[], w: Arr, wShape: number[], b: Arr, relu = false, P = (wShape[2] - 1) / 2): Float64Array {
+  const [N, , H, W] = xShape;
+  const [Co, , K] = wShape;
   const Ho = H + 2 * P - K + 1;
   const Wo = W + 2 * P - K + 1;
   const y = new Float64Array(N * Co * Ho * Wo);
@@ -11,15 +21,7 @@ export function conv2d(x: Arr, [N, C, H, W]: number[], w: Arr, [Co, , K]: number
     for (let co = 0; co < Co; co++)
       for (let oy = 0; oy < Ho; oy++)
         for (let ox = 0; ox < Wo; ox++) {
-          let s = b[co];
-          for (let ci = 0; ci < C; ci++)
-            for (let ky = 0; ky < K; ky++)
-              for (let kx = 0; kx < K; kx++) {
-                const iy = oy + ky - P;
-                const ix = ox + kx - P;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                s += w[((co * C + ci) * K + ky) * K + kx] * x[((n * C + ci) * H + iy) * W + ix];
-              }
+          const s = conv2dAt(x, xShape, w, wShape, b, P, n, co, oy, ox).value;
           y[((n * Co + co) * Ho + oy) * Wo + ox] = relu ? Math.max(0, s) : s;
         }
   return y;
@@ -203,4 +205,85 @@ export function sgd(p: Arr, g: Arr, buf: Arr, lr: number, momentum: number, wd: 
     np[i] = p[i] - lr * nb[i];
   }
   return { p: np, buf: nb };
+}
+
+/** The element where |a − e| exceeds atol + rtol·|e| by most, or null when every element is within. */
+export function worstMismatch(actual: Arr, expected: Arr, atol: number, rtol = 0): { index: number; actual: number; expected: number } | null {
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const excess = Math.abs(actual[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
+    // NaN counts as the worst of all (`!(x <= y)` is true for NaN).
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  return worst < 0 ? null : { index: worst, actual: actual[worst], expected: expected[worst] };
+}
+
+/**
+ * Single elements of a stride-1, zero-padded convolution and its gradients (no ReLU), for layers
+ * too large for the whole references: each returns the float64 value and the sum of the absolute
+ * values of its terms (the scale its rounding error grows with).
+ */
+export interface ConvPoint {
+  value: number;
+  scale: number;
+}
+
+export function conv2dAt(x: Arr, [, C, H, W]: number[], w: Arr, [, , K]: number[], b: Arr, P: number, n: number, co: number, oy: number, ox: number): ConvPoint {
+  let value = b[co];
+  let scale = Math.abs(b[co]);
+  for (let ci = 0; ci < C; ci++)
+    for (let ky = 0; ky < K; ky++)
+      for (let kx = 0; kx < K; kx++) {
+        const iy = oy + ky - P;
+        const ix = ox + kx - P;
+        if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+        const t = w[((co * C + ci) * K + ky) * K + kx] * x[((n * C + ci) * H + iy) * W + ix];
+        value += t;
+        scale += Math.abs(t);
+      }
+  return { value, scale };
+}
+
+/** dX[n, ci, iy, ix] of a "same" convolution with output gradient dy [N, Co, H, W]. */
+export function conv2dGradInputAt(dy: Arr, [, C, H, W]: number[], w: Arr, [Co, , K]: number[], P: number, n: number, ci: number, iy: number, ix: number): ConvPoint {
+  const [Ho, Wo] = [H + 2 * P - K + 1, W + 2 * P - K + 1];
+  let value = 0;
+  let scale = 0;
+  for (let co = 0; co < Co; co++)
+    for (let ky = 0; ky < K; ky++)
+      for (let kx = 0; kx < K; kx++) {
+        const oy = iy - ky + P;
+        const ox = ix - kx + P;
+        if (oy < 0 || oy >= Ho || ox < 0 || ox >= Wo) continue;
+        const t = w[((co * C + ci) * K + ky) * K + kx] * dy[((n * Co + co) * Ho + oy) * Wo + ox];
+        value += t;
+        scale += Math.abs(t);
+      }
+  return { value, scale };
+}
+
+/** dW[co, ci, ky, kx]; with ci < 0, the bias gradient dB[co]. */
+export function conv2dGradWeightAt(dy: Arr, x: Arr, [N, C, H, W]: number[], [Co, , K]: number[], P: number, co: number, ci: number, ky: number, kx: number): ConvPoint {
+  const [Ho, Wo] = [H + 2 * P - K + 1, W + 2 * P - K + 1];
+  let value = 0;
+  let scale = 0;
+  for (let n = 0; n < N; n++)
+    for (let oy = 0; oy < Ho; oy++) {
+      const iy = oy + ky - P;
+      if (ci >= 0 && (iy < 0 || iy >= H)) continue;
+      const dyRow = ((n * Co + co) * Ho + oy) * Wo;
+      const xRow = ((n * C + ci) * H + iy) * W;
+      for (let ox = 0; ox < Wo; ox++) {
+        const ix = ox + kx - P;
+        if (ci >= 0 && (ix < 0 || ix >= W)) continue;
+        const t = dy[dyRow + ox] * (ci < 0 ? 1 : x[xRow + ix]);
+        value += t;
+        scale += Math.abs(t);
+      }
+    }
+  return { value, scale };
 }

@@ -2,7 +2,8 @@
 // RNG. Ops run on the *current* engine — the first device, unless `onDevice` says otherwise, as
 // CUDA's current device does — and every tensor remembers the engine whose buffer it holds. (Each
 // device's autograd tape is kept by the tape module; tidy scopes, by the tensor module.)
-import { openDevices, Runtime } from './gpu/runtime.js';
+import { Runtime } from './gpu/runtime.js';
+import { host } from './host.js';
 import { Rng } from './rng.js';
 
 /** One device's engine state: its GPU runtime and seeded RNG. */
@@ -76,4 +77,17 @@ export function setCurrentDevice(e: Engine): Engine {
   const was = engine();
   current = e;
   return was;
+}
+
+/**
+ * Runtimes for devices `open.length` … `count − 1`, opened after those already `open` (the first
+ * on the best adapter; the others as `moreAdapters` finds them).
+ */
+export async function openDevices(open: readonly Runtime[], count: number): Promise<Runtime[]> {
+  const made: Runtime[] = [];
+  if (open.length === 0) made.push(await Runtime.create());
+  const first = open[0] ?? made[0];
+  const have = open.length + made.length;
+  if (count > have) for (const c of await host().moreAdapters(first.adapter, have, count)) made.push(await Runtime.create(c));
+  return made;
 }

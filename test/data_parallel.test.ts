@@ -116,7 +116,7 @@ describe('data-parallel training', () => {
   async function train(name: string, over: Partial<TrainOptions>): Promise<Float32Array[]> {
     const t = new Trainer(options(join(dir, name), over));
     await t.run();
-    const replicas = (t as unknown as { replicas: Replica[] }).replicas;
+    const replicas = (t as unknown as { steps: { replicas: Replica[] } }).steps.replicas;
     // Every replica ends equal to device 0's, which is what checkpoints hold.
     const mine = await Promise.all(t.model.parameters().map((p) => p.toArray()));
     for (const r of replicas.slice(1)) expect(await Promise.all(r.params.map((p) => p.toArray()))).toEqual(mine);

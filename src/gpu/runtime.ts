@@ -1,23 +1,24 @@
-// The one module that talks to the WebGPU device: limits, pipeline cache, buffer pool,
-// command batching, uploads and read-backs, and turning GPU errors into thrown ones.
+// The one module that talks to the WebGPU device: limits, command batching, uploads and
+// read-backs, and turning GPU errors into thrown ones (the pipeline and bind-group caches and the
+// buffer pool are its parts, in their own files).
 import type { AdapterChoice } from './adapter_choice.js';
 import { host } from '../host.js';
 import { H100_LIMITS, limitsOnlyAdapter } from './limits_device.js';
 import { BufferPool } from './pool.js';
 import { checkDispatch, checkFootprint, cutsLoops, type Dispatch, fmtBytes, GpuError, MESA_LOOP_BUDGET, writeUniforms, type BufferRange } from './dispatch.js';
-import { type BakedConstants, type KernelFile, kernelSource } from './kernels.js';
+import { BindGroupCache } from './bind_groups.js';
+import { type BakedConstants, type KernelFile } from './kernels.js';
+import { PipelineCache, type WantedPipeline } from './pipelines.js';
 
 export { type BufferRange, type Dispatch, fmtBytes, GpuError, MESA_LOOP_BUDGET, type Uniforms } from './dispatch.js';
-
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256
 const UNIFORM_ARENA_SLOTS = 512;
 
-
 /** The WebGPU device and everything that touches it directly. */
 export class Runtime {
   readonly pool: BufferPool;
-  private pipelines = new Map<string, GPUComputePipeline>();
+  private pipelines: PipelineCache;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private uniformArena: GPUBuffer;
@@ -28,18 +29,10 @@ export class Runtime {
   private lostReason: string | null = null;
   /** Bound where a kernel declares an input that this launch does not use (e.g. no bias). */
   readonly unused: BufferRange;
-  /** Milliseconds spent creating pipelines (shader compilation), for the bench. */
-  compileMs = 0;
   dispatchCount = 0;
-  /** Bind groups made so far; a training step repeats its dispatches, so later steps reuse them. */
-  bindGroupsCreated = 0;
-  // Keyed by pipeline, uniform slot and bound ranges: a step's dispatches recur with the same
-  // slots and (from the pool) the same buffers. Cleared when the pool destroys buffers.
-  private bindGroups = new Map<string, GPUBindGroup>();
-  private bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 0;
-  // Set while precompile() notes the pipelines a function would use.
-  private collecting: Map<string, { key: string; code: string; entry: string }> | null = null;
+  private bindGroups: BindGroupCache;
+  // Set while dryRun() notes the pipelines a function would use.
+  private collecting: Map<string, WantedPipeline> | null = null;
   /**
    * When set, every dispatch is submitted on its own and its wall time added here by kernel
    * (name, entry point and variant constants). Exact where submit blocks until the work is done
@@ -52,11 +45,13 @@ export class Runtime {
     readonly adapter: AdapterChoice,
   ) {
     this.pool = new BufferPool(device, () => this.bindGroups.clear());
+    this.pipelines = new PipelineCache(device, (e) => this.pendingErrors.push(e));
     this.uniformArena = device.createBuffer({
       size: this.uniformData.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       label: 'uniform arena',
     });
+    this.bindGroups = new BindGroupCache(device, this.uniformArena, UNIFORM_SLOT);
     const unusedBuffer = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE, label: 'unused binding' });
     this.unused = { buffer: unusedBuffer, byteOffset: 0, byteSize: 256, elemOffset: 0 };
     device.lost.then((info) => {
@@ -111,7 +106,6 @@ export class Runtime {
   setBindingLimit(bytes: number | null): void {
     this.bindingLimitOverride = bytes;
   }
-  private bindingLimitOverride: number | null = null;
   get maxWorkgroupsPerDim(): number {
     return Math.min(this.workgroupLimitOverride ?? Infinity, this.device.limits.maxComputeWorkgroupsPerDimension);
   }
@@ -119,7 +113,6 @@ export class Runtime {
   setWorkgroupLimit(n: number | null): void {
     this.workgroupLimitOverride = n;
   }
-  private workgroupLimitOverride: number | null = null;
   /**
    * The most loop iterations one invocation may run (Dispatch.loop): MESA_LOOP_BUDGET on Mesa's
    * CPU drivers, which cut longer loops short without an error; unbounded elsewhere.
@@ -131,6 +124,9 @@ export class Runtime {
   setLoopLimit(n: number | null): void {
     this.loopLimitOverride = n;
   }
+  // What tests lowered the limits to, to exercise splitting at small sizes (null: the adapter's own).
+  private bindingLimitOverride: number | null = null;
+  private workgroupLimitOverride: number | null = null;
   private loopLimitOverride: number | null = null;
   /** How many workgroups it takes to keep the adapter busy; used to size split-K reductions. */
   get targetWorkgroups(): number {
@@ -160,28 +156,17 @@ export class Runtime {
 
   /** The compute pipeline for a kernel entry point with baked constants, compiled once and cached. */
   pipeline(kernel: string, entry: string, constants: BakedConstants = {}, body?: KernelFile): GPUComputePipeline {
-    const { key, code } = kernelSource(kernel, constants, body);
-    const cacheKey = `${key}#${entry}`;
-    let p = this.pipelines.get(cacheKey);
-    if (!p) {
-      const t0 = performance.now();
-      p = this.device.createComputePipeline(this.pipelineDescriptor(key, code, entry));
-      this.compileMs += performance.now() - t0;
-      this.pipelines.set(cacheKey, p);
-    }
-    return p;
+    return this.pipelines.get(kernel, entry, constants, body);
   }
 
-  private pipelineDescriptor(key: string, code: string, entry: string): GPUComputePipelineDescriptor {
-    const module = this.device.createShaderModule({ code, label: key });
-    // Compile errors reach the user at the next sync, with the shader's name and line.
-    this.pendingErrors.push(
-      module.getCompilationInfo().then((info) => {
-        const errs = info.messages.filter((m) => m.type === 'error');
-        return errs.length ? `WGSL compile error in ${key}: ${errs.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ')}` : null;
-      }),
-    );
-    return { layout: 'auto', compute: { module, entryPoint: entry }, label: `${key}#${entry}` };
+  /** Milliseconds spent creating pipelines (shader compilation), for the bench. */
+  get compileMs(): number {
+    return this.pipelines.compileMs;
+  }
+
+  /** Bind groups made so far; a training step repeats its dispatches, so later steps reuse them. */
+  get bindGroupsCreated(): number {
+    return this.bindGroups.created;
   }
 
   /**
@@ -192,14 +177,7 @@ export class Runtime {
    */
   async precompile(fn: () => void): Promise<number> {
     const { wanted } = this.dryRun(fn);
-    const t0 = performance.now();
-    await Promise.all(
-      [...wanted].map(async ([cacheKey, w]) => {
-        const p = await this.device.createComputePipelineAsync(this.pipelineDescriptor(w.key, w.code, w.entry));
-        this.pipelines.set(cacheKey, p);
-      }),
-    );
-    this.compileMs += performance.now() - t0;
+    await this.pipelines.compile(wanted);
     await this.throwPendingErrors();
     return wanted.size;
   }
@@ -211,8 +189,8 @@ export class Runtime {
    * (precompile, tuneStep, a check against a GPU's limits); `fn` must not read results or rely
    * on what its kernels would have written.
    */
-  dryRun<T>(fn: () => T): { value: T; wanted: Map<string, { key: string; code: string; entry: string }>; dispatches: number } {
-    const wanted = new Map<string, { key: string; code: string; entry: string }>();
+  dryRun<T>(fn: () => T): { value: T; wanted: Map<string, WantedPipeline>; dispatches: number } {
+    const wanted = new Map<string, WantedPipeline>();
     this.flush();
     const outer = this.collecting;
     const outerCount = this.dryDispatches;
@@ -237,12 +215,10 @@ export class Runtime {
     for (const r of d.buffers) this.checkOwned(r.buffer, d.label);
     if (this.collecting) {
       this.dryDispatches++;
-      const entry = d.entry ?? 'main';
-      const { key, code } = kernelSource(d.kernel, d.constants ?? {}, d.body);
-      const cacheKey = `${key}#${entry}`;
+      const { cacheKey, ...wanted } = PipelineCache.source(d.kernel, d.entry ?? 'main', d.constants, d.body);
       if (!this.pipelines.has(cacheKey) && !this.collecting.has(cacheKey)) {
-        checkFootprint(d, code, entry, this.limits);
-        this.collecting.set(cacheKey, { key, code, entry });
+        checkFootprint(d, wanted.code, wanted.entry, this.limits);
+        this.collecting.set(cacheKey, wanted);
       }
       return;
     }
@@ -250,7 +226,7 @@ export class Runtime {
     const pipeline = this.pipeline(d.kernel, d.entry ?? 'main', d.constants, d.body);
     const slot = this.uniformSlots++;
     writeUniforms(this.uniformData, slot * UNIFORM_SLOT, UNIFORM_SLOT, d);
-    const bindGroup = this.bindGroup(pipeline, slot, d);
+    const bindGroup = this.bindGroups.get(pipeline, slot, d);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
     this.pass.setPipeline(pipeline);
@@ -267,25 +243,6 @@ export class Runtime {
       e.count++;
       this.profile.set(key, e);
     }
-  }
-
-  private bindGroup(pipeline: GPUComputePipeline, slot: number, d: Dispatch): GPUBindGroup {
-    const id = (b: GPUBuffer) => {
-      let n = this.bufferIds.get(b);
-      if (n === undefined) this.bufferIds.set(b, (n = this.nextBufferId++));
-      return n;
-    };
-    const key = `${pipeline.label}|${slot}|${d.buffers.map((r) => `${id(r.buffer)}:${r.byteOffset}:${r.byteSize}`).join(',')}`;
-    let group = this.bindGroups.get(key);
-    if (!group) {
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformArena, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
-      d.buffers.forEach((r, i) => entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.byteOffset, size: r.byteSize } }));
-      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.label });
-      if (this.bindGroups.size >= 8192) this.bindGroups.clear(); // an unbounded stream of new shapes
-      this.bindGroups.set(key, group);
-      this.bindGroupsCreated++;
-    }
-    return group;
   }
 
   /** Submit everything recorded so far. GPU errors surface at the next `sync()` or read. */
@@ -428,19 +385,6 @@ export class Runtime {
     this.pool.destroyAll();
     this.device.destroy();
   }
-}
-
-/**
- * Runtimes for devices `open.length` … `count − 1`, opened after those already `open` (the first
- * on the best adapter; the others as `moreAdapters` finds them).
- */
-export async function openDevices(open: readonly Runtime[], count: number): Promise<Runtime[]> {
-  const made: Runtime[] = [];
-  if (open.length === 0) made.push(await Runtime.create());
-  const first = open[0] ?? made[0];
-  const have = open.length + made.length;
-  if (count > have) for (const c of await host().moreAdapters(first.adapter, have, count)) made.push(await Runtime.create(c));
-  return made;
 }
 
 function summarise(labels: string[]): string {

@@ -3,29 +3,26 @@
 // shift; validation each epoch; atomic checkpoints, `best`, metrics and charts; exact resume.
 import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backward, noGrad } from '../../autograd/tape.js';
 import { BatchMaker } from '../data/batch_maker.js';
-import { type Batch, epochOrder, mixSeed } from '../data/batches.js';
+import { epochOrder, mixSeed } from '../data/batches.js';
 import { Prefetch } from '../../data/prefetch.js';
 import type { ImageDataset } from '../../data/dataset.js';
 import { openData } from '../data/open.js';
 import { type ChannelStats, channelStats } from '../../data/transforms.js';
-import { type Engine, engine, initDevices, onDevice, setCurrentDevice } from '../../engine.js';
-import { accumulateInto, fill, fillInPlace, scale } from '../../ops/elementwise.js';
-import { softmaxCrossEntropy } from '../../ops/softmax_cross_entropy.js';
-import { tuneStep, tuningEnabled } from '../../ops/tune.js';
-import { tuningFile } from '../../ops/variants.js';
+import { engine, onDevice } from '../../engine.js';
+import { fill, fillInPlace } from '../../ops/elementwise.js';
+import { tuningEnabled } from '../../ops/tune.js';
 import { SGD } from '../../optim/sgd.js';
 import { Rng } from '../../rng.js';
-import { keep, Tensor, tidy } from '../../tensor.js';
+import { keep, type Tensor } from '../../tensor.js';
 import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, type Preprocess, saveModel, saveTrainingCheckpoint, snapshotTrainingCheckpoint, trainStatePath } from '../checkpoint/checkpoint.js';
 import { readSafetensors } from '../checkpoint/safetensors.js';
 import { resolveConfig } from '../../vgg/config.js';
 import { fmtBytes, GpuError } from '../../gpu/runtime.js';
 import { preflight, type StepPlan } from '../../train/preflight.js';
 import { buildVgg, type Vgg } from '../../vgg/model.js';
-import { broadcastReplica, GradientExchange, type Replica } from '../../train/data_parallel.js';
 import { evaluateCentreCrop } from './evaluate.js';
+import { StepRunner } from './step.js';
 import { PlateauSchedule, type PlateauState } from '../../train/schedule.js';
 import type { EpochRecord, TrainEvent, TrainOptions } from './options.js';
 
@@ -73,10 +70,8 @@ export class Trainer {
   readonly plan: StepPlan;
   /** Devices the batch is split across (the model and optimiser above are device 0's replica). */
   readonly devices: number;
-  /** Every device's model and optimiser, device 0's first; made by run(). */
-  private replicas: Array<Replica & { model: Vgg; opt: SGD }> = [];
-  private exchange: GradientExchange | null = null;
-  private exchangeMs = 0;
+  /** Every device's replica and the step over them; opened by run(). */
+  private steps: StepRunner;
   private schedule: PlateauSchedule;
   private state: RunState;
   private stopRequested = false;
@@ -118,6 +113,7 @@ export class Trainer {
     this.model = buildVgg({ ...config, init: o.init });
     this.opt = new SGD(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.schedule = new PlateauSchedule(o.lr, o.patience, o.maxDecays);
+    this.steps = new StepRunner(this.model, this.opt, o, this.plan, this.train.channels, this.val.length, emit);
     if (o.resume) {
       this.state = loadTrainingCheckpoint(modelFile, this.model, this.opt) as RunState;
       this.schedule.state = this.state.schedule;
@@ -165,49 +161,29 @@ export class Trainer {
     const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
     pipeline.augment = aug;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
-    await this.openReplicas();
+    await this.steps.open();
     const pending = st.lossPending ?? 0;
     // Each device's f32 running loss sum; a checkpoint of another device count resumes on device 0.
-    const lossSums = this.replicas.map((r, d) => {
+    const lossSums = this.steps.replicas.map((r, d) => {
       const start = Array.isArray(pending) ? (pending.length === this.devices ? pending[d] : d === 0 ? pending.reduce((a, b) => a + b, 0) : 0) : d === 0 ? pending : 0;
       return onDevice(r.engine, () => keep(fill([1], start)));
     });
-    if (tuningEnabled()) {
-      // What a step and the validation run, timed once per adapter and layer shape; the choices
-      // are read back from disk on later runs. The detail goes to tuning.log in the run folder;
-      // the CLI shows one progress line.
-      const t0 = performance.now();
-      const logFile = join(o.out, 'tuning.log');
-      let timed = 0;
-      for (const r of onePerAdapter(this.replicas)) {
-        const was = setCurrentDevice(r.engine);
-        try {
-          const passes = await tuneStep(() => this.dryStep(r, true), (p) => {
-            appendFileSync(logFile, `${new Date().toISOString()} ${p.line}\n`);
-            this.emit({ kind: 'tune', ...p });
-          });
-          timed += passes.filter((p) => p.timedNow).length;
-        } finally {
-          setCurrentDevice(was);
-        }
-      }
-      if (timed) this.emit({ kind: 'message', message: `timed kernel variants for ${timed} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})` });
-    }
+    if (tuningEnabled()) await this.steps.tune(join(o.out, 'tuning.log'));
     // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
-    for (const r of this.replicas) await r.engine.rt.precompile(() => this.dryStep(r, false));
+    await this.steps.precompile();
     this.lastSaved = { step: st.step, time: performance.now() }; // --checkpoint-every counts from here
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);
         const batches = new Prefetch((k) => pipeline.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch, TRAIN_SET), st.stepInEpoch, stepsPerEpoch, LOOKAHEAD);
         const t0 = performance.now();
-        this.exchangeMs = 0;
+        this.steps.exchangeMs = 0;
         let images = 0;
         let shown: number | null = null;
         for (let k = st.stepInEpoch; k < stepsPerEpoch; k++) {
           const batch = await batches.next();
           const B = batch.labels.length;
-          await this.trainStep(batch, lossSums);
+          await this.steps.step(batch, lossSums, st.step);
           pipeline.recycle(batch); // uploaded: its memory serves a later batch
           st.step++;
           st.stepInEpoch = k + 1;
@@ -248,7 +224,7 @@ export class Trainer {
         const lr = this.opt.lr;
         const outcome = this.schedule.step(rates.top1);
         this.opt.lr = this.schedule.state.lr;
-        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, dataWait: batches.waitMs / 1000 / seconds, batch: o.batch, accumulate: this.plan.accumulate, ...(this.devices > 1 ? { devices: this.devices, exchange: this.exchangeMs / 1000 / seconds } : {}), schedule: outcome };
+        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, dataWait: batches.waitMs / 1000 / seconds, batch: o.batch, accumulate: this.plan.accumulate, ...(this.devices > 1 ? { devices: this.devices, exchange: this.steps.exchangeMs / 1000 / seconds } : {}), schedule: outcome };
         st.history.push(record);
         st.epoch++;
         st.stepInEpoch = 0;
@@ -271,7 +247,7 @@ export class Trainer {
     } finally {
       await this.flushCheckpoint();
       for (const t of lossSums) t.dispose();
-      this.exchange?.dispose();
+      this.steps.dispose();
     }
     return { stoppedEarly: false, history: st.history };
   }
@@ -322,114 +298,12 @@ export class Trainer {
     return (every.steps !== null && this.state.step - this.lastSaved.step >= every.steps) || (every.seconds !== null && performance.now() - this.lastSaved.time >= every.seconds * 1000);
   }
 
-  /**
-   * A training step of `r` on empty inputs, and with `validation` the validation's forward passes,
-   * for dry runs (tuning, precompiling): nothing is read and nothing is kept.
-   */
-  private dryStep(r: Replica & { model: Vgg; opt: SGD }, validation: boolean): void {
-    const o = this.o;
-    const C = this.train.channels;
-    const input = (n: number) => Tensor.empty([n, C, o.inputSize, o.inputSize]);
-    onDevice(r.engine, () => {
-      const m = this.plan.microBatch;
-      const loss = tidy(() => softmaxCrossEntropy(r.model.forward(input(m)), new Array<number>(m).fill(0)));
-      backward(loss);
-      loss.dispose();
-      r.opt.zeroGrad();
-      if (!validation) return;
-      // evaluateCentreCrop's batches: full ones and the last, shorter one.
-      const sizes = new Set([Math.min(o.evalBatch, this.val.length), this.val.length % o.evalBatch].filter((n) => n > 0));
-      for (const n of sizes) {
-        tidy(() => {
-          noGrad(() => r.model.forward(input(n)));
-        });
-      }
-    });
-  }
-
-  /**
-   * Opens the other devices and gives each a replica equal to device 0's (parameters and momentum:
-   * a new run's initialisation, or the checkpoint just loaded, whatever device count wrote it).
-   */
-  private async openReplicas(): Promise<void> {
-    if (this.replicas.length) return;
-    const first = this.model.parameters()[0].engine;
-    const engines = [first, ...(await initDevices(this.devices)).filter((e) => e !== first)].slice(0, this.devices);
-    if (engines.length < this.devices) throw new Error(`--devices ${this.devices}: only ${engines.length} could be opened`);
-    const sgd = { lr: this.opt.lr, momentum: this.opt.momentum, weightDecay: this.opt.weightDecay };
-    this.replicas = engines.map((e, d) => {
-      if (d === 0) return { engine: e, model: this.model, opt: this.opt, params: this.model.parameters() };
-      const model = onDevice(e, () => buildVgg({ ...this.model.config, init: this.o.init }));
-      return { engine: e, model, opt: new SGD(model.parameters(), sgd), params: model.parameters() };
-    });
-    if (this.devices > 1) {
-      await broadcastReplica(this.replicas);
-      this.exchange = new GradientExchange(this.replicas);
-      this.emit({ kind: 'message', message: `data parallel over ${this.devices} devices: each takes ${Math.floor(this.o.batch / this.devices)}${this.o.batch % this.devices ? `–${Math.ceil(this.o.batch / this.devices)}` : ''} images of a batch; gradients are summed through the host in ${this.exchange.buckets.length} bucket${this.exchange.buckets.length > 1 ? 's' : ''}` });
-    }
-  }
-
-  /**
-   * One SGD step on a batch. Each device takes a contiguous slice of it, and runs its slice's
-   * micro-batches (the preflight's split) forward and backward in turn, each loss weighted by its
-   * share of the whole batch, so the gradients summed over micro-batches and devices are the whole
-   * batch's. Then the same update on every device. Every micro-batch draws the step's dropout seeds
-   * and places its masks by its first image, so masks, like augmentation, depend on (seed, step,
-   * image) alone, whichever device runs it. Each device adds its losses to its `lossSums` entry.
-   */
-  private async trainStep(batch: Batch, lossSums: Tensor[]): Promise<void> {
-    const o = this.o;
-    const B = batch.labels.length;
-    const C = this.train.channels;
-    const per = C * o.inputSize ** 2;
-    const N = this.replicas.length;
-    this.replicas.forEach((r, d) => {
-      const s0 = Math.floor((d * B) / N);
-      const s1 = Math.floor(((d + 1) * B) / N);
-      const parts = Math.min(this.plan.accumulate, s1 - s0);
-      onDevice(r.engine, () => {
-        for (let m = 0; m < parts; m++) {
-          const j0 = s0 + Math.floor((m * (s1 - s0)) / parts);
-          const j1 = s0 + Math.floor(((m + 1) * (s1 - s0)) / parts);
-          r.engine.rng.setState({ state: mixSeed(o.seed, this.state.step, 0xd40), spare: null });
-          const loss = tidy(() => {
-            const x = Tensor.from(batch.x.subarray(j0 * per, j1 * per), [j1 - j0, C, o.inputSize, o.inputSize]);
-            const l = softmaxCrossEntropy(r.model.forward(x, j0), batch.labels.subarray(j0, j1));
-            return j1 - j0 === B ? l : scale(l, (j1 - j0) / B);
-          });
-          // The last micro-batch's backward starts sending finished gradients to the other devices.
-          backward(loss, undefined, this.exchange && m === parts - 1 ? { onGradReady: this.exchange.onGradReady(d) } : {});
-          accumulateInto(lossSums[d], loss);
-          loss.dispose();
-        }
-      });
-    });
-    if (this.exchange) {
-      await this.exchange.allReduce();
-      this.exchangeMs += this.exchange.lastMs;
-    }
-    for (const r of this.replicas) {
-      r.opt.lr = this.opt.lr;
-      r.opt.step();
-      r.opt.zeroGrad();
-    }
-  }
-
   /** Stored with every checkpoint so evaluation prepares images as training did. */
   get preprocess(): Preprocess {
     const p: Preprocess = { mean: this.o.subtractMean && this.state.stats ? this.state.stats.mean : null, scale: this.o.scale, classNames: [...this.train.classNames] };
     if (this.o.std) p.std = this.o.std;
     return p;
   }
-}
-
-/** The first replica of each adapter among `replicas` (devices of one adapter share its kernel timings). */
-function onePerAdapter<T extends { engine: Engine }>(replicas: T[]): T[] {
-  const seen = new Set<string>();
-  return replicas.filter(({ engine: e }) => {
-    const key = `${e.rt.adapter.backend} ${e.rt.adapter.description}`;
-    return !seen.has(key) && !!seen.add(key);
-  });
 }
 
 /** Each device's running loss sum (f32), read back. */

@@ -1,10 +1,10 @@
 // Stride-1 convolution forward as implicit GEMM (im2col indexing inside the B loads):
 //   Y[img, co, o] = bias[co] + sum_{ci,ky,kx} W[co, ci, ky, kx] * X[img, ci, o + (ky-PAD, kx-PAD)]
 //   M = Cout (this launch's channel range), N = images*Ho*Wo, K = Cin*KS*KS.
-// Bias and ReLU are fused into the store. A weight too big for one binding is launched in
+// Bias (with HAS_BIAS) and ReLU are fused into the store. A weight too big for one binding is launched in
 // output-channel ranges: coOff is the range's first channel, CoTotal the layer's channel count.
 // Hooks for a GEMM body (loads, stores; the body is composed in at //#body by the launcher).
-// Baked: KS, PAD, TM, TN, WG_X, WG_Y, RELU.
+// Baked: KS, PAD, TM, TN, WG_X, WG_Y, HAS_BIAS, RELU.
 struct Params {
   M: u32, N: u32, K: u32, kChunk: u32,
   C: u32, H: u32, W: u32, Ho: u32, Wo: u32, coOff: u32, CoTotal: u32,
@@ -76,7 +76,8 @@ fn elemB(k: u32, n: u32) -> f32 {
 
 fn storeC(m: u32, n: u32, split: u32, v: f32) {
   let HoWo = P.Ho * P.Wo;
-  var r = v + bias[P.bOff + m];
+  var r = v;
+  if (HAS_BIAS) { r += bias[P.bOff + m]; }
   if (RELU) { r = max(r, 0.0); }
   y[P.yOff + (n / HoWo) * P.CoTotal * HoWo + (P.coOff + m) * HoWo + n % HoWo] = r;
 }

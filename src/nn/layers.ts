@@ -37,50 +37,50 @@ abstract class Leaf implements Module {
   setTraining(_training: boolean): void {}
 }
 
-/** 2-D convolution layer (stride 1, same padding by default), optional fused ReLU. */
+/** 2-D convolution layer (stride 1, same padding by default), optional fused ReLU; `bias: false` leaves the bias out (as PyTorch's). */
 export class Conv2d extends Leaf {
   readonly weight: Tensor;
-  readonly bias: Tensor;
+  readonly bias: Tensor | null;
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     readonly kernelSize: number,
-    readonly options: Conv2dOptions = {},
+    readonly options: Conv2dOptions & { bias?: boolean } = {},
   ) {
     super();
     this.weight = parameterTensor([outChannels, inChannels, kernelSize, kernelSize], 'conv weight');
-    this.bias = parameterTensor([outChannels], 'conv bias');
+    this.bias = options.bias === false ? null : parameterTensor([outChannels], 'conv bias');
   }
   /** Runs the layer. */
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, this.options);
+    return conv2d(x, this.weight, this.bias, { relu: this.options.relu, padding: this.options.padding });
   }
-  /** Weight and bias. */
+  /** Weight and bias (if any). */
   override parameters(): NamedParameter[] {
-    return [['weight', this.weight], ['bias', this.bias]];
+    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
   }
 }
 
-/** Fully-connected layer, optional fused ReLU. */
+/** Fully-connected layer, optional fused ReLU; `bias: false` leaves the bias out. */
 export class Linear extends Leaf {
   readonly weight: Tensor;
-  readonly bias: Tensor;
+  readonly bias: Tensor | null;
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
-    readonly options: { relu?: boolean } = {},
+    readonly options: { relu?: boolean; bias?: boolean } = {},
   ) {
     super();
     this.weight = parameterTensor([outFeatures, inFeatures], 'linear weight');
-    this.bias = parameterTensor([outFeatures], 'linear bias');
+    this.bias = options.bias === false ? null : parameterTensor([outFeatures], 'linear bias');
   }
   /** Runs the layer. */
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias, this.options);
+    return linear(x, this.weight, this.bias, { relu: this.options.relu });
   }
-  /** Weight and bias. */
+  /** Weight and bias (if any). */
   override parameters(): NamedParameter[] {
-    return [['weight', this.weight], ['bias', this.bias]];
+    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
   }
 }
 

@@ -10,6 +10,7 @@ import { CONV_FORWARD, CONV_GRAD_INPUT, CONV_GRAD_WEIGHT, convKey, type ConvPass
 import { reluBackward } from './relu.js';
 import { sumAxes } from './reduce.js';
 import { applicable, chooseVariant, variantNamed } from './variants.js';
+import { biasAndOptions, checkTensor } from './args.js';
 
 export { type ConvPass, convVariants } from './conv2d_variants.js';
 
@@ -21,29 +22,37 @@ export interface Conv2dOptions {
   padding?: number;
 }
 
-/** x [N, Cin, H, W], weight [Cout, Cin, k, k], bias [Cout] → [N, Cout, H+2p−k+1, W+2p−k+1]. */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor, options: Conv2dOptions = {}): Tensor {
+/**
+ * x [N, Cin, H, W], weight [Cout, Cin, k, k], optional bias [Cout] (none: null or left out, as
+ * before a normalisation layer) → [N, Cout, H+2p−k+1, W+2p−k+1].
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor;
+export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tensor;
+export function conv2d(x: Tensor, weight: Tensor, third?: Tensor | null | Conv2dOptions, fourth?: Conv2dOptions): Tensor {
+  checkTensor('conv2d', 'input', x);
+  checkTensor('conv2d', 'weight', weight);
+  const [bias, options] = biasAndOptions<Conv2dOptions>('conv2d', third, fourth);
   const relu = options.relu ?? false;
   const pad = checkConv(x, weight, bias, options.padding);
   const [N, , H, W] = x.shape;
   const [Cout, , KS] = weight.shape;
   const y = Tensor.empty([N, Cout, H + 2 * pad - KS + 1, W + 2 * pad - KS + 1], 'conv2d');
   convForward(x, weight, bias, y, relu, pad);
-  record('conv2d', [x, weight, bias], y, relu ? [x, weight, y] : [x, weight], (g, needs) => {
+  record('conv2d', bias ? [x, weight, bias] : [x, weight], y, relu ? [x, weight, y] : [x, weight], (g, needs) => {
     const gy = relu ? reluBackward(y, g) : g;
     const dx = needs[0] ? convGradInput(gy, weight, x.shape, pad) : null;
-    const db = needs[2] ? Tensor.empty([Cout], 'conv2d dB') : null;
+    const db = bias && needs[2] ? Tensor.empty([Cout], 'conv2d dB') : null;
     const dw = needs[1] ? convGradWeight(gy, x, weight.shape, pad, undefined, db) : null;
     if (db && !dw) sumAxes(gy, N, Cout, y.shape[2] * y.shape[3], 1, db);
     if (gy !== g) gy.dispose();
-    return [dx, dw, db];
+    return bias ? [dx, dw, db] : [dx, dw];
   });
   return y;
 }
 
 /** Validates the shapes and returns the padding. */
-function checkConv(x: Tensor, w: Tensor, b: Tensor, padding: number | undefined): number {
-  const shapes = { input: x.shape, weight: w.shape, bias: b.shape };
+function checkConv(x: Tensor, w: Tensor, b: Tensor | null, padding: number | undefined): number {
+  const shapes = { input: x.shape, weight: w.shape, ...(b ? { bias: b.shape } : {}) };
   if (x.shape.length !== 4) throw new OpError('conv2d', 'input must be [N, C, H, W]', shapes);
   if (w.shape.length !== 4) throw new OpError('conv2d', 'weight must be [Cout, Cin, k, k]', shapes);
   const [, C, H, W] = x.shape;
@@ -54,7 +63,7 @@ function checkConv(x: Tensor, w: Tensor, b: Tensor, padding: number | undefined)
   const pad = padding ?? (kh - 1) / 2;
   if (!Number.isInteger(pad) || pad < 0) throw new OpError('conv2d', `padding must be a non-negative integer, got ${pad}`, shapes);
   if (H + 2 * pad < kh || W + 2 * pad < kw) throw new OpError('conv2d', `a ${kh}×${kw} kernel with padding ${pad} does not fit the input`, shapes);
-  if (b.shape.length !== 1 || b.shape[0] !== Cout) throw new OpError('conv2d', `bias must be [${Cout}]`, shapes);
+  if (b && (b.shape.length !== 1 || b.shape[0] !== Cout)) throw new OpError('conv2d', `bias must be [${Cout}]`, shapes);
   return pad;
 }
 
@@ -67,7 +76,7 @@ function pick<A>(pass: ConvPass, table: ReadonlyArray<ConvVariant<A>>, x: readon
 }
 
 /** y = conv(x, w) + b (ReLU), into `y`; `variant` names one (else the tuned or default choice). */
-export function convForward(x: Tensor, w: Tensor, b: Tensor, y: Tensor, relu: boolean, pad: number, variant?: string): void {
+export function convForward(x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, relu: boolean, pad: number, variant?: string): void {
   pick('conv_forward', CONV_FORWARD, x.shape, w.shape, pad, variant).launch({ x, w, b, y, relu, pad });
 }
 

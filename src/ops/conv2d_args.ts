@@ -12,7 +12,8 @@ export interface ConvProblem {
 export interface ConvForwardArgs {
   x: Tensor;
   w: Tensor;
-  b: Tensor;
+  /** Null: no bias. */
+  b: Tensor | null;
   y: Tensor;
   relu: boolean;
   pad: number;

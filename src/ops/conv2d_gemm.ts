@@ -24,7 +24,7 @@ export function gemmConvForward({ x, w, b, y, relu, pad }: ConvForwardArgs, body
     for (let co0 = 0; co0 < Cout; co0 += coPer) {
       const co = Math.min(coPer, Cout - co0);
       const wr = rt.range(w.buffer, co0 * K, co * K);
-      const br = rt.range(b.buffer, co0, co);
+      const br = b ? rt.range(b.buffer, co0, co) : rt.unused;
       launchGemm({
         kernel: 'conv2d_forward',
         body,
@@ -34,7 +34,7 @@ export function gemmConvForward({ x, w, b, y, relu, pad }: ConvForwardArgs, body
         K,
         uniforms: { C, H, W, Ho, Wo, coOff: co0, CoTotal: Cout, xOff: xr.elemOffset, wOff: wr.elemOffset, bOff: br.elemOffset, yOff: yr.elemOffset },
         buffers: [xr, wr, br, yr],
-        constants: { KS, PAD: pad, RELU: relu },
+        constants: { KS, PAD: pad, HAS_BIAS: !!b, RELU: relu },
       });
     }
   });

@@ -115,7 +115,7 @@ function slidingTable<A>(pass: 'conv_forward' | 'conv_grad_input', launch: { dir
 }
 
 export const CONV_FORWARD: ReadonlyArray<ConvVariant<ConvForwardArgs>> = slidingTable<ConvForwardArgs>('conv_forward', {
-  direct: (tile, a) => launchDirectConv({ label: `conv2d forward x ${a.x} w ${a.w}`, x: a.x, weight: a.w, flip: false, pad: a.pad, y: a.y, bias: a.b, relu: a.relu, tile }),
+  direct: (tile, a) => launchDirectConv({ label: `conv2d forward x ${a.x} w ${a.w}`, x: a.x, weight: a.w, flip: false, pad: a.pad, y: a.y, bias: a.b ?? undefined, relu: a.relu, tile }),
   gemm: gemmConvForward,
 });
 

@@ -7,6 +7,7 @@ import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { copy } from './elementwise.js';
 import { forEachChunk, gridFor } from './launch.js';
+import { checkOptions, checkTensor } from './args.js';
 
 /** Options of dropout. */
 export interface DropoutOptions {
@@ -25,6 +26,9 @@ export interface DropoutOptions {
 
 /** Inverted dropout: keeps each element with probability 1−p, scaled by 1/(1−p). */
 export function dropout(x: Tensor, options: DropoutOptions): Tensor {
+  checkTensor('dropout', 'input', x);
+  if (options === undefined) throw new OpError('dropout', 'options { p, training } are required');
+  checkOptions('dropout', options);
   const { p, training } = options;
   if (!(p >= 0 && p < 1)) throw new OpError('dropout', `p must be in [0, 1), got ${p}`, { input: x.shape });
   if (!training || p === 0) return copy(x);

@@ -4,6 +4,7 @@ import { record } from '../autograd/tape.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { runElementwise } from './fill.js';
+import { checkNumber, checkTensor } from './args.js';
 
 export { accumulateInto, fill, fillInPlace } from './fill.js';
 
@@ -15,6 +16,9 @@ function sameShape(op: string, a: Tensor, b: Tensor): void {
 
 /** a + alpha·b, elementwise, same shapes. */
 export function add(a: Tensor, b: Tensor, alpha = 1): Tensor {
+  checkTensor('add', 'a', a);
+  checkTensor('add', 'b', b);
+  checkNumber('add', 'alpha', alpha);
   sameShape('add', a, b);
   const y = Tensor.empty(a.shape, 'add');
   runElementwise('add', y.size, [a, b], y, alpha, `add ${a} + ${b}`);
@@ -24,6 +28,8 @@ export function add(a: Tensor, b: Tensor, alpha = 1): Tensor {
 
 /** alpha·a, elementwise. */
 export function scale(a: Tensor, alpha: number): Tensor {
+  checkTensor('scale', 'a', a);
+  checkNumber('scale', 'alpha', alpha);
   const y = Tensor.empty(a.shape, 'scale');
   runElementwise('scale', y.size, [a], y, alpha, `scale ${a}`);
   record('scale', [a], y, [], (g) => [scale(g, alpha)]);
@@ -32,5 +38,6 @@ export function scale(a: Tensor, alpha: number): Tensor {
 
 /** A copy of `a` (differentiable). */
 export function copy(a: Tensor): Tensor {
+  checkTensor('copy', 'a', a);
   return scale(a, 1);
 }

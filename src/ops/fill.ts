@@ -1,8 +1,9 @@
 // The elementwise kernels that are never recorded on the tape (kernels/elementwise.wgsl): fill
 // and in-place accumulation, which the tape itself uses, and the launcher that add and scale share.
-import { OpError, type Shape } from '../errors.js';
+import { checkShape, OpError, type Shape } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { forEachChunk, gridFor } from './launch.js';
+import { checkNumber, checkTensor } from './args.js';
 
 type Entry = 'fill' | 'axpy' | 'add' | 'scale';
 
@@ -25,6 +26,8 @@ export function runElementwise(entry: Entry, n: number, inputs: Tensor[], out: T
 
 /** A new tensor of `shape` filled with `value`. */
 export function fill(shape: Shape, value: number): Tensor {
+  checkShape('fill', 'shape', shape);
+  checkNumber('fill', 'value', value);
   const t = Tensor.empty(shape, 'fill');
   runElementwise('fill', t.size, [], t, value, `fill ${t}`);
   return t;
@@ -32,11 +35,16 @@ export function fill(shape: Shape, value: number): Tensor {
 
 /** Sets every element of `t` to `value`, in place. */
 export function fillInPlace(t: Tensor, value: number): void {
+  checkTensor('fillInPlace', 'target', t);
+  checkNumber('fillInPlace', 'value', value);
   runElementwise('fill', t.size, [], t, value, `fill ${t}`);
 }
 
 /** target += alpha * src, in place (not recorded on the tape). */
 export function accumulateInto(target: Tensor, src: Tensor, alpha = 1): void {
+  checkTensor('accumulateInto', 'target', target);
+  checkTensor('accumulateInto', 'src', src);
+  checkNumber('accumulateInto', 'alpha', alpha);
   if (target.size !== src.size) throw new OpError('accumulate', 'sizes differ', { target: target.shape, src: src.shape });
   runElementwise('axpy', target.size, [src], target, alpha, `accumulate ${target}`);
 }

@@ -8,20 +8,26 @@ import { maxChunkElems } from './launch.js';
 import { stridedMatmul, whole } from './matmul.js';
 import { reluBackward } from './relu.js';
 import { sumAxes } from './reduce.js';
+import { biasAndOptions, checkTensor } from './args.js';
 
 /** Options of linear. */
 export interface LinearOptions {
   relu?: boolean;
 }
 
-/** x [B, in], weight [out, in], bias [out] → [B, out]. */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor, options: LinearOptions = {}): Tensor {
-  const shapes = { input: x.shape, weight: weight.shape, bias: bias.shape };
+/** x [B, in], weight [out, in], optional bias [out] (null or left out: none) → [B, out]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: LinearOptions): Tensor;
+export function linear(x: Tensor, weight: Tensor, options?: LinearOptions): Tensor;
+export function linear(x: Tensor, weight: Tensor, third?: Tensor | null | LinearOptions, fourth?: LinearOptions): Tensor {
+  checkTensor('linear', 'input', x);
+  checkTensor('linear', 'weight', weight);
+  const [bias, options] = biasAndOptions<LinearOptions>('linear', third, fourth);
+  const shapes = { input: x.shape, weight: weight.shape, ...(bias ? { bias: bias.shape } : {}) };
   if (x.shape.length !== 2 || weight.shape.length !== 2) throw new OpError('linear', 'needs input [B, in] and weight [out, in]', shapes);
   const [B, IN] = x.shape;
   const [OUT, wIn] = weight.shape;
   if (wIn !== IN) throw new OpError('linear', `input has ${IN} features but the weight expects ${wIn}`, shapes);
-  if (bias.shape.length !== 1 || bias.shape[0] !== OUT) throw new OpError('linear', `bias must be [${OUT}]`, shapes);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== OUT)) throw new OpError('linear', `bias must be [${OUT}]`, shapes);
   const relu = options.relu ?? false;
   const y = Tensor.empty([B, OUT], 'linear');
   forEachRowRange(OUT, IN, (o0, r) => {
@@ -32,12 +38,12 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, options: LinearO
       a: whole(x),
       b: { t: weight, start: o0 * IN, count: r * IN, s0: 1, s1: IN },
       c: { t: y, start: o0, count: (B - 1) * OUT + r, s0: OUT, s1: 1 },
-      bias: { t: bias, start: o0, count: r },
+      bias: bias ? { t: bias, start: o0, count: r } : undefined,
       relu,
       label: `linear forward x ${x} w ${weight} rows ${o0}+${r}`,
     });
   });
-  record('linear', [x, weight, bias], y, relu ? [x, weight, y] : [x, weight], (g, needs) => {
+  record('linear', bias ? [x, weight, bias] : [x, weight], y, relu ? [x, weight, y] : [x, weight], (g, needs) => {
     const gy = relu ? reluBackward(y, g) : g;
     const dx = needs[0] ? Tensor.empty(x.shape, 'linear dX') : null;
     const dw = needs[1] ? Tensor.empty(weight.shape, 'linear dW') : null;
@@ -67,9 +73,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, options: LinearO
         });
       }
     });
-    const db = needs[2] ? sumAxes(gy, B, OUT, 1) : null;
+    const db = bias && needs[2] ? sumAxes(gy, B, OUT, 1) : null;
     if (gy !== g) gy.dispose();
-    return [dx, dw, db];
+    return bias ? [dx, dw, db] : [dx, dw];
   });
   return y;
 }

@@ -4,6 +4,7 @@ import { engine } from '../engine.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { forEachImageSlice, gridFor } from './launch.js';
+import { checkOptions, checkTensor } from './args.js';
 
 /**
  * How α enters the denominator k + α'·Σx²:
@@ -31,6 +32,8 @@ export const LRN_DEFAULTS = { size: 5, k: 2, alpha: 1e-4, beta: 0.75, convention
 
 /** Local response normalisation across channels, [N, C, H, W] → same shape. */
 export function lrn(x: Tensor, options: LrnOptions = {}): Tensor {
+  checkTensor('lrn', 'input', x);
+  checkOptions('lrn', options);
   const o = { ...LRN_DEFAULTS, ...options };
   if (x.shape.length !== 4) throw new OpError('lrn', 'input must be [N, C, H, W]', { input: x.shape });
   if (!Number.isInteger(o.size) || o.size < 1) throw new OpError('lrn', `size must be a positive integer, got ${o.size}`);

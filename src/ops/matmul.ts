@@ -6,6 +6,7 @@ import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { GEMM_BODIES, type GemmBody, gemmGrid, launchGemm, maxKChunk, workgroupShape } from './gemm.js';
 import { applicable, chooseVariant, type Variant, variantNamed } from './variants.js';
+import { checkTensor } from './args.js';
 
 /** A matrix operand: element (i, j) is at tensor[start + i·s0 + j·s1], covering `count` elements from start. */
 export interface Operand {
@@ -158,6 +159,8 @@ export function whole(t: Tensor, transposed = false): Operand {
 
 /** a [M, K] · b [K, N] → [M, N]. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', 'a', a);
+  checkTensor('matmul', 'b', b);
   if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
     throw new OpError('matmul', 'needs a [M, K] and b [K, N]', { a: a.shape, b: b.shape });
   }

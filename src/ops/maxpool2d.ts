@@ -5,9 +5,11 @@ import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { fillInPlace } from './elementwise.js';
 import { forEachImageSlice, gridFor } from './launch.js';
+import { checkTensor } from './args.js';
 
 /** x [N, C, H, W] → [N, C, ⌊H/2⌋, ⌊W/2⌋]. */
 export function maxPool2d(x: Tensor): Tensor {
+  checkTensor('maxPool2d', 'input', x);
   if (x.shape.length !== 4) throw new OpError('maxPool2d', 'input must be [N, C, H, W]', { input: x.shape });
   const [N, C, H, W] = x.shape;
   if (H < 2 || W < 2) throw new OpError('maxPool2d', 'input must be at least 2×2', { input: x.shape });

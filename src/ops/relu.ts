@@ -3,9 +3,11 @@ import { record } from '../autograd/tape.js';
 import { engine } from '../engine.js';
 import { Tensor } from '../tensor.js';
 import { forEachChunk, gridFor, vectorWidth } from './launch.js';
+import { checkTensor } from './args.js';
 
 /** max(x, 0), elementwise. */
 export function relu(x: Tensor): Tensor {
+  checkTensor('relu', 'input', x);
   const rt = engine().rt;
   const y = Tensor.empty(x.shape, 'relu');
   forEachChunk(x.size, (s, n) => {

@@ -7,9 +7,12 @@ import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { grid2d, gridFor } from './launch.js';
 import { sumAxes } from './reduce.js';
+import { checkTensor } from './args.js';
 
 /** logits [B, C], labels B integers in [0, C) → mean loss, shape [1]. */
 export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): Tensor {
+  checkTensor('softmaxCrossEntropy', 'logits', logits);
+  if (labels === null || typeof labels !== 'object' || typeof labels.length !== 'number') throw new OpError('softmaxCrossEntropy', `labels must be an array of class indices, got ${labels === null ? 'null' : typeof labels}`);
   if (logits.shape.length !== 2) throw new OpError('softmaxCrossEntropy', 'logits must be [B, classes]', { logits: logits.shape });
   const [B, C] = logits.shape;
   if (labels.length !== B) throw new OpError('softmaxCrossEntropy', `${labels.length} labels for a batch of ${B}`, { logits: logits.shape });

@@ -34,8 +34,8 @@ export function initValues(shape: readonly number[], scheme: InitScheme, rng: Rn
 }
 
 /** Initialises a (weight, bias) pair in place. Uses the engine's seeded RNG unless one is given. */
-export function initLayer(weight: Tensor, bias: Tensor, scheme: InitScheme, rng: Rng = engine().rng): void {
+export function initLayer(weight: Tensor, bias: Tensor | null, scheme: InitScheme, rng: Rng = engine().rng): void {
   const rt = engine().rt;
   rt.write(weight.buffer, 0, initValues(weight.shape, scheme, rng));
-  rt.write(bias.buffer, 0, new Float32Array(bias.size));
+  if (bias) rt.write(bias.buffer, 0, new Float32Array(bias.size));
 }

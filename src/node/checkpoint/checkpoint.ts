@@ -125,7 +125,7 @@ export function initFromNetA(net: Vgg, path: string): string[] {
     pairs.push([dst.conv.weight, file.tensors.get(`${prefix}.weight`)!, `${prefix}.weight → ${dst.plan.name}.weight`]);
     const bias = file.tensors.get(`${prefix}.bias`);
     if (!bias) throw new CheckpointError(path, `has no tensor '${prefix}.bias'`);
-    pairs.push([dst.conv.bias, bias, `${prefix}.bias → ${dst.plan.name}.bias`]);
+    if (dst.conv.bias) pairs.push([dst.conv.bias, bias, `${prefix}.bias → ${dst.plan.name}.bias`]); // VGG's convolutions all have one
   });
   for (const c of net.classifier) {
     for (const [p, t] of c.fc.parameters()) {

@@ -68,9 +68,9 @@ function gemmVariantOf(g: GemmShape): { variant: string; compileMs?: number } {
   return variantOf('gemm', shape, candidates);
 }
 
-async function time(group: string, name: string, fn: () => Tensor | Tensor[] | void, counts: { flops?: number; bytes?: number; images?: number }, v?: { variant: string; compileMs?: number }): Promise<Result | null> {
+async function time(group: string, name: string, fn: () => Tensor | Tensor[] | undefined, counts: { flops?: number; bytes?: number; images?: number }, v?: { variant: string; compileMs?: number }): Promise<Result | null> {
   if (!selected(group, name)) return null;
-  const dispose = (r: Tensor | Tensor[] | void) => (Array.isArray(r) ? r : r ? [r] : []).forEach((t) => t.dispose());
+  const dispose = (r: Tensor | Tensor[] | undefined) => (Array.isArray(r) ? r : r ? [r] : []).forEach((t) => t.dispose());
   const c0 = rt.compileMs;
   dispose(fn());
   await rt.sync();
@@ -190,7 +190,7 @@ for (const s of quick ? settings.slice(2) : settings) {
   p.requiresGrad = true;
   p.grad = T([n], 5);
   const opt = new SGD([p], { lr: 1e-4 });
-  await time('memory', `sgd update [${n}]`, () => opt.step(), { bytes: 4 * n * 5 });
+  await time('memory', `sgd update [${n}]`, () => { opt.step(); return undefined; }, { bytes: 4 * n * 5 });
   [x, logits, p].forEach((t) => t.dispose());
   opt.dispose();
 }
@@ -216,7 +216,7 @@ for (const c of stepCases) {
     opt.zeroGrad();
     return loss;
   };
-  if (!smoke) await tuneStep(() => step().dispose());
+  if (!smoke) await tuneStep(() => step().dispose(), undefined, { budgetSec: Infinity });
   await time('step', name, step, { flops: 3 * 2 * macs * c.batch, images: c.batch });
   model.dispose();
   opt.dispose();
@@ -241,7 +241,7 @@ const head = ['group', 'case', 'variant', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GE
 const body = results.map((r) => [r.group, r.name, r.variant ?? '', r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0), r.detail ?? '']);
 const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
 const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i < 9 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
-const json = JSON.stringify({ adapter: rt.describe(), dawnToggles: rt.adapter.toggles, date: new Date().toISOString(), gemmReference: { gflops: gemmRef, samples: gemmSamples }, results }, null, 2) + '\n';
+const json = `${JSON.stringify({ adapter: rt.describe(), dawnToggles: rt.adapter.toggles, date: new Date().toISOString(), gemmReference: { gflops: gemmRef, samples: gemmSamples }, results }, null, 2)}\n`;
 if (jsonFile) writeFileSync(jsonFile, json);
 if (jsonFlag && !jsonFile) process.stdout.write(json);
 else {

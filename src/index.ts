@@ -36,7 +36,7 @@ export { add, scale, copy, fill, fillInPlace, accumulateInto } from './ops/eleme
 
 // Kernel variants: timed per adapter, cached on disk, or forced.
 export { PASSES, setVariant, forceVariants, chooseVariant, collectChoices, type Choice, type TuneJob, tuningFile, tuningsForAdapter, type Pass, type Tuned } from './ops/variants.js';
-export { tuneStep, tuneConv, tuneGemm, gemmVariants, tuningEnabled, type ConvShape, type GemmShape, type TuneResult, type TuneProgress, type StepVariant } from './ops/tune.js';
+export { tuneStep, tuneConv, tuneGemm, gemmVariants, tuningEnabled, defaultTuneBudget, TuningStopped, type TuneOptions, type ConvShape, type GemmShape, type TuneResult, type TuneProgress, type StepVariant } from './ops/tune.js';
 export { convVariants, type ConvPass } from './ops/conv2d.js';
 
 // Layers, initialisation, optimiser, schedule

@@ -18,7 +18,7 @@ function tsFiles(dir: string): string[] {
 }
 
 /** Every module specifier a file imports or re-exports (static forms; dynamic imports too). */
-export function specifiers(file: string): string[] {
+function specifiers(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
   for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'/gms)) out.push(m[1]);
@@ -28,7 +28,7 @@ export function specifiers(file: string): string[] {
 }
 
 /** The src/ import graph: file → the src/ files it imports. */
-export function importGraph(): Map<string, string[]> {
+function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const f of tsFiles(src)) {
     const deps = specifiers(f)

@@ -90,7 +90,7 @@ describe('gradient exchange', () => {
         const x = Tensor.from(randn(2 * 3 * 6 * 6, 10 + d), [2, 3, 6, 6]);
         const y = tidy(() => relu(r.net.forward(x)));
         const hook = ex.onGradReady(d);
-        backward(y, Tensor.from(randn(y.size, 20 + d), y.shape), { onGradReady: (p) => (started++, hook(p)) });
+        backward(y, Tensor.from(randn(y.size, 20 + d), y.shape), { onGradReady: (p) => { started++; hook(p); } });
       });
     });
     expect(started).toBe(2 * rs[0].params.length);

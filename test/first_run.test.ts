@@ -81,7 +81,7 @@ describe('a first training run', () => {
     expect(r.stdout).toMatch(/timed kernel variants for (\d+) layer passes in [\d.]+ s \(once per adapter; saved in .*kernel-tuning\.json, details in .*tuning\.log\)/);
     const passes = Number(/timed kernel variants for (\d+) layer passes/.exec(r.stdout)![1]);
     // The progress line goes to stderr, ending at the total it announced.
-    expect(r.stderr).toContain(`timing kernels for this adapter (once) ${passes}/${passes} passes`);
+    expect(r.stderr).toContain(`timing kernels for this adapter (once, largest layers first) ${passes}/${passes} passes`);
     expect(r.stderr).not.toMatch(/kernel variant for/);
     const log = readFileSync(join(out, 'tuning.log'), 'utf8').trim().split('\n');
     expect(log).toHaveLength(passes);

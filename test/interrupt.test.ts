@@ -138,3 +138,52 @@ describe.each([1, 2])('interrupted training on %i device(s)', (devices) => {
     expect(params(ck)).toEqual(reference);
   });
 });
+
+// Before the first step nothing is at stake: a stop request ends the run within seconds, also while
+// kernel variants are timed (each timed run is kept short on a CPU adapter), keeping the timings
+// made so far; a timing budget bounds how long a first run times before training.
+describe('signals and budget before the first step', () => {
+  const data = () => ['--data', `fashion-mnist:${join(runs, 'data')}`];
+  const tuned = (cache: string, extra: Record<string, string> = {}) => ({ ...process.env, VGGPU_TUNE: '1', VGGPU_CACHE_DIR: cache, ...extra });
+
+  it('SIGTERM while kernels are timed stops within seconds, says so, and keeps the timings made so far', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'vggpu-tune-stop-'));
+    const out = join(runs, 'tune-stop');
+    const args = [join(root, 'dist/node/cli/train.js'), '--out', out, ...data(), '--net', 'B', '--width', '0.25', '--batch', '32', '--workers', '1', '--tune-budget', 'inf'];
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: tuned(cache) });
+    let stdout = '';
+    let signalledAt = 0;
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => {
+      // The progress line's first report: one layer pass has been timed.
+      if (!signalledAt && String(d).includes('timing kernels')) {
+        signalledAt = Date.now();
+        p.kill('SIGTERM');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => p.on('close', resolve));
+    const seconds = (Date.now() - signalledAt) / 1000;
+    expect(signalledAt).toBeGreaterThan(0);
+    expect(code).toBe(130);
+    expect(seconds).toBeLessThan(10);
+    expect(stdout).toMatch(/terminate: stopping \(no step has run yet/);
+    expect(stdout).toMatch(/stopped while timing kernels; kernel timing stopped after [1-9]\d* layer passes \(those are saved in .*kernel-tuning\.json\); no step had run/);
+    const saved = JSON.parse(readFileSync(join(cache, 'kernel-tuning.json'), 'utf8'));
+    const timings = Object.values(saved as Record<string, { timings: object }>)[0].timings;
+    expect(Object.keys(timings).length).toBeGreaterThan(0);
+    expect(existsSync(join(out, 'last.train.safetensors'))).toBe(false);
+  });
+
+  it('a spent timing budget leaves the remaining layer passes on their default variant and says so', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'vggpu-tune-budget-'));
+    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const args = [join(root, 'dist/node/cli/train.js'), '--out', join(runs, 'tune-budget'), ...data(), '--net', 'A', '--width', '0.0625', '--batch', '16', '--workers', '1', '--max-steps', '1', '--tune-budget', '0'];
+      const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], env: tuned(cache) });
+      let stdout = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.on('close', (code) => resolve({ code, stdout }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/timed kernel variants for 0 layer passes in .*; \d+ more run their default variant until a later run times them \(the timing budget, --tune-budget, was spent\)/);
+  });
+});

@@ -115,7 +115,7 @@ describe('a torchvision checkpoint', () => {
     const big = run([torchvisionFile('vgg13.safetensors', 'B', 1000), png]);
     expect(big.status, big.stderr).toBe(0);
     expect(big.stdout).toMatch(/note: .*torchvision's layout of VGG-B/);
-    expect(big.stdout).toMatch(/VGG-B on .*photo\.png:\n(\s+\d+\.\d%  class \d+\n){5}$/);
+    expect(big.stdout).toMatch(/VGG-B on .*photo\.png:\n(\s+\d+\.\d% {2}class \d+\n){5}$/);
     const small = run([torchvisionFile('vgg16_10.safetensors', 'D', 10), png, '--classes', '10']);
     expect(small.status, small.stderr).toBe(0);
     expect(small.stdout).toMatch(/with 10 classes \(inferred from classifier\.6\.weight\)/);

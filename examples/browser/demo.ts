@@ -84,7 +84,13 @@ function channelStats(images: RawImage[]): AugmentOptions['stats'] {
   let sum = 0;
   let sq = 0;
   let n = 0;
-  for (const img of images.slice(0, 5000)) for (const v of img.data) (sum += v / 255), (sq += (v / 255) ** 2), n++;
+  for (const img of images.slice(0, 5000)) {
+    for (const v of img.data) {
+      sum += v / 255;
+      sq += (v / 255) ** 2;
+      n++;
+    }
+  }
   const mean = sum / n;
   return { mean: [mean], eigenvalues: [sq / n - mean * mean], eigenvectors: [[1]] };
 }

@@ -4,7 +4,7 @@
 // runs there. Whether ops are recorded at all (noGrad) is process-wide.
 import { type Engine, engine, onDevice } from '../engine.js';
 import { OpError } from '../errors.js';
-import { keep, Tensor } from '../tensor.js';
+import { keep, type Tensor } from '../tensor.js';
 import { accumulateInto, fill } from '../ops/fill.js';
 
 /** Gradient rule: given dL/d(output), returns dL/d(input) for each input (null where not needed). */
@@ -26,7 +26,10 @@ let gradEnabled = true;
 /** The ops recorded on `e`'s device so far, in execution order. */
 export function tapeOf(e: Engine = engine()): TapeNode[] {
   let t = tapes.get(e);
-  if (!t) tapes.set(e, (t = []));
+  if (!t) {
+    t = [];
+    tapes.set(e, t);
+  }
   return t;
 }
 

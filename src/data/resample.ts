@@ -9,7 +9,7 @@ import type { RawImage, Window } from './dataset.js';
 /** Per output index: the first source index and the normalised filter weights. */
 function axisWeights(inSize: number, outSize: number): Array<{ first: number; weights: Float64Array }> {
   const scale = inSize / outSize;
-  const support = scale >= 1 ? scale : 1; // the triangle's half-width, in source pixels
+  const support = Math.max(scale , 1); // the triangle's half-width, in source pixels
   const invScale = scale >= 1 ? 1 / scale : 1;
   return Array.from({ length: outSize }, (_, i) => {
     const centre = scale * (i + 0.5);

@@ -78,9 +78,15 @@ const rescaled = new WeakMap<RawImage, { w: number; h: number; data: Float32Arra
  * Like sampleWindow, with the image rescaled to scaledW × scaledH the way `sampling` says.
  */
 export function sampleRescaled(img: RawImage, scaledW: number, scaledH: number, x0: number, y0: number, outW: number, outH: number, flip: boolean, sampling: Sampling, out: Float32Array, offset: number): void {
-  if (sampling === 'vggpu') return sampleWindow(img, scaledW, scaledH, x0, y0, outW, outH, flip, out, offset);
+  if (sampling === 'vggpu') {
+    sampleWindow(img, scaledW, scaledH, x0, y0, outW, outH, flip, out, offset);
+    return;
+  }
   let r = rescaled.get(img);
-  if (!r || r.w !== scaledW || r.h !== scaledH) rescaled.set(img, (r = { w: scaledW, h: scaledH, data: resizeAntialiased(img, scaledW, scaledH) }));
+  if (!r || r.w !== scaledW || r.h !== scaledH) {
+    r = { w: scaledW, h: scaledH, data: resizeAntialiased(img, scaledW, scaledH) };
+    rescaled.set(img, r);
+  }
   const C = img.channels;
   const plane = outW * outH;
   for (let oy = 0; oy < outH; oy++) {

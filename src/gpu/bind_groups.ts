@@ -20,7 +20,10 @@ export class BindGroupCache {
   get(pipeline: GPUComputePipeline, slot: number, d: Dispatch): GPUBindGroup {
     const id = (b: GPUBuffer) => {
       let n = this.bufferIds.get(b);
-      if (n === undefined) this.bufferIds.set(b, (n = this.nextBufferId++));
+      if (n === undefined) {
+        n = this.nextBufferId++;
+        this.bufferIds.set(b, n);
+      }
       return n;
     };
     const key = `${pipeline.label}|${slot}|${d.buffers.map((r) => `${id(r.buffer)}:${r.byteOffset}:${r.byteSize}`).join(',')}`;

@@ -59,7 +59,10 @@ export class BufferPool {
     this.live.delete(buffer);
     this.liveBytes -= size;
     let list = this.free.get(size);
-    if (!list) this.free.set(size, (list = []));
+    if (!list) {
+      list = [];
+      this.free.set(size, list);
+    }
     list.push(buffer);
     this.pooledBytes += size;
     this.pooledBuffers++;

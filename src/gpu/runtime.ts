@@ -7,7 +7,7 @@ import { H100_LIMITS, limitsOnlyAdapter } from './limits_device.js';
 import { BufferPool } from './pool.js';
 import { checkDispatch, checkFootprint, cutsLoops, type Dispatch, fmtBytes, GpuError, MESA_LOOP_BUDGET, writeUniforms, type BufferRange } from './dispatch.js';
 import { BindGroupCache } from './bind_groups.js';
-import { type BakedConstants, type KernelFile } from './kernels.js';
+import type { BakedConstants, KernelFile } from './kernels.js';
 import { PipelineCache, type WantedPipeline } from './pipelines.js';
 
 export { type BufferRange, type Dispatch, fmtBytes, GpuError, MESA_LOOP_BUDGET, type Uniforms } from './dispatch.js';

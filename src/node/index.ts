@@ -17,6 +17,6 @@ export { decodeImage, readImage, nativeDecoder } from './data/decode.js';
 export { openData, openSpec, holdOut, type DataChoice } from './data/open.js';
 export { makeBatch, epochOrder, mixSeed, type Batch } from './data/batches.js';
 export { BatchMaker } from './data/batch_maker.js';
-export { Trainer, DivergedError, savedOptions, type TrainOptions, type TrainEvent, type EpochRecord } from './train/trainer.js';
+export { Trainer, DivergedError, StoppedBeforeStart, savedOptions, type TrainOptions, type TrainEvent, type EpochRecord } from './train/trainer.js';
 export { METHODS, softmaxRows, gridPositions, viewsOf, imagesPosteriors, posteriors, type Method, type View } from './eval/protocols.js';
 export { loadForEval, checkFits, testScales, IMAGENET_MEAN, IMAGENET_STD, type LoadedNet, type EvalOverrides } from './eval/load.js';

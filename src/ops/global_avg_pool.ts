@@ -1,7 +1,7 @@
 // Spatial mean [N, C, H, W] → [N, C]: the sum-pooling of the class score map in dense evaluation.
 import { record } from '../autograd/tape.js';
 import { OpError } from '../errors.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { broadcastInner, sumInner } from './reduce.js';
 import { checkTensor } from './args.js';
 

@@ -1,7 +1,7 @@
 // Reshape (e.g. flatten before the classifier): a view of the same storage; the gradient is
 // reshaped back. PyTorch's flatten order c·H·W + h·W + w falls out of the NCHW layout.
 import { record } from '../autograd/tape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { checkTensor } from './args.js';
 
 /** The same values with another shape (a view; differentiable). */

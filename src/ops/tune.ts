@@ -8,7 +8,7 @@ import { Tensor } from '../tensor.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from './conv2d.js';
 import { maxChunkElems } from './launch.js';
 import { matmulVariants, type Operand, type StridedMatmul, stridedMatmul } from './matmul.js';
-import { type Choice, chooseVariantName, collectChoices, type ConvShape, type GemmShape, isDecided, type Pass, recordTuning, saveTunings, type Tuned } from './variants.js';
+import { type Choice, chooseVariantName, collectChoices, type ConvShape, type GemmShape, isDecided, type Pass, recordTuning, saveTunings, type Tuned, tuningFile } from './variants.js';
 
 export type { ConvShape, GemmShape } from './variants.js';
 
@@ -22,9 +22,42 @@ export function tuningEnabled(): boolean {
   return host().setting('VGGPU_TUNE') !== '0';
 }
 
+/** Seconds tuneStep spends timing by default: VGGPU_TUNE_BUDGET (a number, or `inf`), else 120. */
+export function defaultTuneBudget(): number {
+  const raw = host().setting('VGGPU_TUNE_BUDGET');
+  if (raw === undefined || raw === '') return 120;
+  const v = raw === 'inf' ? Infinity : Number(raw);
+  if (!(v >= 0)) throw new Error(`VGGPU_TUNE_BUDGET=${raw}: give seconds (e.g. 120) or inf`);
+  return v;
+}
+
+/** Thrown out of the timing when its `shouldStop` says so (Ctrl-C before training starts); what was timed is saved. */
+export class TuningStopped extends Error {
+  constructor(readonly timed: number) {
+    super(`kernel timing stopped after ${timed} layer passes (those are saved in ${tuningFile()})`);
+    this.name = 'TuningStopped';
+  }
+}
+
+/** How long tuneStep may time, and when to stop. */
+export interface TuneOptions {
+  /** Seconds of timing (default defaultTuneBudget()); passes not reached run their default variant until a later call times them. */
+  budgetSec?: number;
+  /** Checked before every timed run; true stops the timing with TuningStopped. */
+  shouldStop?: () => boolean;
+}
+
+/**
+ * Work per timed run on a CPU adapter, in floating-point operations: a convolution is timed on as
+ * many of its images as stay within it (its variant is chosen per layer, whatever the batch), so
+ * that each run, which blocks the process on the GLES backend, ends within a fraction of a second
+ * and a signal is answered at once.
+ */
+const CPU_RUN_FLOPS = 5e8;
+
 const random = (shape: readonly number[], seed: number) => {
   const n = shape.reduce((a, b) => a * b, 1);
-  return Tensor.from(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7071 + seed)), shape);
+  return Tensor.from(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7073 + seed)), shape);
 };
 
 function median(xs: number[]): number {
@@ -33,7 +66,8 @@ function median(xs: number[]): number {
 }
 
 /** Wall milliseconds of one call of `run`, waiting for the GPU. */
-async function once(run: () => void): Promise<number> {
+async function once(run: () => void, shouldStop?: () => boolean): Promise<number> {
+  if (shouldStop?.()) throw new TuningStopped(0);
   const t0 = performance.now();
   run();
   await engine().rt.sync();
@@ -47,13 +81,13 @@ async function once(run: () => void): Promise<number> {
  * whether both of a CPU's cores happened to be free). Short kernels get more rounds (until 300 ms
  * are spent, at most 15). Candidates more than 3× slower than the leader drop out of later rounds.
  */
-async function pickFastest(pass: Pass, shape: string, candidates: string[], run: (variant: string) => void): Promise<TuneResult> {
+async function pickFastest(pass: Pass, shape: string, candidates: string[], run: (variant: string) => void, shouldStop?: () => boolean): Promise<TuneResult> {
   const samples: Record<string, number[]> = {};
   const ms: Record<string, number> = {};
   const compileMs: Record<string, number> = {};
   for (const v of candidates) {
-    const first = await once(() => run(v));
-    samples[v] = [await once(() => run(v))];
+    const first = await once(() => run(v), shouldStop);
+    samples[v] = [await once(() => run(v), shouldStop)];
     ms[v] = samples[v][0];
     compileMs[v] = Math.max(0, first - ms[v]);
   }
@@ -63,7 +97,7 @@ async function pickFastest(pass: Pass, shape: string, candidates: string[], run:
     alive = alive.filter((v) => ms[v] <= 3 * best);
     if (alive.length < 2) break;
     for (const v of alive) {
-      const t = await once(() => run(v));
+      const t = await once(() => run(v), shouldStop);
       spent += t;
       samples[v].push(t);
       ms[v] = median(samples[v]);
@@ -92,15 +126,19 @@ export function gemmUntuned(g: GemmShape): boolean {
  * Times the variants of the given passes of each convolution shape not timed before on this
  * adapter, records the fastest and saves the choices. `log` hears about each shape tuned.
  */
-export async function tuneConv(shapes: ConvShape[], passes: ConvPass[] = ['conv_forward', 'conv_grad_input', 'conv_grad_weight'], log: (line: string) => void = () => {}): Promise<TuneResult[]> {
+export async function tuneConv(shapes: ConvShape[], passes: ConvPass[] = ['conv_forward', 'conv_grad_input', 'conv_grad_weight'], log: (line: string) => void = () => {}, shouldStop?: () => boolean): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   for (const s of shapes) {
     const todo = untunedConvPasses(s, passes);
     if (!todo.length) continue;
-    const [N, , H, W] = s.x;
+    const [, C, H, W] = s.x;
     const [Cout, , KS] = s.w;
-    const yShape = [N, Cout, H + 2 * s.pad - KS + 1, W + 2 * s.pad - KS + 1];
-    const x = random(s.x, 1);
+    const [Ho, Wo] = [H + 2 * s.pad - KS + 1, W + 2 * s.pad - KS + 1];
+    const perImage = 2 * Cout * C * KS * KS * Ho * Wo;
+    const N = engine().rt.adapter.isCpu ? Math.max(1, Math.min(s.x[0], Math.floor(CPU_RUN_FLOPS / perImage))) : s.x[0];
+    const xShape = [N, C, H, W];
+    const yShape = [N, Cout, Ho, Wo];
+    const x = random(xShape, 1);
     const w = random(s.w, 2);
     const b = random([Cout], 3);
     const dy = random(yShape, 4);
@@ -109,9 +147,9 @@ export async function tuneConv(shapes: ConvShape[], passes: ConvPass[] = ['conv_
       for (const t of todo) {
         const r = await pickFastest(t.pass, t.shape, t.candidates, (v) => {
           if (t.pass === 'conv_forward') convForward(x, w, b, y, true, s.pad, v);
-          else if (t.pass === 'conv_grad_input') convGradInput(dy, w, s.x, s.pad, v).dispose();
+          else if (t.pass === 'conv_grad_input') convGradInput(dy, w, xShape, s.pad, v).dispose();
           else convGradWeight(dy, x, s.w, s.pad, v).dispose();
-        });
+        }, shouldStop);
         log(`${t.pass} ${t.shape}: ${r.variant} (${fmtTimes(r.ms)})`);
         results.push(r);
       }
@@ -138,7 +176,7 @@ export function gemmVariants(g: GemmShape): { shape: string; candidates: string[
 }
 
 /** Like tuneConv, for matrix products (the fully-connected layers' three passes). */
-export async function tuneGemm(shapes: GemmShape[], log: (line: string) => void = () => {}): Promise<TuneResult[]> {
+export async function tuneGemm(shapes: GemmShape[], log: (line: string) => void = () => {}, shouldStop?: () => boolean): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   for (const g of shapes) {
     if (!gemmUntuned(g)) continue;
@@ -148,7 +186,7 @@ export async function tuneGemm(shapes: GemmShape[], log: (line: string) => void 
     const c = Tensor.empty([g.M * g.N]);
     try {
       const p = gemmProblem(g, a, b, c);
-      const r = await pickFastest('gemm', shape, candidates, (v) => stridedMatmul(p, v));
+      const r = await pickFastest('gemm', shape, candidates, (v) => stridedMatmul(p, v), shouldStop);
       log(`gemm ${shape}: ${r.variant} (${fmtTimes(r.ms)})`);
       results.push(r);
     } finally {
@@ -169,8 +207,10 @@ function fmtTimes(ms: Record<string, number>): string {
 export interface TuneProgress {
   done: number;
   total: number;
-  /** Estimated seconds left, from the average time per pass so far. */
+  /** Estimated seconds left, from the average time per pass so far, at most what the budget leaves. */
   etaSec: number;
+  /** The seconds the timing may take in all (Infinity: no limit). */
+  budgetSec: number;
   /** What was just decided, e.g. "conv_forward 32x16x16 k3 p1 -> 32: direct-c8p8r4 (…)". */
   line: string;
 }
@@ -181,31 +221,59 @@ export interface StepVariant {
   shape: string;
   variant: string;
   timedNow: boolean;
+  /** Never timed: the budget ran out before it, so it runs its default variant until a later call times it. */
+  deferred: boolean;
+}
+
+/** Floating-point operations of one run of a tuning job: the largest are timed first. */
+function jobFlops(c: Choice): number {
+  if (c.job.pass === 'gemm') return 2 * c.job.gemm.M * c.job.gemm.N * c.job.gemm.K;
+  const { x, w } = c.job.conv;
+  return 2 * x[0] * w[0] * w[1] * w[2] * w[3] * x[2] * x[3];
 }
 
 /**
  * Tunes what `fn` runs: a dry run of `fn` on the current device (nothing executes; `fn` must not
  * read results) lists every (pass, shape) it asks a variant for; those never timed on this
- * adapter are timed now (the same timing as tuneConv/tuneGemm, kept on disk). Returns every
- * pass with the variant it now gets. `fn` is e.g. one training step on `Tensor.empty` inputs, or
- * a forward pass at the sizes an evaluation will meet. With VGGPU_TUNE=0 nothing is timed.
+ * adapter are timed now (the same timing as tuneConv/tuneGemm, kept on disk), the largest first,
+ * within `budgetSec` (default 120 s, VGGPU_TUNE_BUDGET): passes the budget does not reach run
+ * their default variant (`deferred`) and are timed by a later call. Returns every pass with the
+ * variant it now gets. `fn` is e.g. one training step on `Tensor.empty` inputs, or a forward pass
+ * at the sizes an evaluation will meet. With VGGPU_TUNE=0 nothing is timed. `shouldStop` ends the
+ * timing with TuningStopped (what was timed is saved).
  */
-export async function tuneStep(fn: () => void, onProgress: (p: TuneProgress) => void = () => {}): Promise<StepVariant[]> {
+export async function tuneStep(fn: () => void, onProgress: (p: TuneProgress) => void = () => {}, options: TuneOptions = {}): Promise<StepVariant[]> {
+  const budgetSec = options.budgetSec ?? defaultTuneBudget();
   const choices = engine().rt.dryRun(() => collectChoices(fn)).value;
-  const todo = tuningEnabled() ? choices.filter(needsTiming) : [];
+  const todo = tuningEnabled() ? choices.filter(needsTiming).sort((a, b) => jobFlops(b) - jobFlops(a)) : [];
   const t0 = performance.now();
+  const elapsed = () => (performance.now() - t0) / 1000;
   let done = 0;
   const log = (line: string) => {
     done++;
-    const perPass = (performance.now() - t0) / 1000 / done;
-    onProgress({ done, total: todo.length, etaSec: perPass * (todo.length - done), line });
+    const eta = Math.min((elapsed() / done) * (todo.length - done), Math.max(0, budgetSec - elapsed()));
+    onProgress({ done, total: todo.length, etaSec: eta, budgetSec, line });
   };
   const timed = new Set<string>();
-  for (const c of todo) {
-    const results = c.job.pass === 'gemm' ? await tuneGemm([c.job.gemm], log) : await tuneConv([c.job.conv], [c.job.pass], log);
-    for (const r of results) timed.add(`${r.pass} ${r.shape}`);
+  const deferred = new Set<string>();
+  try {
+    for (const c of todo) {
+      if (elapsed() >= budgetSec) {
+        deferred.add(`${c.pass} ${c.shape}`);
+        continue;
+      }
+      const results = c.job.pass === 'gemm' ? await tuneGemm([c.job.gemm], log, options.shouldStop) : await tuneConv([c.job.conv], [c.job.pass], log, options.shouldStop);
+      for (const r of results) timed.add(`${r.pass} ${r.shape}`);
+    }
+  } catch (e) {
+    if (!(e instanceof TuningStopped)) throw e;
+    saveTunings();
+    throw new TuningStopped(timed.size);
   }
-  return choices.map((c) => ({ pass: c.pass, shape: c.shape, variant: chooseVariantName(c.pass, c.shape, c.candidates), timedNow: timed.has(`${c.pass} ${c.shape}`) }));
+  return choices.map((c) => {
+    const key = `${c.pass} ${c.shape}`;
+    return { pass: c.pass, shape: c.shape, variant: chooseVariantName(c.pass, c.shape, c.candidates), timedNow: timed.has(key), deferred: deferred.has(key) };
+  });
 }
 
 function needsTiming(c: Choice): boolean {

@@ -159,11 +159,17 @@ export function applicable<P, A>(table: readonly Variant<P, A>[], p: P, memoKey?
       .map(({ v }) => v);
   if (memoKey === undefined) return list();
   let memo = applicableMemo.get(table);
-  if (!memo) applicableMemo.set(table, (memo = new Map()));
+  if (!memo) {
+    memo = new Map();
+    applicableMemo.set(table, memo);
+  }
   const rt = engine().rt;
   const key = `${adapterKey()}|${rt.maxBindingBytes}|${rt.loopLimit}|${memoKey}`;
   let hit = memo.get(key) as Array<Variant<P, A>> | undefined;
-  if (!hit) memo.set(key, (hit = list()));
+  if (!hit) {
+    hit = list();
+    memo.set(key, hit);
+  }
   return hit;
 }
 

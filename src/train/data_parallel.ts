@@ -91,7 +91,8 @@ export class GradientExchange {
       return { buffer: p.grad.buffer, elemOffset: 0, count: p.size };
     });
     const bytes = grads.reduce((n, g) => n + g.count * 4, 0);
-    const staging = (this.staging[d][b] ??= r.engine.rt.stagingBuffer(bytes));
+    this.staging[d][b] ??= r.engine.rt.stagingBuffer(bytes);
+    const staging = this.staging[d][b];
     const read = r.engine.rt.mapMany(grads, staging);
     this.reads[d][b] = read;
     return read;

@@ -1,7 +1,7 @@
 // Weight initialisation schemes. Biases start at zero in all of them.
 import { engine } from '../engine.js';
 import type { Tensor } from '../tensor.js';
-import { Rng } from '../rng.js';
+import type { Rng } from '../rng.js';
 
 /**
  * - `kaiming` (default): N(0, 2/fan_in), He et al. 2015. It keeps the activation variance constant

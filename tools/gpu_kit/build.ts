@@ -63,6 +63,7 @@ for (const [pkg, soname] of Object.entries(packages)) {
   let version = '';
   let file = '';
   try {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     version = execFileSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' });
     file = execFileSync('dpkg', ['-L', pkg], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(`/${soname}`)) ?? '';
   } catch {
@@ -110,7 +111,7 @@ const git = (() => {
 })();
 const total = Object.values(files).reduce((a, f) => a + f.bytes, 0);
 const manifest = { built: new Date().toISOString(), commit: git, node: process.version, webgpu: JSON.parse(readFileSync(join(webgpu, 'package.json'), 'utf8')).version, libraries: libs, bytes: total, files };
-writeFileSync(join(kit, 'MANIFEST.json'), JSON.stringify(manifest, null, 2) + '\n');
+writeFileSync(join(kit, 'MANIFEST.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 const mib = (total / 2 ** 20).toFixed(1);
 console.log(`gpu-kit: built ${kit} in ${((performance.now() - started) / 1000).toFixed(0)} s: ${mib} MiB (Node ${process.version}, webgpu ${manifest.webgpu}, commit ${git})`);
 console.log('gpu-kit: copy the folder to the GPU machine and run `bash gpu-kit/run.sh` there (results in ./gpu-kit-out, or $OUT); see the header of run.sh');

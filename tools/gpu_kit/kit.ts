@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backward, init, SGD, softmaxCrossEntropy, Tensor, tidy } from '../../src/node/index.js';
 import { tryBackend } from '../../src/node/gpu/adapter.js';
-import { type ConvPass } from '../../src/ops/conv2d.js';
+import type { ConvPass } from '../../src/ops/conv2d.js';
 import { tuneConv, tuneStep } from '../../src/ops/tune.js';
 import { resetTunings } from '../../src/ops/variants.js';
 import { planLayers, resolveConfig, summarise } from '../../src/vgg/config.js';
@@ -34,7 +34,7 @@ const outDir = flag('out') ?? 'gpu-kit-out';
 const budgetMs = Number(flag('budget') ?? 120) * 1000;
 mkdirSync(outDir, { recursive: true });
 const say = (line: string) => console.log(`[${phase}] ${line}`);
-const save = (name: string, value: unknown) => writeFileSync(join(outDir, `${name}.json`), JSON.stringify(value, null, 2) + '\n');
+const save = (name: string, value: unknown) => writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(value, null, 2)}\n`);
 
 if (phase === 'report') {
   process.exit(report(outDir));

@@ -93,6 +93,6 @@ export function report(outDir: string): number {
 
   lines.push(problems.length ? `PROBLEMS: ${problems.join('; ')}` : 'every phase ran');
   console.log(lines.join('\n'));
-  writeFileSync(join(outDir, 'summary.json'), JSON.stringify({ adapter: info?.adapter, scale: info?.scale, check: check && { ok: check.ok, checked: check.checked.length, failures: check.failures }, conv: summaryConv, steps: summarySteps, torch, problems }, null, 2) + '\n');
+  writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify({ adapter: info?.adapter, scale: info?.scale, check: check && { ok: check.ok, checked: check.checked.length, failures: check.failures }, conv: summaryConv, steps: summarySteps, torch, problems }, null, 2)}\n`);
   return problems.length ? 1 : 0;
 }

@@ -18,7 +18,7 @@ const PREPROCESS_KEY = 'vggpu.preprocess';
 
 /** The resumable checkpoint's path for a model checkpoint path (`x.safetensors` → `x.train.safetensors`). */
 export function trainStatePath(modelFile: string): string {
-  return modelFile.replace(/\.safetensors$/, '') + '.train.safetensors';
+  return `${modelFile.replace(/\.safetensors$/, '')}.train.safetensors`;
 }
 
 async function readParams(net: Vgg): Promise<Array<[string, StoredTensor]>> {

@@ -83,3 +83,17 @@ export function applyVariants(spec: unknown): void {
     throw new UsageError(`--variants: ${(e as Error).message}`);
   }
 }
+
+/** The --tune-budget flag that train and eval share. */
+export const TUNE_BUDGET_FLAG: FlagSpec = {
+  type: 'string',
+  help: 'seconds of kernel timing before a run starts (largest layers first; the rest run their default variant until a later run times them), or inf',
+  default: '120 (VGGPU_TUNE_BUDGET)',
+};
+
+/** Applies --tune-budget (if given) for this process, as VGGPU_TUNE_BUDGET. */
+export function applyTuneBudget(raw: unknown): void {
+  if (typeof raw !== 'string') return;
+  if (raw !== 'inf') num('tune-budget', raw, { min: 0 });
+  process.env.VGGPU_TUNE_BUDGET = raw;
+}

@@ -16,7 +16,7 @@ import type { ImageDataset } from '../../data/dataset.js';
 import { defaultWorkers } from './train_options.js';
 import { NET_NAMES } from '../../vgg/config.js';
 import { fmtDuration, Progress } from './progress.js';
-import { applyVariants, type FlagSpec, helpText, num, numList, oneOf, parseFlags, UsageError, VARIANTS_FLAG } from './args.js';
+import { applyTuneBudget, applyVariants, type FlagSpec, helpText, num, numList, oneOf, parseFlags, TUNE_BUDGET_FLAG, UsageError, VARIANTS_FLAG } from './args.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { type: 'string', multiple: true, help: 'checkpoint to evaluate; repeat to fuse several nets' },
@@ -35,6 +35,7 @@ const FLAGS: Record<string, FlagSpec> = {
   seed: { type: 'string', help: 'seed of the held-out split (as in training)', default: '1' },
   workers: { type: 'string', help: 'input-pipeline processes decoding images ahead of the GPU (0: on the main thread)', default: 'cores − 1' },
   variants: VARIANTS_FLAG,
+  'tune-budget': TUNE_BUDGET_FLAG,
   verbose: { type: 'boolean', help: 'show engine-internal detail (Dawn’s start-up messages)' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -57,6 +58,7 @@ async function main(): Promise<number> {
     return 0;
   }
   applyVariants(f.variants);
+  applyTuneBudget(f['tune-budget']);
   if (f.verbose) process.env.VGGPU_VERBOSE = '1';
   const files = (f.checkpoint as string[] | undefined) ?? [];
   if (files.length === 0) throw new UsageError('--checkpoint FILE is required (e.g. runs/<run>/best.safetensors); repeat it to fuse several nets');
@@ -108,7 +110,7 @@ async function main(): Promise<number> {
   if (f.json) {
     const text = JSON.stringify({ checkpoints: files, data: dataArg, results: rows, variants: chosen }, null, 2);
     if (f.json === '-') console.log(text);
-    else writeFileSync(f.json as string, text + '\n');
+    else writeFileSync(f.json as string, `${text}\n`);
   }
   return 0;
 }

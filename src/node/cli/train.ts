@@ -5,9 +5,9 @@ import { initDevices } from '../../engine.js';
 import { formatSummary, resolveConfig, type VggConfig } from '../../vgg/config.js';
 import { estimateMemory, fitAccumulation, microBatch } from '../../train/preflight.js';
 import { fmtBytes } from '../../gpu/runtime.js';
-import { DivergedError, Trainer } from '../train/trainer.js';
+import { DivergedError, StoppedBeforeStart, Trainer } from '../train/trainer.js';
 import { fmtDuration, Progress } from './progress.js';
-import { applyVariants, helpText, parseFlags, UsageError } from './args.js';
+import { applyTuneBudget, applyVariants, helpText, parseFlags, UsageError } from './args.js';
 import { openData } from '../data/open.js';
 import { buildOptions, TRAIN_FLAGS } from './train_options.js';
 import { verbose } from '../gpu/native_stderr.js';
@@ -20,12 +20,13 @@ async function main(): Promise<number> {
   }
   const o = buildOptions(f);
   applyVariants(f.variants);
+  applyTuneBudget(f['tune-budget']);
   if (f.verbose) process.env.VGGPU_VERBOSE = '1';
   if (f.summary) {
     // --classes and --in-channels describe the net without data (e.g. the paper's ImageNet nets).
     const data = o.classes != null && o.inChannels != null ? null : openData(o.data, o.valFraction, o.seed).train;
     const cfg = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes: o.classes ?? data!.classNames.length, inChannels: o.inChannels ?? data!.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
-    process.stdout.write(formatSummary(cfg) + '\n' + stepMemory(cfg, o.batch, o.accumulate ?? null, o.gpuMemoryBytes ?? null) + '\n');
+    process.stdout.write(`${formatSummary(cfg)}\n${stepMemory(cfg, o.batch, o.accumulate ?? null, o.gpuMemoryBytes ?? null)}\n`);
     return 0;
   }
   const engines = await initDevices(o.devices ?? 1);
@@ -33,14 +34,17 @@ async function main(): Promise<number> {
   for (const d of engines) console.log(`${engines.length > 1 ? `device ${d.index}` : 'adapter'}: ${d.rt.describe()}`);
   if (e.rt.adapter.isCpu) console.log('note: the CPU fallback is about 100× slower than a GPU; --width 0.25 and --input-size 32 make CPU-sized nets. Running what you asked.');
   const progress = new Progress();
+  let started = false; // a step has run: a stop then finishes it and checkpoints
   const trainer = new Trainer(o, (ev) => {
     if (ev.kind === 'tune') {
       if (verbose()) {
         progress.done();
         console.log(`  kernel variant for ${ev.line}`);
       }
-      progress.update('timing kernels for this adapter (once)', ev.done, ev.total, `passes, ~${fmtDuration(ev.etaSec)} left`);
+      const budget = Number.isFinite(ev.budgetSec) ? ` (budget ${fmtDuration(ev.budgetSec)})` : '';
+      progress.update('timing kernels for this adapter (once, largest layers first)', ev.done, ev.total, `passes, ~${fmtDuration(ev.etaSec)} left${budget}`);
     } else if (ev.kind === 'step') {
+      started = true;
       const { accumulate: k, microBatch: m } = trainer.plan;
       const n = trainer.devices;
       const batch = `batch ${o.batch}${n > 1 || k > 1 ? ` = ${n > 1 ? `${n} devices × ` : ''}${k > 1 ? `${k}×${m}` : m}` : ''}`;
@@ -70,7 +74,7 @@ async function main(): Promise<number> {
     if (++interrupts > 1) process.exit(130);
     firstInterrupt = Date.now();
     progress.done();
-    console.log(`\n${signal}: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)…`);
+    console.log(started ? `\n${signal}: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)…` : `\n${signal}: stopping (no step has run yet, so there is nothing to checkpoint; Ctrl-C again to quit at once)…`);
     trainer.requestStop();
   };
   process.on('SIGINT', () => onSignal('interrupt'));
@@ -88,6 +92,10 @@ async function main(): Promise<number> {
     return 0;
   } catch (err) {
     progress.done();
+    if (err instanceof StoppedBeforeStart) {
+      console.log(err.message);
+      return 130;
+    }
     if (err instanceof DivergedError) {
       console.error(`error: ${err.message}`);
       return 3;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { INIT_SCHEMES } from '../../vgg/init.js';
 import { NET_NAMES } from '../../vgg/config.js';
 import { savedOptions, type TrainOptions } from '../train/options.js';
-import { type FlagSpec, num, numList, oneOf, type parseFlags, scaleRange, UsageError, VARIANTS_FLAG } from './args.js';
+import { type FlagSpec, num, numList, oneOf, type parseFlags, scaleRange, TUNE_BUDGET_FLAG, UsageError, VARIANTS_FLAG } from './args.js';
 
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   net: { type: 'string', help: `network: ${NET_NAMES.join(', ')}`, default: 'A' },
@@ -41,6 +41,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'checkpoint-every': { type: 'string', help: 'a resumable checkpoint within epochs: a duration (90s, 10m, 2h) or a step count (500); 0: only at epoch ends', default: '10m' },
   'max-steps': { type: 'string', help: 'stop with a checkpoint after this many steps' },
   variants: VARIANTS_FLAG,
+  'tune-budget': TUNE_BUDGET_FLAG,
   resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint' },
   summary: { type: 'boolean', help: 'print the network summary and exit' },
   verbose: { type: 'boolean', help: 'show engine-internal detail: Dawn’s messages, each kernel timing' },

@@ -267,7 +267,10 @@ export class BatchMaker {
       else p.resolve(r);
       this.pump();
     };
-    if ('error' in msg) return done(new Error(msg.error));
+    if ('error' in msg) {
+      done(new Error(msg.error));
+      return;
+    }
     if ('result' in msg) {
       if (msg.noRoom && !this.saidNoRoom) {
         this.saidNoRoom = true;
@@ -276,9 +279,11 @@ export class BatchMaker {
       if (p.into && 'x' in msg.result) {
         p.into.x.set(msg.result.x);
         p.into.labels.set(msg.result.labels);
-        return done();
+        done();
+        return;
       }
-      return done(undefined, msg.result);
+      done(undefined, msg.result);
+      return;
     }
     const into = p.into!;
     into.labels.set(msg.labels);

@@ -50,11 +50,14 @@ const reply = (r: WorkerReply) => void process.send!(r);
 let scratch = new Float32Array(0);
 /** Why the result file had no room, once it had none: later batches go whole through the channel. */
 let noRoom: string | undefined;
-const reuse = (length: number) => (scratch.length >= length ? scratch : (scratch = new Float32Array(length))).subarray(0, length);
+const reuse = (length: number) => {
+  if (scratch.length < length) scratch = new Float32Array(length);
+  return scratch.subarray(0, length);
+};
 
 async function serve({ job, resultAt }: WorkerRequest): Promise<WorkerReply> {
   const { sets, seed } = await setup!;
-  let result;
+  let result: Awaited<ReturnType<typeof runJob>>;
   try {
     result = await runJob(sets, seed, job, 0, resultAt === undefined ? undefined : reuse);
   } finally {

@@ -72,7 +72,7 @@ function impliedSizes(st: SafetensorsFile): Omit<VggConfig, 'net' | 'dropout' | 
   const first = st.tensors.get('features.0.weight')?.shape;
   const last = st.tensors.get('classifier.6.weight')?.shape;
   const fc1 = st.tensors.get('classifier.0.weight')?.shape;
-  if (!first || first.length !== 4 || !last || last.length !== 2 || !fc1 || fc1.length !== 2) return null;
+  if (first?.length !== 4 || !last || last.length !== 2 || !fc1 || fc1.length !== 2) return null;
   const width = first[0] / 64;
   const side = Math.sqrt(fc1[1] / Math.max(1, Math.round(512 * width)));
   return { width, inChannels: first[1], classes: last[0], inputSize: 32 * side };

@@ -134,22 +134,29 @@ export class StepRunner {
    * shape (the choices are read back from disk on later runs). The detail goes to `logFile`; the
    * CLI shows one progress line.
    */
-  async tune(logFile: string): Promise<void> {
+  async tune(logFile: string, shouldStop: () => boolean): Promise<void> {
     const t0 = performance.now();
     let timed = 0;
+    let deferred = 0;
     for (const r of onePerAdapter(this.replicas)) {
       const was = setCurrentDevice(r.engine);
       try {
-        const passes = await tuneStep(() => this.dryStep(r, true), (p) => {
-          appendFileSync(logFile, `${new Date().toISOString()} ${p.line}\n`);
-          this.emit({ kind: 'tune', ...p });
-        });
+        const passes = await tuneStep(
+          () => this.dryStep(r, true),
+          (p) => {
+            appendFileSync(logFile, `${new Date().toISOString()} ${p.line}\n`);
+            this.emit({ kind: 'tune', ...p });
+          },
+          { shouldStop },
+        );
         timed += passes.filter((p) => p.timedNow).length;
+        deferred += passes.filter((p) => p.deferred).length;
       } finally {
         setCurrentDevice(was);
       }
     }
-    if (timed) this.emit({ kind: 'message', message: `timed kernel variants for ${timed} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})` });
+    const later = deferred ? `; ${deferred} more run their default variant until a later run times them (the timing budget, --tune-budget, was spent)` : '';
+    if (timed || deferred) this.emit({ kind: 'message', message: `timed kernel variants for ${timed} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})${later}` });
   }
 
   /** Compiles a step's kernels now, in parallel where the backend allows, rather than during step 1. */

@@ -11,7 +11,7 @@ import { openData } from '../data/open.js';
 import { type ChannelStats, channelStats } from '../../data/transforms.js';
 import { engine, onDevice } from '../../engine.js';
 import { fill, fillInPlace } from '../../ops/elementwise.js';
-import { tuningEnabled } from '../../ops/tune.js';
+import { TuningStopped, tuningEnabled } from '../../ops/tune.js';
 import { SGD } from '../../optim/sgd.js';
 import { Rng } from '../../rng.js';
 import { keep, type Tensor } from '../../tensor.js';
@@ -121,7 +121,7 @@ export class Trainer {
       this.opt.lr = this.state.schedule.lr;
       // metrics.jsonl as the checkpoint knows it: a crash between an epoch's line and its
       // checkpoint would otherwise leave that epoch in the file twice after the resume.
-      writeFileSync(join(o.out, 'metrics.jsonl'), this.state.history.map((r) => JSON.stringify(r) + '\n').join(''));
+      writeFileSync(join(o.out, 'metrics.jsonl'), this.state.history.map((r) => `${JSON.stringify(r)}\n`).join(''));
       emit({ kind: 'message', message: `resumed from ${resumeFile} at epoch ${this.state.epoch + 1}, step ${this.state.step}, lr ${this.opt.lr}` });
     } else {
       if (o.initFrom) {
@@ -157,7 +157,14 @@ export class Trainer {
   private async runWith(pipeline: BatchMaker): Promise<{ stoppedEarly: boolean; history: EpochRecord[] }> {
     const o = this.o;
     const st = this.state;
-    st.stats ??= await channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)), (indices) => pipeline.images(indices, null, undefined, TRAIN_SET));
+    // Before the first step nothing is at stake: a stop request ends the run at the next chance.
+    const stopBeforeStart = () => {
+      if (this.stopRequested) throw new StoppedBeforeStart('before the first step');
+    };
+    st.stats ??= await channelStats(this.train, 10_000, new Rng(mixSeed(o.seed, 0x57a7)), (indices) => {
+      stopBeforeStart();
+      return pipeline.images(indices, null, undefined, TRAIN_SET);
+    });
     const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
     pipeline.augment = aug;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
@@ -168,9 +175,17 @@ export class Trainer {
       const start = Array.isArray(pending) ? (pending.length === this.devices ? pending[d] : d === 0 ? pending.reduce((a, b) => a + b, 0) : 0) : d === 0 ? pending : 0;
       return onDevice(r.engine, () => keep(fill([1], start)));
     });
-    if (tuningEnabled()) await this.steps.tune(join(o.out, 'tuning.log'));
+    if (tuningEnabled()) {
+      try {
+        await this.steps.tune(join(o.out, 'tuning.log'), () => this.stopRequested);
+      } catch (e) {
+        if (e instanceof TuningStopped) throw new StoppedBeforeStart(`while timing kernels; ${e.message}`);
+        throw e;
+      }
+    }
     // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
     await this.steps.precompile();
+    stopBeforeStart();
     this.lastSaved = { step: st.step, time: performance.now() }; // --checkpoint-every counts from here
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
@@ -231,7 +246,7 @@ export class Trainer {
         st.lossSum = 0;
         st.lossPending = 0;
         st.lossCount = 0;
-        appendFileSync(join(o.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+        appendFileSync(join(o.out, 'metrics.jsonl'), `${JSON.stringify(record)}\n`);
         await this.checkpoint();
         if (outcome === 'improved') await saveModel(join(o.out, 'best.safetensors'), this.model, st.step, this.preprocess);
         await writeTrainingChart(join(o.out, 'chart.png'), st.history);
@@ -315,6 +330,14 @@ async function readSums(sums: Tensor[]): Promise<number[]> {
 async function pendingLoss(sums: Tensor[]): Promise<number | number[]> {
   const v = await readSums(sums);
   return v.length === 1 ? v[0] : v;
+}
+
+/** A stop request (Ctrl-C, SIGTERM) before the first step: nothing to checkpoint. */
+export class StoppedBeforeStart extends Error {
+  constructor(when: string) {
+    super(`stopped ${when}; no step had run, so there is no checkpoint`);
+    this.name = 'StoppedBeforeStart';
+  }
 }
 
 /** Training stopped because the loss became NaN or infinite. */

@@ -7,9 +7,23 @@ import { defineConfig } from 'vitest/config';
 // (other limits, subgroups, a compiler that does not unroll our tiles); Debian's chromium package,
 // which `npm run setup` installs, ships it.
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const KERNEL_SUITES = ['test/kernel_variants.test.ts', 'test/api.test.ts', 'test/large_shapes.test.ts', 'test/release_mode.test.ts', 'test/conv2d.test.ts', 'test/linear.test.ts', 'test/pool_norm.test.ts', 'test/loss_dropout_sgd.test.ts', 'test/device.test.ts', 'test/network.test.ts'];
+const KERNEL_SUITES = [
+  'test/kernel_variants.test.ts',
+  'test/api.test.ts',
+  'test/large_shapes.test.ts',
+  'test/release_mode.test.ts',
+  'test/conv2d.test.ts',
+  'test/linear.test.ts',
+  'test/pool_norm.test.ts',
+  'test/loss_dropout_sgd.test.ts',
+  'test/device.test.ts',
+  'test/network.test.ts',
+];
 const swiftshader = existsSync(SWIFTSHADER);
-if (!swiftshader) console.warn(`\n*** NOT TESTED on a core-feature adapter: no SwiftShader at ${SWIFTSHADER} (npm run setup installs Debian's chromium, which has it) ***\n`);
+if (!swiftshader)
+  console.warn(
+    `\n*** NOT TESTED on a core-feature adapter: no SwiftShader at ${SWIFTSHADER} (npm run setup installs Debian's chromium, which has it) ***\n`,
+  );
 
 export default defineConfig({
   test: {
@@ -25,7 +39,16 @@ export default defineConfig({
         test: { name: 'default adapter', include: ['test/**/*.test.ts'], env: { VGGPU_TUNE: '0' } },
       },
       ...(swiftshader
-        ? [{ extends: true as const, test: { name: 'SwiftShader Vulkan (core)', include: KERNEL_SUITES, env: { VGGPU_TUNE: '0', VGGPU_BACKEND: 'vulkan', VK_ICD_FILENAMES: SWIFTSHADER } } }]
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'SwiftShader Vulkan (core)',
+                include: KERNEL_SUITES,
+                env: { VGGPU_TUNE: '0', VGGPU_BACKEND: 'vulkan', VK_ICD_FILENAMES: SWIFTSHADER },
+              },
+            },
+          ]
         : []),
     ],
   },

@@ -55,7 +55,8 @@ const rt = e.rt;
 const results: Result[] = [];
 
 /** Times fn (which returns tensors to dispose) until the budget is spent; the first run (compile) is apart. */
-const selected = (group: string, name: string) => !filter || `${group} ${name}`.toLowerCase().includes(filter.toLowerCase());
+const selected = (group: string, name: string) =>
+  !filter || `${group} ${name}`.toLowerCase().includes(filter.toLowerCase());
 
 /** The variant a pass runs for a shape, and its first-call overhead when the tuner measured it. */
 function variantOf(pass: Pass, shape: string, candidates: string[]): { variant: string; compileMs?: number } {
@@ -68,9 +69,16 @@ function gemmVariantOf(g: GemmShape): { variant: string; compileMs?: number } {
   return variantOf('gemm', shape, candidates);
 }
 
-async function time(group: string, name: string, fn: () => Tensor | Tensor[] | undefined, counts: { flops?: number; bytes?: number; images?: number }, v?: { variant: string; compileMs?: number }): Promise<Result | null> {
+async function time(
+  group: string,
+  name: string,
+  fn: () => Tensor | Tensor[] | undefined,
+  counts: { flops?: number; bytes?: number; images?: number },
+  v?: { variant: string; compileMs?: number },
+): Promise<Result | null> {
   if (!selected(group, name)) return null;
-  const dispose = (r: Tensor | Tensor[] | undefined) => (Array.isArray(r) ? r : r ? [r] : []).forEach((t) => t.dispose());
+  const dispose = (r: Tensor | Tensor[] | undefined) =>
+    (Array.isArray(r) ? r : r ? [r] : []).forEach((t) => t.dispose());
   const c0 = rt.compileMs;
   dispose(fn());
   await rt.sync();
@@ -92,15 +100,32 @@ async function time(group: string, name: string, fn: () => Tensor | Tensor[] | u
   if (counts.bytes) r.gbps = counts.bytes / ms / 1e6;
   if (counts.images) r.imagesPerSec = (counts.images * 1000) / ms;
   results.push(r);
-  const fmt = [r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOPS` : '', r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '', r.imagesPerSec !== undefined ? `${r.imagesPerSec.toFixed(1)} img/s` : ''].filter(Boolean).join('  ');
-  process.stderr.write(`  ${group.padEnd(14)} ${name.padEnd(44)} ${(v?.variant ?? '').padEnd(12)} ${ms.toFixed(2).padStart(10)} ms  ${fmt}\n`);
+  const fmt = [
+    r.gflops !== undefined ? `${r.gflops.toFixed(2)} GFLOPS` : '',
+    r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : '',
+    r.imagesPerSec !== undefined ? `${r.imagesPerSec.toFixed(1)} img/s` : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
+  process.stderr.write(
+    `  ${group.padEnd(14)} ${name.padEnd(44)} ${(v?.variant ?? '').padEnd(12)} ${ms.toFixed(2).padStart(10)} ms  ${fmt}\n`,
+  );
   return r;
 }
 
 const rand = (n: number, s = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s) * 0.5);
-const T = (shape: number[], s = 1) => Tensor.from(rand(shape.reduce((a, b) => a * b, 1), s), shape);
+const T = (shape: number[], s = 1) =>
+  Tensor.from(
+    rand(
+      shape.reduce((a, b) => a * b, 1),
+      s,
+    ),
+    shape,
+  );
 
-const mode = rt.adapter.toggles.length ? `release (Dawn toggles: ${rt.adapter.toggles.join(', ')}; VGGPU_SAFE=1 keeps Dawn's safety transforms)` : "safe (Dawn's safety transforms on)";
+const mode = rt.adapter.toggles.length
+  ? `release (Dawn toggles: ${rt.adapter.toggles.join(', ')}; VGGPU_SAFE=1 keeps Dawn's safety transforms)`
+  : "safe (Dawn's safety transforms on)";
 process.stderr.write(`adapter: ${rt.describe()}\nmode: ${mode}\n`);
 
 // The ×GEMM reference: 1024³ GEMM GFLOPS, sampled again before each group of cases, since the
@@ -124,16 +149,34 @@ async function sampleGemm(): Promise<void> {
 {
   const g1024 = { M: 1024, N: 1024, K: 1024, aAlongK: true, bAlongN: true };
   if (!smoke) await tuneGemm([g1024]);
-  const r = await time('gemm', '1024×1024×1024', () => noGrad(() => matmul(gemmA, gemmB)), { flops: 2 * 1024 ** 3 }, gemmVariantOf(g1024));
+  const r = await time(
+    'gemm',
+    '1024×1024×1024',
+    () => noGrad(() => matmul(gemmA, gemmB)),
+    { flops: 2 * 1024 ** 3 },
+    gemmVariantOf(g1024),
+  );
   if (r?.gflops) gemmSamples.push(r.gflops);
-  for (const [B, IN, OUT] of [[32, 25088, 4096], [32, 4096, 4096], [32, 4096, 1000], [32, 128, 1024], [32, 1024, 1024]]) {
+  for (const [B, IN, OUT] of [
+    [32, 25088, 4096],
+    [32, 4096, 4096],
+    [32, 4096, 1000],
+    [32, 128, 1024],
+    [32, 1024, 1024],
+  ]) {
     if ((quick && IN === 25088) || (smoke && IN !== 128)) continue;
     const x = T([B, IN]);
     const w = T([OUT, IN], 3);
     const bias = T([OUT], 4);
     const fc = { M: B, N: OUT, K: IN, aAlongK: true, bAlongN: false };
     if (!smoke && selected('gemm', `FC ${B}×${IN}→${OUT}`)) await tuneGemm([fc]);
-    await time('gemm', `FC ${B}×${IN}→${OUT}`, () => noGrad(() => linear(x, w, bias)), { flops: 2 * B * IN * OUT }, gemmVariantOf(fc));
+    await time(
+      'gemm',
+      `FC ${B}×${IN}→${OUT}`,
+      () => noGrad(() => linear(x, w, bias)),
+      { flops: 2 * B * IN * OUT },
+      gemmVariantOf(fc),
+    );
     [x, w, bias].forEach((t) => t.dispose());
   }
 }
@@ -167,9 +210,28 @@ for (const s of quick ? settings.slice(2) : settings) {
         const { shape, candidates } = convVariants(pass, x.shape, w.shape, pad);
         return variantOf(pass, shape, candidates);
       };
-      await time(group, `${key} forward`, () => noGrad(() => conv2d(x, w, b, { relu: true })), { flops }, await pick('conv_forward', `${key} forward`));
-      if (l.inChannels > 3) await time(group, `${key} input-grad`, () => convGradInput(dy, w, x.shape, pad), { flops }, await pick('conv_grad_input', `${key} input-grad`));
-      await time(group, `${key} weight-grad`, () => convGradWeight(dy, x, w.shape, pad), { flops }, await pick('conv_grad_weight', `${key} weight-grad`));
+      await time(
+        group,
+        `${key} forward`,
+        () => noGrad(() => conv2d(x, w, b, { relu: true })),
+        { flops },
+        await pick('conv_forward', `${key} forward`),
+      );
+      if (l.inChannels > 3)
+        await time(
+          group,
+          `${key} input-grad`,
+          () => convGradInput(dy, w, x.shape, pad),
+          { flops },
+          await pick('conv_grad_input', `${key} input-grad`),
+        );
+      await time(
+        group,
+        `${key} weight-grad`,
+        () => convGradWeight(dy, x, w.shape, pad),
+        { flops },
+        await pick('conv_grad_weight', `${key} weight-grad`),
+      );
       [x, w, b, dy].forEach((t) => t.dispose());
     }
   }
@@ -185,12 +247,22 @@ for (const s of quick ? settings.slice(2) : settings) {
   await time('memory', `lrn n=5 [${shape}]`, () => noGrad(() => lrn(x)), { bytes: 8 * n });
   const logits = T([256, 1000]);
   const labels = Array.from({ length: 256 }, (_, i) => i % 1000);
-  await time('memory', 'softmax-CE [256, 1000]', () => noGrad(() => softmaxCrossEntropy(logits, labels)), { bytes: 4 * 256 * 1000 });
+  await time('memory', 'softmax-CE [256, 1000]', () => noGrad(() => softmaxCrossEntropy(logits, labels)), {
+    bytes: 4 * 256 * 1000,
+  });
   const p = T([n]);
   p.requiresGrad = true;
   p.grad = T([n], 5);
   const opt = new SGD([p], { lr: 1e-4 });
-  await time('memory', `sgd update [${n}]`, () => { opt.step(); return undefined; }, { bytes: 4 * n * 5 });
+  await time(
+    'memory',
+    `sgd update [${n}]`,
+    () => {
+      opt.step();
+      return undefined;
+    },
+    { bytes: 4 * n * 5 },
+  );
   [x, logits, p].forEach((t) => t.dispose());
   opt.dispose();
 }
@@ -198,7 +270,12 @@ for (const s of quick ? settings.slice(2) : settings) {
 // Whole training steps: forward + backward + SGD update.
 const stepCases: Array<{ net: NetName; size: number; batch: number; width: number }> = [
   ...(smoke ? ['A' as NetName] : NET_NAMES).map((net) => ({ net, size: 32, batch: 32, width: 0.25 })),
-  ...(quick ? [] : [{ net: 'A' as NetName, size: 224, batch: 1, width: 1 }, { net: 'E' as NetName, size: 224, batch: 1, width: 1 }]),
+  ...(quick
+    ? []
+    : [
+        { net: 'A' as NetName, size: 224, batch: 1, width: 1 },
+        { net: 'E' as NetName, size: 224, batch: 1, width: 1 },
+      ]),
 ];
 await sampleGemm();
 for (const c of stepCases) {
@@ -233,14 +310,30 @@ results.push(...(await benchDevices(selected, smoke ? 'smoke' : quick ? 'quick' 
 await sampleGemm();
 const sorted = [...gemmSamples].sort((x, y) => x - y);
 const gemmRef = sorted[sorted.length >> 1];
-for (const r of results) if (r.gflops && (r.group.startsWith('conv') || r.group === 'step')) r.vsGemm = r.gflops / gemmRef;
+for (const r of results)
+  if (r.gflops && (r.group.startsWith('conv') || r.group === 'step')) r.vsGemm = r.gflops / gemmRef;
 const refLine = `×GEMM reference: 1024³ GEMM, median of ${sorted.length} samples across the run: ${gemmRef.toFixed(2)} GFLOPS (${sorted[0].toFixed(2)}–${sorted[sorted.length - 1].toFixed(2)})`;
 
 // The table.
 const head = ['group', 'case', 'variant', 'ms', 'GFLOPS', 'GB/s', 'img/s', '×GEMM', 'compile ms', 'detail'];
-const body = results.map((r) => [r.group, r.name, r.variant ?? '', r.ms.toFixed(2), r.gflops?.toFixed(2) ?? '', r.gbps?.toFixed(2) ?? '', r.imagesPerSec?.toFixed(1) ?? '', r.vsGemm?.toFixed(2) ?? '', r.compileMs.toFixed(0), r.detail ?? '']);
+const body = results.map((r) => [
+  r.group,
+  r.name,
+  r.variant ?? '',
+  r.ms.toFixed(2),
+  r.gflops?.toFixed(2) ?? '',
+  r.gbps?.toFixed(2) ?? '',
+  r.imagesPerSec?.toFixed(1) ?? '',
+  r.vsGemm?.toFixed(2) ?? '',
+  r.compileMs.toFixed(0),
+  r.detail ?? '',
+]);
 const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-const line = (cells: string[]) => cells.map((c, i) => (i >= 3 && i < 9 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+const line = (cells: string[]) =>
+  cells
+    .map((c, i) => (i >= 3 && i < 9 ? c.padStart(w[i]) : c.padEnd(w[i])))
+    .join('  ')
+    .trimEnd();
 const json = `${JSON.stringify({ adapter: rt.describe(), dawnToggles: rt.adapter.toggles, date: new Date().toISOString(), gemmReference: { gflops: gemmRef, samples: gemmSamples }, results }, null, 2)}\n`;
 if (jsonFile) writeFileSync(jsonFile, json);
 if (jsonFlag && !jsonFile) process.stdout.write(json);

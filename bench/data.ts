@@ -29,7 +29,11 @@ export interface DataResult {
 const IMAGENET_STATS = {
   mean: IMAGENET_MEAN,
   eigenvalues: [0.2175, 0.0188, 0.0045],
-  eigenvectors: [[-0.5675, -0.5808, -0.5836], [0.7192, -0.0045, -0.6948], [0.4009, -0.814, 0.4203]],
+  eigenvectors: [
+    [-0.5675, -0.5808, -0.5836],
+    [0.7192, -0.0045, -0.6948],
+    [0.4009, -0.814, 0.4203],
+  ],
 };
 
 /**
@@ -40,15 +44,27 @@ async function jpegFolder(n: number): Promise<string> {
   const root = join(tmpdir(), `vggpu-bench-jpegs-v1-${n}`);
   if (existsSync(join(root, 'done'))) return root;
   const rng = new Rng(2024);
-  const sizes: Array<[number, number]> = [[500, 375], [500, 333], [375, 500], [500, 500], [480, 360], [333, 500]];
+  const sizes: Array<[number, number]> = [
+    [500, 375],
+    [500, 333],
+    [375, 500],
+    [500, 500],
+    [480, 360],
+    [333, 500],
+  ];
   for (let i = 0; i < n; i++) {
     const [w, h] = sizes[rng.int(sizes.length)];
     const small = Buffer.from(Array.from({ length: 12 * 9 * 3 }, () => rng.int(256)));
-    const base = await sharp(small, { raw: { width: 12, height: 9, channels: 3 } }).resize(w, h, { kernel: 'cubic' }).raw().toBuffer();
+    const base = await sharp(small, { raw: { width: 12, height: 9, channels: 3 } })
+      .resize(w, h, { kernel: 'cubic' })
+      .raw()
+      .toBuffer();
     for (let k = 0; k < base.length; k++) base[k] = Math.max(0, Math.min(255, base[k] + rng.int(25) - 12));
     const dir = join(root, `class${i % 8}`);
     mkdirSync(dir, { recursive: true });
-    await sharp(base, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toFile(join(dir, `${i}.jpg`));
+    await sharp(base, { raw: { width: w, height: h, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(join(dir, `${i}.jpg`));
   }
   writeFileSync(join(root, 'done'), '');
   return root;
@@ -60,23 +76,40 @@ const SATURATED = 4;
 /** How much of the bench runs: everything, a quick subset, or one small case per group (smoke). */
 export type BenchSize = 'full' | 'quick' | 'smoke';
 
-export async function benchData(selected: (group: string, name: string) => boolean, size: BenchSize): Promise<DataResult[]> {
+export async function benchData(
+  selected: (group: string, name: string) => boolean,
+  size: BenchSize,
+): Promise<DataResult[]> {
   if (!['train', 'validation', 'decode'].some((k) => selected('data', k))) return [];
   const quick = size !== 'full';
   const n = size === 'smoke' ? 64 : quick ? 96 : 256;
   const ds = new ImageFolderDataset(await jpegFolder(n), 'train');
-  const aug: AugmentOptions = { crop: 224, scale: [256, 512], flip: true, colorShift: 0.1, subtractMean: true, stats: IMAGENET_STATS };
+  const aug: AugmentOptions = {
+    crop: 224,
+    scale: [256, 512],
+    flip: true,
+    colorShift: 0.1,
+    subtractMean: true,
+    stats: IMAGENET_STATS,
+  };
   const batch = 32;
   // Several epochs of the folder, so that filling the pipeline (the first batch) weighs little.
   const perEpoch = Math.floor(ds.length / batch);
   const steps = perEpoch * (quick ? 1 : 3);
   const results: DataResult[] = [];
   /** Records a case; `detail` says what its rate means beside the others'. */
-  const record = (name: string, images: number, ms: number, detail: (rate: number) => string | undefined = () => undefined) => {
+  const record = (
+    name: string,
+    images: number,
+    ms: number,
+    detail: (rate: number) => string | undefined = () => undefined,
+  ) => {
     const imagesPerSec = (images * 1000) / ms;
     const r = { group: 'data', name, ms: ms / images, imagesPerSec, compileMs: 0, detail: detail(imagesPerSec) };
     results.push(r);
-    process.stderr.write(`  data           ${name.padEnd(56)} ${imagesPerSec.toFixed(1).padStart(8)} img/s${r.detail ? `  (${r.detail})` : ''}\n`);
+    process.stderr.write(
+      `  data           ${name.padEnd(56)} ${imagesPerSec.toFixed(1).padStart(8)} img/s${r.detail ? `  (${r.detail})` : ''}\n`,
+    );
     return imagesPerSec;
   };
   // What more workers give, against one (the pipeline's scaling), and what the trainer's loop
@@ -103,7 +136,9 @@ export async function benchData(selected: (group: string, name: string) => boole
       const batches = new Prefetch((k) => maker.make(part(k), epoch(k)), 0, steps, SATURATED);
       const t0 = performance.now();
       for (let k = 0; k < steps; k++) maker.recycle(await batches.next());
-      pipelineRate = record(saturated, steps * batch, performance.now() - t0, (rate) => scaling('saturated', workers, rate));
+      pipelineRate = record(saturated, steps * batch, performance.now() - t0, (rate) =>
+        scaling('saturated', workers, rate),
+      );
     }
     const loop = `train 224 S∈[256,512] b${batch}, ${workers} worker${workers > 1 ? 's' : ''}, trainer loop`;
     if (selected('data', loop)) {
@@ -111,15 +146,26 @@ export async function benchData(selected: (group: string, name: string) => boole
       const batches = new Prefetch((k) => maker.make(part(k), epoch(k)), 0, steps, LOOKAHEAD);
       const t0 = performance.now();
       for (let k = 0; k < steps; k++) maker.recycle(await batches.next()); // as the trainer does
-      const share = (rate: number) => (pipelineRate ? `${((100 * rate) / pipelineRate).toFixed(0)}% of ${SATURATED} ahead` : undefined);
-      record(loop, steps * batch, performance.now() - t0, (rate) => [scaling('loop', workers, rate), share(rate)].filter(Boolean).join('; ') || undefined);
+      const share = (rate: number) =>
+        pipelineRate ? `${((100 * rate) / pipelineRate).toFixed(0)}% of ${SATURATED} ahead` : undefined;
+      record(
+        loop,
+        steps * batch,
+        performance.now() - t0,
+        (rate) => [scaling('loop', workers, rate), share(rate)].filter(Boolean).join('; ') || undefined,
+      );
     }
     const val = `validation centre 224 at Q=384, ${workers} worker${workers > 1 ? 's' : ''}`;
     if (selected('data', val)) {
       // As the trainer's validation asks for them (evaluate.ts): batches of 64, one ahead.
       const valSteps = (steps * batch) / 64;
       const crops = (k: number) => Array.from({ length: 64 }, (_, j) => (k * 64 + j) % ds.length);
-      const batches = new Prefetch((k) => maker.centre(crops(k), 384, 224, { mean: IMAGENET_STATS.mean }), 0, valSteps, 1);
+      const batches = new Prefetch(
+        (k) => maker.centre(crops(k), 384, 224, { mean: IMAGENET_STATS.mean }),
+        0,
+        valSteps,
+        1,
+      );
       const t0 = performance.now();
       for (let k = 0; k < valSteps; k++) maker.recycle(await batches.next());
       record(val, valSteps * 64, performance.now() - t0, (rate) => scaling('val', workers, rate));

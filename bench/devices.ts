@@ -63,7 +63,10 @@ async function timeSteps(fn: () => Promise<number>, budgetMs: number): Promise<{
   return { ms: median(ms), exchangeMs: median(ex) };
 }
 
-export async function benchDevices(selected: (group: string, name: string) => boolean, size: BenchSize): Promise<DevicesResult[]> {
+export async function benchDevices(
+  selected: (group: string, name: string) => boolean,
+  size: BenchSize,
+): Promise<DevicesResult[]> {
   const quick = size !== 'full';
   const budgetMs = size === 'smoke' ? 0 : quick ? 600 : 2000;
   const results: DevicesResult[] = [];
@@ -73,7 +76,9 @@ export async function benchDevices(selected: (group: string, name: string) => bo
   const engines = await initDevices(2);
   const report = (r: DevicesResult) => {
     results.push(r);
-    process.stderr.write(`  ${r.group.padEnd(14)} ${r.name.padEnd(56)} ${r.ms.toFixed(2).padStart(10)} ms  ${r.detail ?? ''}\n`);
+    process.stderr.write(
+      `  ${r.group.padEnd(14)} ${r.name.padEnd(56)} ${r.ms.toFixed(2).padStart(10)} ms  ${r.detail ?? ''}\n`,
+    );
   };
 
   if (selected('devices', stepCase)) {
@@ -91,7 +96,12 @@ export async function benchDevices(selected: (group: string, name: string) => bo
         onDevice(r.engine, () => {
           const [j0, j1] = [(d * batch) / n, ((d + 1) * batch) / n];
           const per = 3 * 32 * 32;
-          const loss = tidy(() => softmaxCrossEntropy(r.model.forward(Tensor.from(x.subarray(j0 * per, j1 * per), [j1 - j0, 3, 32, 32])), labels.subarray(j0, j1)));
+          const loss = tidy(() =>
+            softmaxCrossEntropy(
+              r.model.forward(Tensor.from(x.subarray(j0 * per, j1 * per), [j1 - j0, 3, 32, 32])),
+              labels.subarray(j0, j1),
+            ),
+          );
           backward(loss, undefined, exchange ? { onGradReady: exchange.onGradReady(d) } : {});
           loss.dispose();
         });
@@ -115,16 +125,29 @@ export async function benchDevices(selected: (group: string, name: string) => bo
       const { ms, exchangeMs } = await timeSteps(step, budgetMs);
       const imagesPerSec = (batch * 1000) / ms;
       if (n === 1) oneDevice = imagesPerSec;
-      const detail = n === 1 ? `${imagesPerSec.toFixed(1)} img/s` : `${imagesPerSec.toFixed(1)} img/s, ${(imagesPerSec / oneDevice).toFixed(2)}× one device; gradient exchange ${exchangeMs.toFixed(2)} ms = ${((100 * exchangeMs) / ms).toFixed(0)}% of the step`;
+      const detail =
+        n === 1
+          ? `${imagesPerSec.toFixed(1)} img/s`
+          : `${imagesPerSec.toFixed(1)} img/s, ${(imagesPerSec / oneDevice).toFixed(2)}× one device; gradient exchange ${exchangeMs.toFixed(2)} ms = ${((100 * exchangeMs) / ms).toFixed(0)}% of the step`;
       exchange?.dispose();
-      report({ group: 'devices', name: `${stepCase}, ${n} device${n > 1 ? 's' : ''}`, ms, gflops: (6 * macs * batch) / ms / 1e6, imagesPerSec, compileMs: 0, detail });
+      report({
+        group: 'devices',
+        name: `${stepCase}, ${n} device${n > 1 ? 's' : ''}`,
+        ms,
+        gflops: (6 * macs * batch) / ms / 1e6,
+        imagesPerSec,
+        compileMs: 0,
+        detail,
+      });
       release(rs);
     }
   }
 
   for (const name of reduceCases) {
     if (!selected('devices', name)) continue;
-    const options: VggOptions = name.includes('VGG-16') ? { net: 'D', inputSize: 224, width: 1, classes: 1000 } : { net: 'A', inputSize: 32, width: 0.25, classes: 10 };
+    const options: VggOptions = name.includes('VGG-16')
+      ? { net: 'D', inputSize: 224, width: 1, classes: 1000 }
+      : { net: 'A', inputSize: 32, width: 0.25, classes: 10 };
     const rs = replicas(engines, options);
     for (const r of rs) {
       onDevice(r.engine, () => {
@@ -144,7 +167,14 @@ export async function benchDevices(selected: (group: string, name: string) => bo
     // Each device's gradients go to the host and the sum comes back: 2 transfers per device.
     const bytes = 2 * rs.length * count * 4;
     exchange.dispose();
-    report({ group: 'devices', name: `${name}, 2 devices`, ms, gbps: bytes / ms / 1e6, compileMs: 0, detail: `${(count / 1e6).toFixed(2)} M parameters in ${exchange.buckets.length} bucket${exchange.buckets.length > 1 ? 's' : ''}; ${(bytes / 1e9).toFixed(2)} GB through the host, ${(bytes / ms / 1e6).toFixed(2)} GB/s` });
+    report({
+      group: 'devices',
+      name: `${name}, 2 devices`,
+      ms,
+      gbps: bytes / ms / 1e6,
+      compileMs: 0,
+      detail: `${(count / 1e6).toFixed(2)} M parameters in ${exchange.buckets.length} bucket${exchange.buckets.length > 1 ? 's' : ''}; ${(bytes / 1e9).toFixed(2)} GB through the host, ${(bytes / ms / 1e6).toFixed(2)} GB/s`,
+    });
     release(rs);
   }
   return results;

@@ -13,7 +13,12 @@ const B = Tensor.from(b, [n, n]);
 const warm = matmul(A, B); // the first launch compiles the pipeline
 const c = await warm.toArray();
 let worst = 0;
-for (const [i, j] of [[0, 0], [n - 1, n - 1], [n >> 1, 7 % n], [3 % n, n - 2]]) {
+for (const [i, j] of [
+  [0, 0],
+  [n - 1, n - 1],
+  [n >> 1, 7 % n],
+  [3 % n, n - 2],
+]) {
   let s = 0;
   for (let k = 0; k < n; k++) s += a[i * n + k] * b[k * n + j];
   worst = Math.max(worst, Math.abs(s - c[i * n + j]));

@@ -35,7 +35,10 @@ export async function initDevices(count: number): Promise<Engine[]> {
   if (!Number.isInteger(count) || count < 1) throw new Error(`devices: expected a whole number ≥ 1, got ${count}`);
   const run = opening.then(async () => {
     if (devices.length < count) {
-      const rts = await openDevices(devices.map((e) => e.rt), count);
+      const rts = await openDevices(
+        devices.map((e) => e.rt),
+        count,
+      );
       for (const rt of rts) devices.push(new Engine(rt, devices.length));
     }
     current ??= devices[0];
@@ -61,7 +64,8 @@ export function onDevice<T>(e: Engine, fn: () => T): T {
   current = e;
   try {
     const result = fn();
-    if (result instanceof Promise) throw new Error('onDevice: the function must be synchronous; await read-backs after it returns');
+    if (result instanceof Promise)
+      throw new Error('onDevice: the function must be synchronous; await read-backs after it returns');
     return result;
   } finally {
     current = was;
@@ -88,6 +92,7 @@ export async function openDevices(open: readonly Runtime[], count: number): Prom
   if (open.length === 0) made.push(await Runtime.create());
   const first = open[0] ?? made[0];
   const have = open.length + made.length;
-  if (count > have) for (const c of await host().moreAdapters(first.adapter, have, count)) made.push(await Runtime.create(c));
+  if (count > have)
+    for (const c of await host().moreAdapters(first.adapter, have, count)) made.push(await Runtime.create(c));
   return made;
 }

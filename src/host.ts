@@ -32,6 +32,9 @@ export function setHost(h: Host): void {
 
 /** The installed host; throws, saying how to install one, when there is none. */
 export function host(): Host {
-  if (!installed) throw new Error('vggpu: no host installed. In Node, import the package ("vggpu"), which installs the Node host; in a browser, call setHost() with one over navigator.gpu first.');
+  if (!installed)
+    throw new Error(
+      'vggpu: no host installed. In Node, import the package ("vggpu"), which installs the Node host; in a browser, call setHost() with one over navigator.gpu first.',
+    );
   return installed;
 }

@@ -8,7 +8,15 @@
 
 // Device and engine
 export { init, initDevices, engine, onDevice, setCurrentDevice, Engine } from './engine.js';
-export { Runtime, GpuError, fmtBytes, MESA_LOOP_BUDGET, type BufferRange, type Dispatch, type Uniforms } from './gpu/runtime.js';
+export {
+  Runtime,
+  GpuError,
+  fmtBytes,
+  MESA_LOOP_BUDGET,
+  type BufferRange,
+  type Dispatch,
+  type Uniforms,
+} from './gpu/runtime.js';
 export { H100_LIMITS } from './gpu/limits_device.js';
 export type { AdapterChoice, BackendName } from './gpu/adapter_choice.js';
 export { setHost, host, type Host } from './host.js';
@@ -18,7 +26,16 @@ export type { BakedConstants } from './gpu/kernels.js';
 // Tensors and autograd
 export { Tensor, tidy, keep, sizeOf } from './tensor.js';
 export { OpError, type Shape } from './errors.js';
-export { backward, noGrad, clearTape, record, tapeOf, type BackwardRule, type BackwardOptions, type TapeNode } from './autograd/tape.js';
+export {
+  backward,
+  noGrad,
+  clearTape,
+  record,
+  tapeOf,
+  type BackwardRule,
+  type BackwardOptions,
+  type TapeNode,
+} from './autograd/tape.js';
 export { Rng } from './rng.js';
 
 // Ops (each differentiable unless noted)
@@ -35,27 +52,97 @@ export { reshape, flatten } from './ops/reshape.js';
 export { add, scale, copy, fill, fillInPlace, accumulateInto } from './ops/elementwise.js';
 
 // Kernel variants: timed per adapter, cached on disk, or forced.
-export { PASSES, setVariant, forceVariants, chooseVariant, collectChoices, type Choice, type TuneJob, tuningFile, tuningsForAdapter, type Pass, type Tuned } from './ops/variants.js';
-export { tuneStep, tuneConv, tuneGemm, gemmVariants, tuningEnabled, defaultTuneBudget, TuningStopped, type TuneOptions, type ConvShape, type GemmShape, type TuneResult, type TuneProgress, type StepVariant } from './ops/tune.js';
+export {
+  PASSES,
+  setVariant,
+  forceVariants,
+  chooseVariant,
+  collectChoices,
+  type Choice,
+  type TuneJob,
+  tuningFile,
+  tuningsForAdapter,
+  type Pass,
+  type Tuned,
+} from './ops/variants.js';
+export {
+  tuneStep,
+  tuneConv,
+  tuneGemm,
+  gemmVariants,
+  tuningEnabled,
+  defaultTuneBudget,
+  TuningStopped,
+  type TuneOptions,
+  type ConvShape,
+  type GemmShape,
+  type TuneResult,
+  type TuneProgress,
+  type StepVariant,
+} from './ops/tune.js';
 export { convVariants, type ConvPass } from './ops/conv2d.js';
 
 // Layers, initialisation, optimiser, schedule
-export { Conv2d, Linear, MaxPool2d, LRN, ReLU, Dropout, Flatten, Sequential, type Module, type NamedParameter } from './nn/layers.js';
+export {
+  Conv2d,
+  Linear,
+  MaxPool2d,
+  LRN,
+  ReLU,
+  Dropout,
+  Flatten,
+  Sequential,
+  type Module,
+  type NamedParameter,
+} from './nn/layers.js';
 export { INIT_SCHEMES, initValues, initLayer, type InitScheme } from './vgg/init.js';
 export { SGD, type SgdOptions } from './optim/sgd.js';
 export { PlateauSchedule, type PlateauState } from './train/schedule.js';
 
 // VGG
-export { NET_NAMES, VGG_TABLE, resolveConfig, planLayers, summarise, formatSummary, type NetName, type VggToken, type VggOptions, type VggConfig, type LayerPlan, type SummaryRow } from './vgg/config.js';
+export {
+  NET_NAMES,
+  VGG_TABLE,
+  resolveConfig,
+  planLayers,
+  summarise,
+  formatSummary,
+  type NetName,
+  type VggToken,
+  type VggOptions,
+  type VggConfig,
+  type LayerPlan,
+  type SummaryRow,
+} from './vgg/config.js';
 export { Vgg, buildVgg, type VggLayer } from './vgg/model.js';
 
 // Checkpoint format (files: the Node entry)
-export { parseSafetensors, serializeSafetensors, CheckpointError, type SafetensorsFile, type StoredTensor } from './checkpoint/safetensors.js';
+export {
+  parseSafetensors,
+  serializeSafetensors,
+  CheckpointError,
+  type SafetensorsFile,
+  type StoredTensor,
+} from './checkpoint/safetensors.js';
 
 // Data
 export { parseIdx, FASHION_MNIST_CLASSES } from './data/idx_format.js';
 export { DatasetError, Subset, type ImageDataset, type RawImage, type DatasetSpec } from './data/dataset.js';
-export { rescaledSize, centreOffsets, sampleWindow, viewSample, trainSample, centreSample, fullSample, channelStats, symmetricEigen, type AugmentOptions, type ChannelStats, type InputNorm, type Sampling } from './data/transforms.js';
+export {
+  rescaledSize,
+  centreOffsets,
+  sampleWindow,
+  viewSample,
+  trainSample,
+  centreSample,
+  fullSample,
+  channelStats,
+  symmetricEigen,
+  type AugmentOptions,
+  type ChannelStats,
+  type InputNorm,
+  type Sampling,
+} from './data/transforms.js';
 export { resizeAntialiased } from './data/resample.js';
 
 // Training and evaluation

@@ -95,7 +95,8 @@ export class Tensor {
 
   /** Overwrites the values (row-major, `size` of them) on the tensor's own device. */
   write(data: Float32Array): void {
-    if (data.length !== this.size) throw new OpError('Tensor.write', `${data.length} values for ${this.size} elements`, { shape: this.shape });
+    if (data.length !== this.size)
+      throw new OpError('Tensor.write', `${data.length} values for ${this.size} elements`, { shape: this.shape });
     this.engine.rt.write(this.buffer, 0, data);
   }
 
@@ -163,5 +164,6 @@ export function keep<T extends Tensor>(t: T): T {
 function collectTensors(v: unknown, out: Set<Tensor>): void {
   if (v instanceof Tensor) out.add(v);
   else if (Array.isArray(v)) v.forEach((x) => collectTensors(x, out));
-  else if (v && typeof v === 'object' && !(v instanceof Promise)) Object.values(v).forEach((x) => collectTensors(x, out));
+  else if (v && typeof v === 'object' && !(v instanceof Promise))
+    Object.values(v).forEach((x) => collectTensors(x, out));
 }

@@ -86,16 +86,29 @@ describe('source tree', () => {
     const offenders: string[] = [];
     const core = tsFiles(src).filter((f) => !f.startsWith(join(src, 'node') + sep));
     expect(core.length).toBeGreaterThan(40);
-    for (const f of core) for (const s of specifiers(f)) if (nodeOnly.test(s)) offenders.push(`${relative(root, f)} imports ${s}`);
+    for (const f of core)
+      for (const s of specifiers(f)) if (nodeOnly.test(s)) offenders.push(`${relative(root, f)} imports ${s}`);
     // Nor does the core reach into the host by a relative path.
-    for (const [f, deps] of importGraph()) if (core.includes(f)) for (const d of deps) if (d.startsWith(join(src, 'node') + sep)) offenders.push(`${relative(root, f)} imports ${relative(root, d)}`);
+    for (const [f, deps] of importGraph())
+      if (core.includes(f))
+        for (const d of deps)
+          if (d.startsWith(join(src, 'node') + sep))
+            offenders.push(`${relative(root, f)} imports ${relative(root, d)}`);
     expect(offenders).toEqual([]);
     expect(readFileSync(join(src, 'index.ts'), 'utf8')).not.toMatch(/process\.|globalThis\.process/);
   });
 
   it('bundles the engine core (src/index.ts) and the browser entry (src/browser/index.ts) for a browser', async () => {
     for (const entry of ['index.ts', 'browser/index.ts']) {
-      const r = await build({ entryPoints: [join(src, entry)], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });
+      const r = await build({
+        entryPoints: [join(src, entry)],
+        bundle: true,
+        platform: 'browser',
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+        metafile: true,
+      });
       expect(r.errors).toEqual([]);
       const inputs = Object.keys(r.metafile.inputs);
       expect(inputs.some((i) => i.includes('kernel_sources'))).toBe(true); // the kernels travel inside
@@ -105,7 +118,10 @@ describe('source tree', () => {
   });
 
   it('carries kernels/*.wgsl as they are (src/gpu/kernel_sources.ts is current; `npm run kernels` remakes it)', () => {
-    expect(readFileSync(GENERATED, 'utf8') === generateKernelModule(), 'src/gpu/kernel_sources.ts is stale: run `npm run kernels`').toBe(true);
+    expect(
+      readFileSync(GENERATED, 'utf8') === generateKernelModule(),
+      'src/gpu/kernel_sources.ts is stale: run `npm run kernels`',
+    ).toBe(true);
   });
 
   it('finds a cycle when there is one (the checker itself)', () => {

@@ -64,7 +64,10 @@ describe('conv2d', () => {
 
   it('launches a weight larger than one binding in output-channel ranges (forward)', async () => {
     engine().rt.setBindingLimit(2048); // 448 usable floats: 27 per channel → 16 channels per range, so two ranges
-    const [xs, ws] = [[2, 3, 5, 4], [20, 3, 3, 3]];
+    const [xs, ws] = [
+      [2, 3, 5, 4],
+      [20, 3, 3, 3],
+    ];
     const xd = randn(2 * 3 * 5 * 4, 1);
     const wd = randn(20 * 27, 2);
     const bd = randn(20, 3);
@@ -83,12 +86,18 @@ describe('conv2d', () => {
   });
 
   it('passes a finite-difference check (3×3 and 1×1)', async () => {
-    for (const [k, seed] of [[3, 10], [1, 20]]) {
-      await fdCheck(([x, w, b]) => conv2d(x, w, b), [
-        { data: randn(2 * 3 * 5 * 4, seed), shape: [2, 3, 5, 4] },
-        { data: randn(4 * 3 * k * k, seed + 1, 0.5), shape: [4, 3, k, k] },
-        { data: randn(4, seed + 2), shape: [4] },
-      ]);
+    for (const [k, seed] of [
+      [3, 10],
+      [1, 20],
+    ]) {
+      await fdCheck(
+        ([x, w, b]) => conv2d(x, w, b),
+        [
+          { data: randn(2 * 3 * 5 * 4, seed), shape: [2, 3, 5, 4] },
+          { data: randn(4 * 3 * k * k, seed + 1, 0.5), shape: [4, 3, k, k] },
+          { data: randn(4, seed + 2), shape: [4] },
+        ],
+      );
     }
   });
 
@@ -97,7 +106,9 @@ describe('conv2d', () => {
     const w = Tensor.from(new Float32Array(4 * 3 * 9), [4, 3, 3, 3]);
     const b = Tensor.from(new Float32Array(4), [4]);
     expect(() => conv2d(x, w, b)).toThrowError(OpError);
-    expect(() => conv2d(x, w, b)).toThrowError(/conv2d: input has 5 channels but the weight expects 3 \(input \[2, 5, 4, 4\], weight \[4, 3, 3, 3\]/);
+    expect(() => conv2d(x, w, b)).toThrowError(
+      /conv2d: input has 5 channels but the weight expects 3 \(input \[2, 5, 4, 4\], weight \[4, 3, 3, 3\]/,
+    );
     const w2 = Tensor.from(new Float32Array(4 * 5 * 4), [4, 5, 2, 2]);
     expect(() => conv2d(x, w2, b)).toThrowError(/"same" padding needs an odd kernel/);
     const w5 = Tensor.from(new Float32Array(4 * 5 * 9), [4, 5, 3, 3]);

@@ -11,7 +11,17 @@ import { CifarDataset } from '../src/node/data/cifar.js';
 import { IdxDataset } from '../src/node/data/idx.js';
 import { ImageFolderDataset } from '../src/node/data/image_folder.js';
 import { openData } from '../src/node/data/open.js';
-import { centreSample, channelStats, drawScale, fullSample, rescaledSize, sampleWindow, symmetricEigen, trainSample, type AugmentOptions } from '../src/data/transforms.js';
+import {
+  centreSample,
+  channelStats,
+  drawScale,
+  fullSample,
+  rescaledSize,
+  sampleWindow,
+  symmetricEigen,
+  trainSample,
+  type AugmentOptions,
+} from '../src/data/transforms.js';
 import { Rng } from '../src/rng.js';
 import { writeCifarLike, writeFashionLike, writeImageFolder, idxBytes } from './fixtures.js';
 
@@ -32,7 +42,9 @@ describe('dataset readers', () => {
     writeFashionLike(bad, 5, 3, 1, false);
     const f = join(bad, 'train-images-idx3-ubyte');
     writeFileSync(f, readFileSync(f).subarray(0, 1000));
-    expect(() => new IdxDataset(bad, 'train')).toThrowError(new RegExp(`${f}: not a valid IDX file: header promises 3920 values of \\[5,28,28\\] but the file holds 984`));
+    expect(() => new IdxDataset(bad, 'train')).toThrowError(
+      new RegExp(`${f}: not a valid IDX file: header promises 3920 values of \\[5,28,28\\] but the file holds 984`),
+    );
     writeFileSync(f, Buffer.from([1, 2, 3, 4, 5, 6]));
     expect(() => new IdxDataset(bad, 'train')).toThrowError(/bad magic number/);
     writeFileSync(join(bad, 'train-images-idx3-ubyte'), idxBytes([4, 28, 28], new Uint8Array(4 * 784)));
@@ -47,10 +59,16 @@ describe('dataset readers', () => {
     const raw = readFileSync(join(dir, 'cifar', 'data_batch_1.bin'));
     const img = ds.image(1);
     // Planar R, G, B in the file → interleaved pixels.
-    expect([img.data[0], img.data[1], img.data[2]]).toEqual([raw[3073 + 1], raw[3073 + 1 + 1024], raw[3073 + 1 + 2048]]);
+    expect([img.data[0], img.data[1], img.data[2]]).toEqual([
+      raw[3073 + 1],
+      raw[3073 + 1 + 1024],
+      raw[3073 + 1 + 2048],
+    ]);
     expect(ds.label(1)).toBe(raw[3073]);
     writeFileSync(join(dir, 'cifar', 'test_batch.bin'), raw.subarray(0, 5000));
-    expect(() => new CifarDataset(join(dir, 'cifar'), 'test')).toThrowError(/test_batch.bin: 5000 bytes is not a whole number of 3073-byte records/);
+    expect(() => new CifarDataset(join(dir, 'cifar'), 'test')).toThrowError(
+      /test_batch.bin: 5000 bytes is not a whole number of 3073-byte records/,
+    );
   });
 
   it('read an image folder of PNG and JPEG files of any size, and name empty folders and broken images', () => {
@@ -77,7 +95,9 @@ describe('dataset readers', () => {
     const i = Array.from({ length: ds.length }, (_, k) => k).find((k) => ds.file(k).endsWith('broken.png'))!;
     expect(() => ds.image(i)).toThrowError(/broken.png: unreadable PNG image/);
     writeImageFolder(join(root, 'val2'), ['cat', 'dog', 'yak'], 1);
-    expect(() => new ImageFolderDataset(join(root, 'val2'), 'val', ['cat', 'dog', 'emu'])).toThrowError(/class folders differ from the training set's \(missing: emu; extra: yak\)/);
+    expect(() => new ImageFolderDataset(join(root, 'val2'), 'val', ['cat', 'dog', 'emu'])).toThrowError(
+      /class folders differ from the training set's \(missing: emu; extra: yak\)/,
+    );
   });
 });
 
@@ -125,7 +145,22 @@ describe('augmentation and preprocessing', () => {
 
   it('shifts colour along the principal components of the training set', () => {
     const rgb = { width: 2, height: 1, channels: 3, data: Uint8Array.from([10, 20, 30, 200, 210, 220]) };
-    const o = { ...aug, crop: 1, scale: [1, 1] as [number, number], flip: false, subtractMean: false, stats: { mean: [0, 0, 0], eigenvalues: [1, 0, 0], eigenvectors: [[1, 1, 1], [1, -1, 0], [0, 0, 1]] } };
+    const o = {
+      ...aug,
+      crop: 1,
+      scale: [1, 1] as [number, number],
+      flip: false,
+      subtractMean: false,
+      stats: {
+        mean: [0, 0, 0],
+        eigenvalues: [1, 0, 0],
+        eigenvectors: [
+          [1, 1, 1],
+          [1, -1, 0],
+          [0, 0, 1],
+        ],
+      },
+    };
     const out = new Float32Array(3);
     trainSample(rgb, o, new Rng(3), out, 0);
     // Only the first component has weight: the same shift on all three channels.
@@ -138,7 +173,11 @@ describe('augmentation and preprocessing', () => {
   });
 
   it('computes channel statistics and eigen-decompositions', async () => {
-    const { values, vectors } = symmetricEigen([[2, 1, 0], [1, 2, 0], [0, 0, 5]]);
+    const { values, vectors } = symmetricEigen([
+      [2, 1, 0],
+      [1, 2, 0],
+      [0, 0, 5],
+    ]);
     expect([...values].sort((a, b) => a - b).map((v) => Number(v.toFixed(6)))).toEqual([1, 3, 5]);
     const i3 = values.findIndex((v) => Math.abs(v - 3) < 1e-6);
     expect(Math.abs(vectors[i3][0])).toBeCloseTo(Math.SQRT1_2, 6);
@@ -168,7 +207,15 @@ describe('augmentation and preprocessing', () => {
 
 describe('input pipeline on image files', () => {
   const root = join(dir, 'pipe');
-  const stats = { mean: [0.4, 0.5, 0.6], eigenvalues: [0.2, 0.05, 0.01], eigenvectors: [[0.58, 0.58, 0.58], [0.7, 0, -0.7], [0.4, -0.8, 0.4]] };
+  const stats = {
+    mean: [0.4, 0.5, 0.6],
+    eigenvalues: [0.2, 0.05, 0.01],
+    eigenvectors: [
+      [0.58, 0.58, 0.58],
+      [0.7, 0, -0.7],
+      [0.4, -0.8, 0.4],
+    ],
+  };
   const aug: AugmentOptions = { crop: 32, scale: [36, 48], flip: true, colorShift: 0.1, subtractMean: true, stats };
 
   it('makes the same bytes with 0, 1, 2 and 3 workers: training batches, validation crops, evaluation images', async () => {
@@ -185,7 +232,12 @@ describe('input pipeline on image files', () => {
       await maker.close();
       results.push({ train, centre, images });
     }
-    const bytes = (r: (typeof results)[number]) => [Buffer.from(r.train.x.buffer), Buffer.from(r.train.labels.buffer), Buffer.from(r.centre.x.buffer), ...r.images.map((i) => Buffer.from(i.data))];
+    const bytes = (r: (typeof results)[number]) => [
+      Buffer.from(r.train.x.buffer),
+      Buffer.from(r.train.labels.buffer),
+      Buffer.from(r.centre.x.buffer),
+      ...r.images.map((i) => Buffer.from(i.data)),
+    ];
     for (const r of results.slice(1)) expect(bytes(r).every((b, k) => b.equals(bytes(results[0])[k]))).toBe(true);
     expect(results[0].train.x.length).toBe(11 * 3 * 32 * 32);
     expect(results[0].images.map((i) => Math.min(i.width, i.height))).toEqual([44, 44, 44]);
@@ -203,7 +255,12 @@ describe('input pipeline on image files', () => {
     expect(Math.min(img.width, img.height)).toBe(s);
     const x0 = rng.int(img.width - 32 + 1);
     const y0 = rng.int(img.height - 32 + 1);
-    for (const [c, y, xx] of [[0, 0, 0], [1, 17, 9], [2, 31, 31]]) expect(x[c * 1024 + y * 32 + xx]).toBe(Math.fround(img.data[((y0 + y) * img.width + x0 + xx) * 3 + c] / 255));
+    for (const [c, y, xx] of [
+      [0, 0, 0],
+      [1, 17, 9],
+      [2, 31, 31],
+    ])
+      expect(x[c * 1024 + y * 32 + xx]).toBe(Math.fround(img.data[((y0 + y) * img.width + x0 + xx) * 3 + c] / 255));
   });
 
   it('a truncated or corrupt image fails its batch with the file named; the workers keep serving', async () => {
@@ -215,7 +272,12 @@ describe('input pipeline on image files', () => {
     const ds = new ImageFolderDataset(bad, 'train');
     const badIndex = Array.from({ length: ds.length }, (_, k) => k).find((k) => ds.file(k) === jpg)!;
     const maker = new BatchMaker(ds, aug, 1, 2);
-    await expect(maker.make(Array.from({ length: ds.length }, (_, k) => k), 0)).rejects.toThrowError(/a\/img1\.jpg: unreadable image .*remove or replace it/);
+    await expect(
+      maker.make(
+        Array.from({ length: ds.length }, (_, k) => k),
+        0,
+      ),
+    ).rejects.toThrowError(/a\/img1\.jpg: unreadable image .*remove or replace it/);
     const good = Array.from({ length: ds.length }, (_, k) => k).filter((k) => k !== badIndex);
     expect((await maker.make(good, 0)).labels.length).toBe(good.length);
     await maker.close();
@@ -239,14 +301,20 @@ describe('the pure-JS fallback resampler', () => {
     const crop = resizeWindow(img, w, h, win);
     for (let y = 0; y < win.height; y++) {
       for (let x = 0; x < win.width; x++) {
-        for (let c = 0; c < 3; c++) expect(crop.data[(y * win.width + x) * 3 + c]).toBe(toByte(whole[((win.y0 + y) * w + win.x0 + x) * 3 + c]));
+        for (let c = 0; c < 3; c++)
+          expect(crop.data[(y * win.width + x) * 3 + c]).toBe(toByte(whole[((win.y0 + y) * w + win.x0 + x) * 3 + c]));
       }
     }
     // The same decoded pixels shrunk by libvips (the native path) and by this filter agree within
     // rounding. (JPEG decoders themselves differ slightly, so both start from libvips' decode.)
     const decoded = await readImage(file);
     const native = await readImage(file, 30);
-    const js = resizeWindow(decoded, native.width, native.height, { x0: 0, y0: 0, width: native.width, height: native.height });
+    const js = resizeWindow(decoded, native.width, native.height, {
+      x0: 0,
+      y0: 0,
+      width: native.width,
+      height: native.height,
+    });
     // Measured on this pixel-noise image: mean 0.30, max 6 levels (the two filters' taps differ a
     // little; noise is the worst case, a photo-like image stays within 1 level everywhere).
     const diff = Array.from(native.data, (v, i) => Math.abs(v - js.data[i]));

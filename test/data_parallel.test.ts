@@ -5,7 +5,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backward, conv2d, Conv2d, engine, type Engine, initDevices, Linear, onDevice, relu, Sequential, softmaxCrossEntropy, Tensor, tidy , tapeOf } from '../src/node/index.js';
+import {
+  backward,
+  conv2d,
+  Conv2d,
+  engine,
+  type Engine,
+  initDevices,
+  Linear,
+  onDevice,
+  relu,
+  Sequential,
+  softmaxCrossEntropy,
+  Tensor,
+  tidy,
+  tapeOf,
+} from '../src/node/index.js';
 import { broadcastReplica, GradientExchange, type Replica } from '../src/train/data_parallel.js';
 import { Trainer, type TrainOptions } from '../src/node/train/trainer.js';
 import { Rng } from '../src/rng.js';
@@ -32,7 +47,10 @@ describe('engine state per device', () => {
     expect(engine()).toBe(d0);
     const x = randn(2 * 3 * 5 * 5, 1);
     const w = randn(4 * 3 * 3 * 3, 2);
-    const on = (e: Engine) => onDevice(e, () => conv2d(Tensor.from(x, [2, 3, 5, 5]), Tensor.from(w, [4, 3, 3, 3]), Tensor.from([0.1, 0.2, 0.3, 0.4], [4])));
+    const on = (e: Engine) =>
+      onDevice(e, () =>
+        conv2d(Tensor.from(x, [2, 3, 5, 5]), Tensor.from(w, [4, 3, 3, 3]), Tensor.from([0.1, 0.2, 0.3, 0.4], [4])),
+      );
     const y0 = on(d0);
     const y1 = on(d1);
     expect(y0.engine).toBe(d0);
@@ -58,7 +76,11 @@ describe('engine state per device', () => {
   it('says how many devices the CPU fallback offers when asked for more', async () => {
     const n = availableParallelism() + 1;
     if (!devices[0].rt.adapter.isCpu) return; // a GPU machine: the limit is its GPUs (not testable here)
-    await expect(initDevices(n)).rejects.toThrowError(new RegExp(`--devices ${n}: there is no GPU here, and the CPU fallback .* offers at most one device per core \\(${n - 1}\\); use --devices ${n - 1} or fewer`));
+    await expect(initDevices(n)).rejects.toThrowError(
+      new RegExp(
+        `--devices ${n}: there is no GPU here, and the CPU fallback .* offers at most one device per core \\(${n - 1}\\); use --devices ${n - 1} or fewer`,
+      ),
+    );
   });
 });
 
@@ -67,7 +89,10 @@ describe('gradient exchange', () => {
   async function replicas(): Promise<Array<Replica & { net: Sequential }>> {
     const rs = devices.map((e) =>
       onDevice(e, () => {
-        const net = new Sequential([['conv1', new Conv2d(3, 4, 3)], ['conv2', new Conv2d(4, 4, 3)]]);
+        const net = new Sequential([
+          ['conv1', new Conv2d(3, 4, 3)],
+          ['conv2', new Conv2d(4, 4, 3)],
+        ]);
         return { engine: e, net, params: net.parameters().map(([, p]) => p) };
       }),
     );
@@ -81,7 +106,10 @@ describe('gradient exchange', () => {
     expect(await rs[1].params[0].toArray()).toEqual(await rs[0].params[0].toArray());
     const ex = new GradientExchange(rs, 16); // each tensor fills a bucket
     expect(ex.buckets).toEqual([[3], [2], [1], [0]]);
-    expect(new GradientExchange(rs, 500).buckets).toEqual([[3, 2], [1, 0]]); // bias (16 B) + weight (576 B) per bucket
+    expect(new GradientExchange(rs, 500).buckets).toEqual([
+      [3, 2],
+      [1, 0],
+    ]); // bias (16 B) + weight (576 B) per bucket
     expect(ex.buckets.flat().sort()).toEqual(rs[0].params.map((_, i) => i));
     expect(ex.buckets[0][0]).toBe(rs[0].params.length - 1); // last layer first, as backward finishes it
     let started = 0;
@@ -90,7 +118,12 @@ describe('gradient exchange', () => {
         const x = Tensor.from(randn(2 * 3 * 6 * 6, 10 + d), [2, 3, 6, 6]);
         const y = tidy(() => relu(r.net.forward(x)));
         const hook = ex.onGradReady(d);
-        backward(y, Tensor.from(randn(y.size, 20 + d), y.shape), { onGradReady: (p) => { started++; hook(p); } });
+        backward(y, Tensor.from(randn(y.size, 20 + d), y.shape), {
+          onGradReady: (p) => {
+            started++;
+            hook(p);
+          },
+        });
       });
     });
     expect(started).toBe(2 * rs[0].params.length);
@@ -108,9 +141,33 @@ describe('gradient exchange', () => {
 describe('data-parallel training', () => {
   function options(out: string, over: Partial<TrainOptions> = {}): TrainOptions {
     return {
-      net: 'A', data: `fashion-mnist:${join(dir, 'data')}`, out, epochs: 1, batch: 16, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, dropout: 0.5,
-      patience: 2, maxDecays: 3, width: 1 / 16, inputSize: 32, scale: [32, 40], flip: true, colorShift: 0.1, subtractMean: true, init: 'kaiming',
-      initFrom: null, lrnConvention: 'caffe', seed: 3, workers: 0, valFraction: 0.1, evalBatch: 8, resume: false, maxSteps: 3, ...over,
+      net: 'A',
+      data: `fashion-mnist:${join(dir, 'data')}`,
+      out,
+      epochs: 1,
+      batch: 16,
+      lr: 0.01,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      dropout: 0.5,
+      patience: 2,
+      maxDecays: 3,
+      width: 1 / 16,
+      inputSize: 32,
+      scale: [32, 40],
+      flip: true,
+      colorShift: 0.1,
+      subtractMean: true,
+      init: 'kaiming',
+      initFrom: null,
+      lrnConvention: 'caffe',
+      seed: 3,
+      workers: 0,
+      valFraction: 0.1,
+      evalBatch: 8,
+      resume: false,
+      maxSteps: 3,
+      ...over,
     };
   }
   async function train(name: string, over: Partial<TrainOptions>): Promise<Float32Array[]> {
@@ -122,7 +179,8 @@ describe('data-parallel training', () => {
     for (const r of replicas.slice(1)) expect(await Promise.all(r.params.map((p) => p.toArray()))).toEqual(mine);
     return mine;
   }
-  const maxDiff = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((t, i) => Math.max(...t.map((v, k) => Math.abs(v - b[i][k])))));
+  const maxDiff = (a: Float32Array[], b: Float32Array[]) =>
+    Math.max(...a.map((t, i) => Math.max(...t.map((v, k) => Math.abs(v - b[i][k])))));
 
   it('--devices 2 equals one device with the same batch (dropout on), and repeats bit for bit', async () => {
     const one = await train('one', { devices: 1 });
@@ -148,9 +206,14 @@ describe('data-parallel training', () => {
 
   it('splits a batch that does not divide evenly (17 images on 2 devices: 8 and 9) and says so', async () => {
     const messages: string[] = [];
-    const t = new Trainer(options(join(dir, 'odd'), { devices: 2, batch: 17, maxSteps: 1 }), (e) => e.kind === 'message' && messages.push(e.message));
+    const t = new Trainer(
+      options(join(dir, 'odd'), { devices: 2, batch: 17, maxSteps: 1 }),
+      (e) => e.kind === 'message' && messages.push(e.message),
+    );
     await t.run();
     expect(messages.join('\n')).toMatch(/data parallel over 2 devices: each takes 8–9 images of a batch/);
-    expect(() => new Trainer(options(join(dir, 'tiny'), { devices: 2, batch: 1 }))).toThrowError(/--devices 2: more devices than the 1 images of a batch/);
+    expect(() => new Trainer(options(join(dir, 'tiny'), { devices: 2, batch: 1 }))).toThrowError(
+      /--devices 2: more devices than the 1 images of a batch/,
+    );
   });
 });

@@ -24,7 +24,14 @@ describe('device', () => {
     const t = Tensor.from([1, 2, 3, 4], [4]);
     // The fill entry point binds one buffer; passing two is a validation error.
     const r = rt.range(t.buffer, 0, 4);
-    rt.dispatch({ kernel: 'elementwise', entry: 'fill', uniforms: { n: 4, aOff: 0, bOff: 0, yOff: 0, value: 1 }, buffers: [r, r], workgroups: [1], label: 'deliberately bad fill [4]' });
+    rt.dispatch({
+      kernel: 'elementwise',
+      entry: 'fill',
+      uniforms: { n: 4, aOff: 0, bOff: 0, yOff: 0, value: 1 },
+      buffers: [r, r],
+      workgroups: [1],
+      label: 'deliberately bad fill [4]',
+    });
     const err = await rt.sync().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GpuError);
     expect((err as Error).message).toMatch(/deliberately bad fill \[4\]/);
@@ -36,11 +43,27 @@ describe('device', () => {
     const rt = engine().rt;
     const t = Tensor.from([1, 2, 3, 4], [4]);
     const r = rt.range(t.buffer, 0, 4);
-    const fill = (uniforms: Record<string, number>) => rt.dispatch({ kernel: 'elementwise', entry: 'fill', uniforms, buffers: [r], workgroups: [1], label: 'fill test' });
-    expect(() => fill({ n: 4, aOff: 0, bOff: 0, yOff: 0 })).toThrowError(/fill test: kernel elementwise needs uniform value \(f32\)/);
-    expect(() => fill({ n: 4, aOff: 0, bOff: 0, yOff: 0, value: 1, count: 4 })).toThrowError(/kernel elementwise has no uniform count \(its fields: n, aOff, bOff, yOff, value\)/);
-    expect(() => fill({ n: -4, aOff: 0, bOff: 0, yOff: 0, value: 1 })).toThrowError(/uniform n = -4 of kernel elementwise is not a u32/);
-    expect(() => fill({ n: 4, aOff: 0, bOff: 0, yOff: 0, value: NaN })).toThrowError(/uniform value = NaN .* is not a finite f32/);
+    const fill = (uniforms: Record<string, number>) =>
+      rt.dispatch({
+        kernel: 'elementwise',
+        entry: 'fill',
+        uniforms,
+        buffers: [r],
+        workgroups: [1],
+        label: 'fill test',
+      });
+    expect(() => fill({ n: 4, aOff: 0, bOff: 0, yOff: 0 })).toThrowError(
+      /fill test: kernel elementwise needs uniform value \(f32\)/,
+    );
+    expect(() => fill({ n: 4, aOff: 0, bOff: 0, yOff: 0, value: 1, count: 4 })).toThrowError(
+      /kernel elementwise has no uniform count \(its fields: n, aOff, bOff, yOff, value\)/,
+    );
+    expect(() => fill({ n: -4, aOff: 0, bOff: 0, yOff: 0, value: 1 })).toThrowError(
+      /uniform n = -4 of kernel elementwise is not a u32/,
+    );
+    expect(() => fill({ n: 4, aOff: 0, bOff: 0, yOff: 0, value: NaN })).toThrowError(
+      /uniform value = NaN .* is not a finite f32/,
+    );
     // Order comes from the struct, not from the object: fields given in another order land right.
     fill({ value: 2.5, yOff: 0, bOff: 0, aOff: 0, n: 3 });
     expect(Array.from(await t.toArray())).toEqual([2.5, 2.5, 2.5, 4]);
@@ -52,14 +75,19 @@ describe('device', () => {
     const withUniforms = readdirSync(dir).filter((f) => /var<uniform>/.test(readFileSync(join(dir, f), 'utf8')));
     expect(withUniforms.length).toBeGreaterThan(15);
     for (const f of withUniforms) expect(uniformFields(f.replace('.wgsl', '')).length, f).toBeGreaterThan(2);
-    expect(uniformFields('conv2d_direct').slice(0, 2)).toEqual([{ name: 'M', type: 'u32' }, { name: 'C', type: 'u32' }]);
+    expect(uniformFields('conv2d_direct').slice(0, 2)).toEqual([
+      { name: 'M', type: 'u32' },
+      { name: 'C', type: 'u32' },
+    ]);
     expect(uniformFields('sgd').at(-1)).toEqual({ name: 'wd', type: 'f32' });
   });
 
   it('refuses a buffer beyond the adapter’s maxBufferSize with the sizes and a fix', () => {
     const max = engine().rt.limits.maxBufferSize;
     const n = Math.ceil(max / 4) + 1024;
-    expect(() => Tensor.empty([n], 'huge')).toThrowError(/huge \[\d+\]: needs a .* buffer but the adapter allows at most .*; use a smaller batch or width/);
+    expect(() => Tensor.empty([n], 'huge')).toThrowError(
+      /huge \[\d+\]: needs a .* buffer but the adapter allows at most .*; use a smaller batch or width/,
+    );
   });
 
   it('reuses bind groups when a step repeats its dispatches, and drops them when buffers are destroyed', async () => {
@@ -121,7 +149,9 @@ describe('device', () => {
     expect(Array.from(await t.toArray())).toEqual(Array.from(data));
     t.dispose();
     expect(() => t.buffer).toThrowError(/used after dispose/);
-    expect(() => Tensor.from([1, 2, 3], [2, 2])).toThrowError(/Tensor.from: 3 values do not fill the shape \(shape \[2, 2\]\)/);
+    expect(() => Tensor.from([1, 2, 3], [2, 2])).toThrowError(
+      /Tensor.from: 3 values do not fill the shape \(shape \[2, 2\]\)/,
+    );
     expect(() => Tensor.empty([2, 0])).toThrowError(/shape must be a list of positive integers/);
   });
 });

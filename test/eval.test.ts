@@ -31,7 +31,14 @@ describe('test protocols', () => {
     const v = viewsOf('multi-crop', 57, 40, 32, 0);
     expect(v.length).toBe(50);
     const at = (x: number, y: number) => v.filter((k) => k.x0 === x && k.y0 === y).map((k) => k.flip);
-    for (const [x, y] of [[0, 0], [25, 0], [0, 8], [25, 8], [13, 4]]) expect(at(x, y).sort()).toEqual([false, true]);
+    for (const [x, y] of [
+      [0, 0],
+      [25, 0],
+      [0, 8],
+      [25, 8],
+      [13, 4],
+    ])
+      expect(at(x, y).sort()).toEqual([false, true]);
     expect(viewsOf('dense+multi-crop', 57, 40, 32, 0).filter((k) => k.whole).length).toBe(2);
     expect(viewsOf('centre', 57, 40, 32, 0)).toEqual([{ image: 0, whole: false, x0: 12, y0: 4, flip: false }]);
   });
@@ -56,7 +63,12 @@ describe('test protocols', () => {
     process.env.VGGPU_CACHE_DIR = join(dir, 'cache'); // no timings yet
     resetTunings();
     try {
-      const img = { width: 44, height: 36, channels: 1, data: Uint8Array.from({ length: 44 * 36 }, (_, i) => (i * 29) % 256) };
+      const img = {
+        width: 44,
+        height: 36,
+        channels: 1,
+        data: Uint8Array.from({ length: 44 * 36 }, (_, i) => (i * 29) % 256),
+      };
       const heard: StepVariant[] = [];
       await imagesPosteriors(model, [img], 'dense', 36, { mean: [0.3] }, 8, { onVariants: (v) => heard.push(...v) });
       // The first conv sees the whole 44×36 image (dense: the rescaled image, not a 32×32 crop).
@@ -92,7 +104,8 @@ describe('test protocols', () => {
     const { model } = loadForEval(file);
     // A mirror-symmetric 32×32 image: the flipped view is the same, so dense = centre crop.
     const data = new Uint8Array(32 * 32);
-    for (let y = 0; y < 32; y++) for (let x = 0; x < 16; x++) data[y * 32 + x] = data[y * 32 + 31 - x] = (x * 13 + y * 7) % 256;
+    for (let y = 0; y < 32; y++)
+      for (let x = 0; x < 16; x++) data[y * 32 + x] = data[y * 32 + 31 - x] = (x * 13 + y * 7) % 256;
     const img = { width: 32, height: 32, channels: 1, data };
     const dense = await imagesPosteriors(model, [img], 'dense', 32, { mean: [0.3] });
     const centre = await imagesPosteriors(model, [img], 'centre', 32, { mean: [0.3] });
@@ -104,8 +117,18 @@ describe('test protocols', () => {
     const a = loadForEval(file);
     const ds = new IdxDataset(join(dir, 'data'), 'test');
     for (const method of ['centre', 'dense', 'multi-crop', 'dense+multi-crop'] as const) {
-      const alone = await posteriors([{ model: a.model, norm: { mean: [0.3] }, scales: [36] }], ds, method, { chunk: 4 });
-      const fused = await posteriors([{ model: a.model, norm: { mean: [0.3] }, scales: [36] }, { model: a.model, norm: { mean: [0.3] }, scales: [36] }], ds, method, { chunk: 4 });
+      const alone = await posteriors([{ model: a.model, norm: { mean: [0.3] }, scales: [36] }], ds, method, {
+        chunk: 4,
+      });
+      const fused = await posteriors(
+        [
+          { model: a.model, norm: { mean: [0.3] }, scales: [36] },
+          { model: a.model, norm: { mean: [0.3] }, scales: [36] },
+        ],
+        ds,
+        method,
+        { chunk: 4 },
+      );
       expectClose(fused, alone, 1e-9, 1e-9, method);
     }
   });
@@ -120,8 +143,20 @@ describe('test protocols', () => {
 
   it('refuses a checkpoint that does not fit the data before doing any work', () => {
     const a = loadForEval(file);
-    const rgb = { name: 'rgb set', length: 1, channels: 3, classNames: Array.from({ length: 10 }, String), image: () => { throw new Error('no'); }, label: () => 0, spec: { kind: 'cifar10' as const, dir: '', split: 'test' as const } };
+    const rgb = {
+      name: 'rgb set',
+      length: 1,
+      channels: 3,
+      classNames: Array.from({ length: 10 }, String),
+      image: () => {
+        throw new Error('no');
+      },
+      label: () => 0,
+      spec: { kind: 'cifar10' as const, dir: '', split: 'test' as const },
+    };
     expect(() => checkFits(a, rgb)).toThrowError(/takes 1-channel images but rgb set has 3-channel images/);
-    expect(() => checkFits(a, { ...rgb, channels: 1, classNames: ['a', 'b'] })).toThrowError(/is a 10-class VGG-A but rgb set has 2 classes/);
+    expect(() => checkFits(a, { ...rgb, channels: 1, classNames: ['a', 'b'] })).toThrowError(
+      /is a 10-class VGG-A but rgb set has 2 classes/,
+    );
   });
 });

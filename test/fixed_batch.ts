@@ -2,7 +2,13 @@
 // (vgg.test.ts) and in a browser page (browser/checks.ts), so it imports only the engine core.
 import { backward, type SGD, softmaxCrossEntropy, type Tensor, tidy, type Vgg } from '../src/index.js';
 
-export async function lossesOnFixedBatch(model: Vgg, opt: SGD, x: Tensor, labels: number[], steps: number): Promise<number[]> {
+export async function lossesOnFixedBatch(
+  model: Vgg,
+  opt: SGD,
+  x: Tensor,
+  labels: number[],
+  steps: number,
+): Promise<number[]> {
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
     const loss = tidy(() => softmaxCrossEntropy(model.forward(x), labels));

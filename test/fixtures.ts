@@ -18,11 +18,17 @@ export function idxBytes(dims: number[], data: Uint8Array): Uint8Array {
 export function writeFashionLike(dir: string, nTrain: number, nTest: number, seed = 1, gz = true): void {
   mkdirSync(dir, { recursive: true });
   const rng = new Rng(seed);
-  for (const [prefix, n] of [['train', nTrain], ['t10k', nTest]] as const) {
+  for (const [prefix, n] of [
+    ['train', nTrain],
+    ['t10k', nTest],
+  ] as const) {
     const labels = Uint8Array.from({ length: n }, () => rng.int(10));
     const images = new Uint8Array(n * 28 * 28);
-    for (let i = 0; i < n; i++) for (let p = 0; p < 784; p++) images[i * 784 + p] = Math.min(255, labels[i] * 20 + rng.int(40) + ((p % 28) > 14 ? 30 : 0));
-    const write = (name: string, bytes: Uint8Array) => writeFileSync(join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(bytes) : bytes);
+    for (let i = 0; i < n; i++)
+      for (let p = 0; p < 784; p++)
+        images[i * 784 + p] = Math.min(255, labels[i] * 20 + rng.int(40) + (p % 28 > 14 ? 30 : 0));
+    const write = (name: string, bytes: Uint8Array) =>
+      writeFileSync(join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(bytes) : bytes);
     write(`${prefix}-images-idx3-ubyte`, idxBytes([n, 28, 28], images));
     write(`${prefix}-labels-idx1-ubyte`, idxBytes([n], labels));
   }

@@ -16,9 +16,35 @@ function outDir(files: Record<string, unknown>): string {
   return dir;
 }
 
-const conv = (ms: number) => ({ results: [{ layer: '64→64 224²', pass: 'conv_forward', chosen: 'gemm-wg', variants: { 'gemm-wg': { ms, gflops: 5000 / ms }, 'gemm-reg': { ms: 2 * ms, gflops: 2500 / ms } } }], skipped: [] });
-const step = (batch: number, imagesPerSec: number, width = 1) => ({ name: `VGG-16 b${batch}`, net: 'D', size: 224, width, classes: 1000, batch, imagesPerSec });
-const torch = { device: 'NVIDIA H100', size: 224, cases: [{ batch: 64, mode: 'fp32', imagesPerSec: 400 }, { batch: 64, mode: 'tf32', imagesPerSec: 800 }, { batch: 128, mode: 'fp32', imagesPerSec: 420 }] };
+const conv = (ms: number) => ({
+  results: [
+    {
+      layer: '64→64 224²',
+      pass: 'conv_forward',
+      chosen: 'gemm-wg',
+      variants: { 'gemm-wg': { ms, gflops: 5000 / ms }, 'gemm-reg': { ms: 2 * ms, gflops: 2500 / ms } },
+    },
+  ],
+  skipped: [],
+});
+const step = (batch: number, imagesPerSec: number, width = 1) => ({
+  name: `VGG-16 b${batch}`,
+  net: 'D',
+  size: 224,
+  width,
+  classes: 1000,
+  batch,
+  imagesPerSec,
+});
+const torch = {
+  device: 'NVIDIA H100',
+  size: 224,
+  cases: [
+    { batch: 64, mode: 'fp32', imagesPerSec: 400 },
+    { batch: 64, mode: 'tf32', imagesPerSec: 800 },
+    { batch: 128, mode: 'fp32', imagesPerSec: 420 },
+  ],
+};
 const complete = {
   info: { adapter: 'vulkan: NVIDIA H100', scale: 'gpu', deviceLimits: {} },
   check: { ok: true, checked: ['conv_forward gemm-wg'], failures: [], large: { skipped: [] } },
@@ -50,7 +76,15 @@ describe('GPU kit report', () => {
     expect(JSON.parse(readFileSync(join(narrow, 'summary.json'), 'utf8')).steps[0].oursOverTorchFp32).toBeUndefined();
     const { check: _check, ...noCheck } = complete;
     expect(report(outDir(noCheck))).toBe(1);
-    const failed = outDir({ ...complete, check: { ok: false, checked: [], failures: ['conv_forward gemm-wg: element 3 is 1, expected 2'], large: { skipped: [] } } });
+    const failed = outDir({
+      ...complete,
+      check: {
+        ok: false,
+        checked: [],
+        failures: ['conv_forward gemm-wg: element 3 is 1, expected 2'],
+        large: { skipped: [] },
+      },
+    });
     expect(report(failed)).toBe(1);
     expect(JSON.parse(readFileSync(join(failed, 'summary.json'), 'utf8')).problems).toEqual(['check: failures']);
     vi.restoreAllMocks();
@@ -64,14 +98,32 @@ describe('PyTorch baseline (bench/peers/torch_vgg16.py)', () => {
     for (const python of ['python3', '/usr/bin/python3']) {
       let out: string;
       try {
-        out = execFileSync(python, ['bench/peers/torch_vgg16.py', '--device', 'cpu', '--batch', '1', '--size', '32', '--steps', '1', '--warmup', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 100_000 });
+        out = execFileSync(
+          python,
+          [
+            'bench/peers/torch_vgg16.py',
+            '--device',
+            'cpu',
+            '--batch',
+            '1',
+            '--size',
+            '32',
+            '--steps',
+            '1',
+            '--warmup',
+            '1',
+          ],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 100_000 },
+        );
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw e;
       }
       const r = JSON.parse(out);
       if (r.skipped) {
-        expect(r.skipped).toMatch(/PyTorch or torchvision is not installed here .*apt-get install python3-torch python3-torchvision/);
+        expect(r.skipped).toMatch(
+          /PyTorch or torchvision is not installed here .*apt-get install python3-torch python3-torchvision/,
+        );
         seen.add('skipped');
       } else {
         expect(r).toMatchObject({ peer: 'torchvision vgg16', size: 32, cases: [{ batch: 1, mode: 'fp32' }] });

@@ -6,10 +6,19 @@ import { randn, worstMismatch } from './reference.js';
 export { randn };
 
 /** Asserts |a − e| ≤ atol + rtol·|e| elementwise, reporting the worst element. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol = 0, what = 'values'): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  atol: number,
+  rtol = 0,
+  what = 'values',
+): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   const bad = worstMismatch(actual, expected, atol, rtol);
-  if (bad) expect.fail(`${what}: element ${bad.index} is ${bad.actual}, expected ${bad.expected} (atol ${atol}, rtol ${rtol})`);
+  if (bad)
+    expect.fail(
+      `${what}: element ${bad.index} is ${bad.actual}, expected ${bad.expected} (atol ${atol}, rtol ${rtol})`,
+    );
 }
 
 export function param(data: ArrayLike<number>, shape: number[]): Tensor {
@@ -57,6 +66,9 @@ export async function fdCheck(
     const minus = inputs.map((inp, i) => inp.data.map((x, j) => x - eps * vs[i][j]));
     const numeric = ((await evalL(plus)) - (await evalL(minus))) / (2 * eps);
     const tol = rtol * Math.max(1, Math.abs(numeric));
-    expect(Math.abs(analytic - numeric), `directional derivative ${d}: analytic ${analytic} vs numeric ${numeric}`).toBeLessThanOrEqual(tol);
+    expect(
+      Math.abs(analytic - numeric),
+      `directional derivative ${d}: analytic ${analytic} vs numeric ${numeric}`,
+    ).toBeLessThanOrEqual(tol);
   }
 }

@@ -18,7 +18,11 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(runs, { recursive: true, force: true }));
 
-function train(out: string, extra: string[], kill?: { signal: NodeJS.Signals; afterMs: number }): Promise<{ code: number | null; stdout: string }> {
+function train(
+  out: string,
+  extra: string[],
+  kill?: { signal: NodeJS.Signals; afterMs: number },
+): Promise<{ code: number | null; stdout: string }> {
   const args = [join(root, 'dist/node/cli/train.js'), '--out', out, ...extra];
   return new Promise((resolve) => {
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,10 +47,12 @@ function params(file: string): Map<string, number[]> {
   return new Map([...readSafetensors(file).tensors].map(([k, t]) => [k, Array.from(t.data)]));
 }
 
-
 /** The training loss of each epoch, from a run's metrics.jsonl. */
 function losses(out: string): number[] {
-  return readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).trainLoss);
+  return readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).trainLoss);
 }
 
 /** The step a resumable checkpoint was written at (0 while there is none or it is being replaced). */
@@ -74,7 +80,10 @@ describe.each([1, 2])('interrupted training on %i device(s)', (devices) => {
 
   it('SIGINT finishes the step, writes a checkpoint, says how to resume; resuming matches', async () => {
     const out = join(dir, 'int');
-    const r = await train(out, ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN], { signal: 'SIGINT', afterMs: 150 });
+    const r = await train(out, ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN], {
+      signal: 'SIGINT',
+      afterMs: 150,
+    });
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/interrupt: finishing this step and writing a checkpoint/);
     expect(r.stdout).toContain(`continue with: npm run train -- --out ${out} --resume`);
@@ -85,7 +94,10 @@ describe.each([1, 2])('interrupted training on %i device(s)', (devices) => {
 
   it('SIGTERM (a polite kill) stops the same way, with a resumable checkpoint', async () => {
     const out = join(dir, 'term');
-    const r = await train(out, ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN], { signal: 'SIGTERM', afterMs: 150 });
+    const r = await train(out, ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN], {
+      signal: 'SIGTERM',
+      afterMs: 150,
+    });
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/terminate: finishing this step and writing a checkpoint/);
     expect((await train(out, ['--resume'])).code).toBe(0);
@@ -96,7 +108,16 @@ describe.each([1, 2])('interrupted training on %i device(s)', (devices) => {
     const out = join(dir, 'every');
     const ck = join(out, 'last.train.safetensors');
     // 4 steps per epoch; a checkpoint every 3 steps lands mid-epoch (step 3); kill the run when it appears.
-    const args = [join(root, 'dist/node/cli/train.js'), '--out', out, '--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN, '--checkpoint-every', '3'];
+    const args = [
+      join(root, 'dist/node/cli/train.js'),
+      '--out',
+      out,
+      '--data',
+      `fashion-mnist:${join(runs, 'data')}`,
+      ...RUN,
+      '--checkpoint-every',
+      '3',
+    ];
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'ignore'] });
     const killedAt = await new Promise<number>((resolve) => {
       const poll = setInterval(() => {
@@ -127,7 +148,11 @@ describe.each([1, 2])('interrupted training on %i device(s)', (devices) => {
     let kills = 0;
     for (let round = 0; round < 12 && code !== 0; round++) {
       const resume = existsSync(ck);
-      const r = await train(out, resume ? ['--resume'] : ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN], round < 8 ? { signal: 'SIGKILL', afterMs: rng.int(500) } : undefined);
+      const r = await train(
+        out,
+        resume ? ['--resume'] : ['--data', `fashion-mnist:${join(runs, 'data')}`, ...RUN],
+        round < 8 ? { signal: 'SIGKILL', afterMs: rng.int(500) } : undefined,
+      );
       code = r.code;
       if (code !== 0) kills++;
       if (existsSync(ck)) expect(() => readSafetensors(ck)).not.toThrow();
@@ -144,12 +169,32 @@ describe.each([1, 2])('interrupted training on %i device(s)', (devices) => {
 // made so far; a timing budget bounds how long a first run times before training.
 describe('signals and budget before the first step', () => {
   const data = () => ['--data', `fashion-mnist:${join(runs, 'data')}`];
-  const tuned = (cache: string, extra: Record<string, string> = {}) => ({ ...process.env, VGGPU_TUNE: '1', VGGPU_CACHE_DIR: cache, ...extra });
+  const tuned = (cache: string, extra: Record<string, string> = {}) => ({
+    ...process.env,
+    VGGPU_TUNE: '1',
+    VGGPU_CACHE_DIR: cache,
+    ...extra,
+  });
 
   it('SIGTERM while kernels are timed stops within seconds, says so, and keeps the timings made so far', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'vggpu-tune-stop-'));
     const out = join(runs, 'tune-stop');
-    const args = [join(root, 'dist/node/cli/train.js'), '--out', out, ...data(), '--net', 'B', '--width', '0.25', '--batch', '32', '--workers', '1', '--tune-budget', 'inf'];
+    const args = [
+      join(root, 'dist/node/cli/train.js'),
+      '--out',
+      out,
+      ...data(),
+      '--net',
+      'B',
+      '--width',
+      '0.25',
+      '--batch',
+      '32',
+      '--workers',
+      '1',
+      '--tune-budget',
+      'inf',
+    ];
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: tuned(cache) });
     let stdout = '';
     let signalledAt = 0;
@@ -167,7 +212,9 @@ describe('signals and budget before the first step', () => {
     expect(code).toBe(130);
     expect(seconds).toBeLessThan(10);
     expect(stdout).toMatch(/terminate: stopping \(no step has run yet/);
-    expect(stdout).toMatch(/stopped while timing kernels; kernel timing stopped after [1-9]\d* layer passes \(those are saved in .*kernel-tuning\.json\); no step had run/);
+    expect(stdout).toMatch(
+      /stopped while timing kernels; kernel timing stopped after [1-9]\d* layer passes \(those are saved in .*kernel-tuning\.json\); no step had run/,
+    );
     const saved = JSON.parse(readFileSync(join(cache, 'kernel-tuning.json'), 'utf8'));
     const timings = Object.values(saved as Record<string, { timings: object }>)[0].timings;
     expect(Object.keys(timings).length).toBeGreaterThan(0);
@@ -177,13 +224,32 @@ describe('signals and budget before the first step', () => {
   it('a spent timing budget leaves the remaining layer passes on their default variant and says so', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'vggpu-tune-budget-'));
     const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const args = [join(root, 'dist/node/cli/train.js'), '--out', join(runs, 'tune-budget'), ...data(), '--net', 'A', '--width', '0.0625', '--batch', '16', '--workers', '1', '--max-steps', '1', '--tune-budget', '0'];
+      const args = [
+        join(root, 'dist/node/cli/train.js'),
+        '--out',
+        join(runs, 'tune-budget'),
+        ...data(),
+        '--net',
+        'A',
+        '--width',
+        '0.0625',
+        '--batch',
+        '16',
+        '--workers',
+        '1',
+        '--max-steps',
+        '1',
+        '--tune-budget',
+        '0',
+      ];
       const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], env: tuned(cache) });
       let stdout = '';
       p.stdout.on('data', (d) => (stdout += d));
       p.on('close', (code) => resolve({ code, stdout }));
     });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/timed kernel variants for 0 layer passes in .*; \d+ more run their default variant until a later run times them \(the timing budget, --tune-budget, was spent\)/);
+    expect(r.stdout).toMatch(
+      /timed kernel variants for 0 layer passes in .*; \d+ more run their default variant until a later run times them \(the timing budget, --tune-budget, was spent\)/,
+    );
   });
 });

@@ -9,9 +9,26 @@ import { type ConvPass, convVariants } from '../src/ops/conv2d.js';
 import { matmulVariants } from '../src/ops/matmul.js';
 import { tuneConv, tuneGemm } from '../src/ops/tune.js';
 import { unrollLoops } from '../src/gpu/kernels.js';
-import { chooseVariant, chooseVariantName, forceVariants, resetTunings, setVariant, tuningFile } from '../src/ops/variants.js';
+import {
+  chooseVariant,
+  chooseVariantName,
+  forceVariants,
+  resetTunings,
+  setVariant,
+  tuningFile,
+} from '../src/ops/variants.js';
 import { applyVariants } from '../src/node/cli/args.js';
-import { checkConvCase, checkLargeLayer, checkMatmul, CONV_CASES, CONV_PASSES, MATMUL_CASES, matmulProblem, newLog, tunerConvCandidates } from '../tools/gpu_kit/self_check.js';
+import {
+  checkConvCase,
+  checkLargeLayer,
+  checkMatmul,
+  CONV_CASES,
+  CONV_PASSES,
+  MATMUL_CASES,
+  matmulProblem,
+  newLog,
+  tunerConvCandidates,
+} from '../tools/gpu_kit/self_check.js';
 
 const PASSES = CONV_PASSES;
 const log = newLog();
@@ -38,7 +55,9 @@ async function expectNoFailures(check: () => Promise<void>): Promise<void> {
 }
 
 describe('convolution variants', () => {
-  for (const c of CONV_CASES) it(`every variant of every pass matches the reference on ${c}`, () => expectNoFailures(() => checkConvCase(c, log)));
+  for (const c of CONV_CASES)
+    it(`every variant of every pass matches the reference on ${c}`, () =>
+      expectNoFailures(() => checkConvCase(c, log)));
 
   // Runs after the cases above (vitest keeps file order), which record the variants they checked.
   it('covers every variant the tuner may pick for the six nets at 32 and 224 pixels', () => {
@@ -52,7 +71,7 @@ describe('convolution variants', () => {
     await expectNoFailures(() => checkConvCase([2, 12, 4, 4, 12, 3, 1], log, ['conv_forward', 'conv_grad_input']));
   });
 
-  it('holds a large layer to sampled float64 values and every variant to the default one (the GPU kit\'s large-layer check, scaled down)', async () => {
+  it("holds a large layer to sampled float64 values and every variant to the default one (the GPU kit's large-layer check, scaled down)", async () => {
     const { results, skipped } = await checkLargeLayer(2, 8, 8, 20, log, Infinity);
     expect(skipped).toEqual([]);
     expect(results.filter((r) => !r.ok)).toEqual([]);
@@ -63,14 +82,23 @@ describe('convolution variants', () => {
 describe('matmul variants', () => {
   it('every variant and operand layout matches the reference, odd edges included', async () => {
     const t = Tensor.empty([1024]);
-    for (const [M, N, K] of MATMUL_CASES) expect(matmulVariants(matmulProblem(M, N, K, true, true, t, t, t)).candidates).toContain('vec4-m8n8');
+    for (const [M, N, K] of MATMUL_CASES)
+      expect(matmulVariants(matmulProblem(M, N, K, true, true, t, t, t)).candidates).toContain('vec4-m8n8');
     t.dispose();
     await expectNoFailures(() => checkMatmul(log));
   });
 
   it('falls back to the scalar-load kernel when K is not a multiple of 4', () => {
     const t = Tensor.empty([30]);
-    const p = { M: 2, N: 3, K: 5, a: { t, start: 0, count: 10, s0: 5, s1: 1 }, b: { t, start: 0, count: 15, s0: 3, s1: 1 }, c: { t, start: 0, count: 6, s0: 3, s1: 1 }, label: 'x' };
+    const p = {
+      M: 2,
+      N: 3,
+      K: 5,
+      a: { t, start: 0, count: 10, s0: 5, s1: 1 },
+      b: { t, start: 0, count: 15, s0: 3, s1: 1 },
+      c: { t, start: 0, count: 6, s0: 3, s1: 1 },
+      label: 'x',
+    };
     expect(matmulVariants(p).candidates).not.toContain('vec4-m8n8');
     expect(matmulVariants(p).candidates).toContain('gemm-reg');
     t.dispose();
@@ -86,7 +114,9 @@ describe('tuner', () => {
       const times = Object.values(r.ms);
       expect(times.length).toBeGreaterThan(1);
       expect(r.ms[r.variant]).toBe(Math.min(...times));
-      expect(chooseVariantName(r.pass, r.shape, convVariants(r.pass as ConvPass, shape.x, shape.w, 1).candidates)).toBe(r.variant);
+      expect(chooseVariantName(r.pass, r.shape, convVariants(r.pass as ConvPass, shape.x, shape.w, 1).candidates)).toBe(
+        r.variant,
+      );
     }
     const saved = JSON.parse(readFileSync(tuningFile(), 'utf8'));
     const adapter = Object.keys(saved);
@@ -107,13 +137,19 @@ describe('tuner', () => {
 
   it('honours a forced variant and refuses one that does not apply, naming those that do', () => {
     forceVariants('conv_forward=direct-c8p4r1');
-    expect(chooseVariant('conv_forward', 'any', [{ name: 'plane-c8i1' }, { name: 'direct-c8p4r1' }])).toEqual({ name: 'direct-c8p4r1' });
+    expect(chooseVariant('conv_forward', 'any', [{ name: 'plane-c8i1' }, { name: 'direct-c8p4r1' }])).toEqual({
+      name: 'direct-c8p4r1',
+    });
     setVariant('conv_forward', 'plane-c8i1');
     const { shape, candidates } = convVariants('conv_forward', [1, 3, 32, 32], [8, 3, 3, 3], 1);
-    expect(() => chooseVariantName('conv_forward', shape, candidates)).toThrow(/plane-c8i1.*does not apply.*direct-c8p8r4/);
+    expect(() => chooseVariantName('conv_forward', shape, candidates)).toThrow(
+      /plane-c8i1.*does not apply.*direct-c8p8r4/,
+    );
     expect(() => forceVariants('conv_forward')).toThrow(/pass=variant/);
     expect(() => setVariant('pool' as never, 'x')).toThrow(/unknown pass/);
-    expect(() => applyVariants('pool=direct-c8p8r1')).toThrow(/--variants: .*unknown pass "pool"; passes: gemm, conv_forward/);
+    expect(() => applyVariants('pool=direct-c8p8r1')).toThrow(
+      /--variants: .*unknown pass "pool"; passes: gemm, conv_forward/,
+    );
   });
 });
 
@@ -129,7 +165,9 @@ describe('source unrolling (UNROLL variants)', () => {
       '}',
     ].join('\n');
     const out = unrollLoops('test', src);
-    expect(out).toContain('  { { acc[0u][0u] += 1.0; }\n{ acc[0u][1u] += 1.0; }\n{ acc[0u][2u] += 1.0; }\n{ acc[0u][3u] += 1.0; } }\n{ { acc[1u][0u] += 1.0; }');
+    expect(out).toContain(
+      '  { { acc[0u][0u] += 1.0; }\n{ acc[0u][1u] += 1.0; }\n{ acc[0u][2u] += 1.0; }\n{ acc[0u][3u] += 1.0; } }\n{ { acc[1u][0u] += 1.0; }',
+    );
     expect(out).toContain('acc[1u][3u] += 1.0;');
     expect(out.match(/acc\[/g)).toHaveLength(8);
     expect(out).toContain('for (var k = 0u; k < n; k++) { x += 1.0; }'); // runtime bound

@@ -56,8 +56,18 @@ async function checkPass(pass: ConvPass, xs: number[], ws: number[], mustRun: st
   const wd = randn(Co * C * K * K, 2, 0.3);
   const bd = randn(Co, 3);
   const dyd = randn(N * Co * H * W, 4);
-  const expected = pass === 'conv_forward' ? ref.conv2d(xd, xs, wd, ws, bd, false, pad) : pass === 'conv_grad_input' ? ref.conv2dBackward(xd, xs, wd, ws, dyd, pad).dx : ref.conv2dBackward(xd, xs, wd, ws, dyd, pad).dw;
-  const [x, w, b, dy] = [Tensor.from(xd, xs), Tensor.from(wd, ws), Tensor.from(bd, [Co]), Tensor.from(dyd, [N, Co, H, W])];
+  const expected =
+    pass === 'conv_forward'
+      ? ref.conv2d(xd, xs, wd, ws, bd, false, pad)
+      : pass === 'conv_grad_input'
+        ? ref.conv2dBackward(xd, xs, wd, ws, dyd, pad).dx
+        : ref.conv2dBackward(xd, xs, wd, ws, dyd, pad).dw;
+  const [x, w, b, dy] = [
+    Tensor.from(xd, xs),
+    Tensor.from(wd, ws),
+    Tensor.from(bd, [Co]),
+    Tensor.from(dyd, [N, Co, H, W]),
+  ];
   const { candidates } = convVariants(pass, xs, ws, pad);
   expect(candidates.length, `${pass}: variants that run ${xs} → ${Co}`).toBeGreaterThan(0);
   for (const v of mustRun) expect(candidates, `${pass} on ${xs}`).toContain(v);
@@ -81,7 +91,10 @@ describe('grids past the limit of workgroups per dimension', () => {
   it('conv forward on gemm-wg, x [90, 1, 224, 224], w [4, 1, 3, 3]: 70,560 tiles folded', async () => {
     if (BUDGET < MESA_LOOP_BUDGET) engine().rt.setWorkgroupLimit(scaled(engine().rt.maxWorkgroupsPerDim));
     const images = scaled(90);
-    const [xs, ws] = [[images, 1, 224, 224], [4, 1, 3, 3]];
+    const [xs, ws] = [
+      [images, 1, 224, 224],
+      [4, 1, 3, 3],
+    ];
     const [xd, wd, bd] = [randn(images * 224 * 224, 11), randn(36, 12, 0.3), randn(4, 13)];
     const [x, w, b] = [Tensor.from(xd, xs), Tensor.from(wd, ws), Tensor.from(bd, [4])];
     setVariant('conv_forward', 'gemm-wg');
@@ -93,7 +106,8 @@ describe('grids past the limit of workgroups per dimension', () => {
   // With 16 workgroups per dimension, these fold in every GEMM variant (tiles along n: 20–80).
   it('every conv variant of every pass with the limit lowered to 16 workgroups per dimension', async () => {
     engine().rt.setWorkgroupLimit(16);
-    for (const pass of ['conv_forward', 'conv_grad_input', 'conv_grad_weight'] as ConvPass[]) await checkPass(pass, [5, 3, 32, 32], [7, 3, 3, 3]);
+    for (const pass of ['conv_forward', 'conv_grad_input', 'conv_grad_weight'] as ConvPass[])
+      await checkPass(pass, [5, 3, 32, 32], [7, 3, 3, 3]);
   });
 
   it('every GEMM variant, 3×20 · 20×12000, with the limit lowered to 16', async () => {
@@ -140,10 +154,21 @@ describe('reductions longer than the loop budget', () => {
     const bd = randn(OUT, 7, 30);
     const expected = ref.linear(xd, B, IN, wd, OUT, bd, true);
     const [x, w, b] = [Tensor.from(xd, [B, IN]), Tensor.from(wd, [OUT, IN]), Tensor.from(bd, [OUT])];
-    const problem = { M: B, N: OUT, K: IN, a: whole(x), b: { ...whole(w), s0: 1, s1: IN }, c: { t: x, start: 0, count: B * OUT, s0: OUT, s1: 1 }, label: 'probe' };
+    const problem = {
+      M: B,
+      N: OUT,
+      K: IN,
+      a: whole(x),
+      b: { ...whole(w), s0: 1, s1: IN },
+      c: { t: x, start: 0, count: B * OUT, s0: OUT, s1: 1 },
+      label: 'probe',
+    };
     const { candidates } = matmulVariants(problem);
     expect(candidates).toEqual(expect.arrayContaining(['gemm-reg', 'gemm-wg']));
-    expect(candidates.filter((c) => c.startsWith('vec4')), 'vec4 variants loop over all of K: not offered').toEqual([]);
+    expect(
+      candidates.filter((c) => c.startsWith('vec4')),
+      'vec4 variants loop over all of K: not offered',
+    ).toEqual([]);
     for (const v of candidates) {
       setVariant('gemm', v);
       const y = linear(x, w, b, { relu: true });

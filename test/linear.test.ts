@@ -8,7 +8,13 @@ beforeAll(async () => {
 });
 afterEach(() => engine().rt.setBindingLimit(null));
 
-async function checkLinear(B: number, IN: number, OUT: number, relu: boolean, tol = { atol: 2e-4, rtol: 1e-4 }): Promise<void> {
+async function checkLinear(
+  B: number,
+  IN: number,
+  OUT: number,
+  relu: boolean,
+  tol = { atol: 2e-4, rtol: 1e-4 },
+): Promise<void> {
   const xd = randn(B * IN, 5);
   const wd = randn(OUT * IN, 6, 1 / Math.sqrt(IN));
   const bd = randn(OUT, 7);
@@ -29,7 +35,13 @@ async function checkLinear(B: number, IN: number, OUT: number, relu: boolean, to
 }
 
 describe('linear', () => {
-  for (const [B, IN, OUT] of [[1, 7, 5], [3, 13, 9], [5, 33, 17], [16, 40, 10], [2, 1, 1]]) {
+  for (const [B, IN, OUT] of [
+    [1, 7, 5],
+    [3, 13, 9],
+    [5, 33, 17],
+    [16, 40, 10],
+    [2, 1, 1],
+  ]) {
     it(`matches the CPU reference for batch ${B}, ${IN} → ${OUT}`, async () => {
       await checkLinear(B, IN, OUT, false);
     });
@@ -75,11 +87,14 @@ describe('linear', () => {
   });
 
   it('passes a finite-difference check', async () => {
-    await fdCheck(([x, w, b]) => linear(x, w, b), [
-      { data: randn(3 * 6, 1), shape: [3, 6] },
-      { data: randn(5 * 6, 2), shape: [5, 6] },
-      { data: randn(5, 3), shape: [5] },
-    ]);
+    await fdCheck(
+      ([x, w, b]) => linear(x, w, b),
+      [
+        { data: randn(3 * 6, 1), shape: [3, 6] },
+        { data: randn(5 * 6, 2), shape: [5, 6] },
+        { data: randn(5, 3), shape: [5] },
+      ],
+    );
   });
 
   it('rejects mismatched shapes', () => {
@@ -87,7 +102,9 @@ describe('linear', () => {
     const w = Tensor.from(new Float32Array(8), [2, 4]);
     const b = Tensor.from(new Float32Array(2), [2]);
     expect(() => linear(x, w, b)).toThrowError(OpError);
-    expect(() => linear(x, w, b)).toThrowError(/linear: input has 3 features but the weight expects 4 \(input \[2, 3\], weight \[2, 4\], bias \[2\]\)/);
+    expect(() => linear(x, w, b)).toThrowError(
+      /linear: input has 3 features but the weight expects 4 \(input \[2, 3\], weight \[2, 4\], bias \[2\]\)/,
+    );
   });
 });
 
@@ -101,10 +118,13 @@ describe('matmul', () => {
     const c = matmul(a, b);
     const expected = ref.matmul(ad, bd, M, K, N);
     expectClose(await c.toArray(), expected, 1e-4, 1e-4);
-    await fdCheck(([x, y]) => matmul(x, y), [
-      { data: randn(M * K, 3), shape: [M, K] },
-      { data: randn(K * N, 4), shape: [K, N] },
-    ]);
+    await fdCheck(
+      ([x, y]) => matmul(x, y),
+      [
+        { data: randn(M * K, 3), shape: [M, K] },
+        { data: randn(K * N, 4), shape: [K, N] },
+      ],
+    );
     expect(() => matmul(a, a)).toThrowError(/matmul: needs a \[M, K\] and b \[K, N\] \(a \[7, 9\], b \[7, 9\]\)/);
   });
 });

@@ -8,7 +8,13 @@ beforeAll(async () => {
 });
 
 describe('softmaxCrossEntropy', () => {
-  for (const [B, C] of [[1, 2], [3, 5], [7, 13], [4, 1000], [2, 257]]) {
+  for (const [B, C] of [
+    [1, 2],
+    [3, 5],
+    [7, 13],
+    [4, 1000],
+    [2, 257],
+  ]) {
     it(`matches the CPU reference for batch ${B}, ${C} classes`, async () => {
       const xd = randn(B * C, 41, 3);
       const labels = Array.from({ length: B }, (_, i) => (i * 7 + 3) % C);
@@ -42,7 +48,9 @@ describe('softmaxCrossEntropy', () => {
 
   it('rejects labels that are not integers in range, naming the op and shapes', () => {
     const x = Tensor.from(new Float32Array(6), [2, 3]);
-    expect(() => softmaxCrossEntropy(x, [0, 1.5])).toThrowError(/softmaxCrossEntropy: label 1 is 1.5; labels must be integers in \[0, 3\) \(logits \[2, 3\]\)/);
+    expect(() => softmaxCrossEntropy(x, [0, 1.5])).toThrowError(
+      /softmaxCrossEntropy: label 1 is 1.5; labels must be integers in \[0, 3\) \(logits \[2, 3\]\)/,
+    );
     expect(() => softmaxCrossEntropy(x, [0, 3])).toThrowError(OpError);
     expect(() => softmaxCrossEntropy(x, [0])).toThrowError(/1 labels for a batch of 2/);
   });
@@ -64,7 +72,13 @@ describe('dropout', () => {
     const dyd = randn(n, 52);
     backward(y, Tensor.from(dyd, [n]));
     const dx = await x.grad!.toArray();
-    expectClose(dx, Array.from(dyd, (g, i) => (ref.dropoutKeeps(seed, i, p) ? g / (1 - p) : 0)), 1e-6, 1e-6, 'dX');
+    expectClose(
+      dx,
+      Array.from(dyd, (g, i) => (ref.dropoutKeeps(seed, i, p) ? g / (1 - p) : 0)),
+      1e-6,
+      1e-6,
+      'dX',
+    );
   });
 
   it('is the identity in evaluation and differs between seeds in training', async () => {
@@ -106,11 +120,21 @@ describe('add and scale', () => {
     const ad = randn(37, 71);
     const bd = randn(37, 72);
     const y = add(Tensor.from(ad, [37]), Tensor.from(bd, [37]), 2);
-    expectClose(await y.toArray(), Array.from(ad, (a, i) => a + 2 * bd[i]), 1e-6, 1e-6);
-    await fdCheck(([a, b]) => scale(add(a, b, -0.5), 3), [
-      { data: ad, shape: [37] },
-      { data: bd, shape: [37] },
-    ]);
-    expect(() => add(Tensor.from(ad, [37]), Tensor.from(ad.slice(1), [36]))).toThrowError(/add: shapes must match \(a \[37\], b \[36\]\)/);
+    expectClose(
+      await y.toArray(),
+      Array.from(ad, (a, i) => a + 2 * bd[i]),
+      1e-6,
+      1e-6,
+    );
+    await fdCheck(
+      ([a, b]) => scale(add(a, b, -0.5), 3),
+      [
+        { data: ad, shape: [37] },
+        { data: bd, shape: [37] },
+      ],
+    );
+    expect(() => add(Tensor.from(ad, [37]), Tensor.from(ad.slice(1), [36]))).toThrowError(
+      /add: shapes must match \(a \[37\], b \[36\]\)/,
+    );
   });
 });

@@ -26,7 +26,12 @@ beforeAll(async () => {
   await init();
 });
 
-const N = 3, C = 3, H = 9, W = 7, CO = 5, CLASSES = 4;
+const N = 3,
+  C = 3,
+  H = 9,
+  W = 7,
+  CO = 5,
+  CLASSES = 4;
 const LRN = { size: 5, k: 1, alpha: 0.5, beta: 0.75 }; // strong, so its backward matters
 const FEAT = CO * Math.floor(H / 2) * Math.floor(W / 2);
 const labels = [1, 3, 0];

@@ -17,13 +17,23 @@ import { writeImageFolder } from './fixtures.js';
 const dir = mkdtempSync(join(tmpdir(), 'vggpu-workers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const stats = { mean: [0.4, 0.5, 0.6], eigenvalues: [0.2, 0.05, 0.01], eigenvectors: [[0.58, 0.58, 0.58], [0.7, 0, -0.7], [0.4, -0.8, 0.4]] };
+const stats = {
+  mean: [0.4, 0.5, 0.6],
+  eigenvalues: [0.2, 0.05, 0.01],
+  eigenvectors: [
+    [0.58, 0.58, 0.58],
+    [0.7, 0, -0.7],
+    [0.4, -0.8, 0.4],
+  ],
+};
 const aug: AugmentOptions = { crop: 32, scale: [36, 48], flip: true, colorShift: 0.1, subtractMean: true, stats };
 const root = join(dir, 'folder');
 writeImageFolder(root, ['ant', 'bee', 'cow'], 6);
 
 /** True while a process with this id exists. */
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }));
+const alive = (pid: number) =>
+  existsSync(`/proc/${pid}`) &&
+  !/^State:\s+Z/m.test(execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }));
 
 async function gone(pids: number[], ms = 10_000): Promise<boolean> {
   const until = Date.now() + ms;
@@ -71,7 +81,9 @@ describe('input pipeline worker processes', () => {
     }
     expect(writer).toBeGreaterThanOrEqual(0);
     process.kill(maker.pids[0], 'SIGKILL');
-    await expect(pending).rejects.toThrowError(/a worker process stopped \(killed by SIGKILL\) while decoding .*a\/zz-stuck\.jpg; if that file is damaged, remove or replace it/);
+    await expect(pending).rejects.toThrowError(
+      /a worker process stopped \(killed by SIGKILL\) while decoding .*a\/zz-stuck\.jpg; if that file is damaged, remove or replace it/,
+    );
     closeSync(writer);
     await maker.close();
   });
@@ -112,7 +124,9 @@ describe('input pipeline worker processes', () => {
           expect(Array.from(b.labels)).toEqual(Array.from(expected[k].labels));
         }
         expect(warn).toHaveBeenCalledTimes(1);
-        expect(String(warn.mock.calls[0][0])).toMatch(/shared-memory file for batches could not grow to 0\.1 MiB .*IPC channel instead.*--shm-size/);
+        expect(String(warn.mock.calls[0][0])).toMatch(
+          /shared-memory file for batches could not grow to 0\.1 MiB .*IPC channel instead.*--shm-size/,
+        );
       } finally {
         warn.mockRestore();
         await maker.close();

@@ -10,9 +10,17 @@ beforeAll(async () => {
 afterEach(() => engine().rt.setBindingLimit(null));
 
 describe('maxPool2d', () => {
-  for (const shape of [[2, 3, 9, 7], [1, 5, 4, 4], [3, 13, 5, 6], [1, 1, 2, 3]]) {
+  for (const shape of [
+    [2, 3, 9, 7],
+    [1, 5, 4, 4],
+    [3, 13, 5, 6],
+    [1, 1, 2, 3],
+  ]) {
     it(`matches the CPU reference for [${shape}] (odd sizes floor)`, async () => {
-      const xd = randn(shape.reduce((a, b) => a * b), 11);
+      const xd = randn(
+        shape.reduce((a, b) => a * b),
+        11,
+      );
       const x = param(xd, shape);
       const y = maxPool2d(x);
       const [N, C, H, W] = shape;
@@ -65,7 +73,11 @@ describe('lrn', () => {
     [[1, 6, 2, 3], 'alexnet', { size: 4, k: 1.5, alpha: 0.5, beta: 0.6 }],
   ] as const) {
     it(`matches the CPU reference for [${shape}], ${conv} convention, n=${params.size} α=${params.alpha}`, async () => {
-      const xd = randn((shape as readonly number[]).reduce((a, b) => a * b, 1), 21, 2);
+      const xd = randn(
+        (shape as readonly number[]).reduce((a, b) => a * b, 1),
+        21,
+        2,
+      );
       const x = param(xd, [...shape]);
       const y = lrn(x, { ...params, convention: conv });
       const aEff = conv === 'caffe' ? params.alpha / params.size : params.alpha;
@@ -73,7 +85,13 @@ describe('lrn', () => {
       expectClose(await y.toArray(), r.y, 1e-5, 1e-4, 'forward');
       const dyd = randn(y.size, 22);
       backward(y, Tensor.from(dyd, y.shape));
-      expectClose(await x.grad!.toArray(), ref.lrnBackward(xd, [...shape], params.size, params.k, aEff, params.beta, dyd), 1e-5, 1e-4, 'dX');
+      expectClose(
+        await x.grad!.toArray(),
+        ref.lrnBackward(xd, [...shape], params.size, params.k, aEff, params.beta, dyd),
+        1e-5,
+        1e-4,
+        'dX',
+      );
     });
   }
 
@@ -86,7 +104,11 @@ describe('lrn', () => {
   });
 
   it('passes a finite-difference check', async () => {
-    await fdCheck(([x]) => lrn(x, { size: 3, k: 1, alpha: 1, beta: 0.75 }), [{ data: randn(2 * 5 * 3 * 2, 23), shape: [2, 5, 3, 2] }], { eps: 1e-3 });
+    await fdCheck(
+      ([x]) => lrn(x, { size: 3, k: 1, alpha: 1, beta: 0.75 }),
+      [{ data: randn(2 * 5 * 3 * 2, 23), shape: [2, 5, 3, 2] }],
+      { eps: 1e-3 },
+    );
   });
 
   it('rejects bad options', () => {
@@ -98,10 +120,15 @@ describe('lrn', () => {
 
 describe('sumAxes', () => {
   it('sums [outer, R, inner] over outer and inner, short sums serially and long ones by tree', async () => {
-    for (const [outer, R, inner] of [[7, 9, 3], [3, 5, 2000], [1, 300, 1]]) {
+    for (const [outer, R, inner] of [
+      [7, 9, 3],
+      [3, 5, 2000],
+      [1, 300, 1],
+    ]) {
       const xd = randn(outer * R * inner, 40);
       const want = new Float64Array(R);
-      for (let o = 0; o < outer; o++) for (let r = 0; r < R; r++) for (let i = 0; i < inner; i++) want[r] += 0.5 * xd[(o * R + r) * inner + i];
+      for (let o = 0; o < outer; o++)
+        for (let r = 0; r < R; r++) for (let i = 0; i < inner; i++) want[r] += 0.5 * xd[(o * R + r) * inner + i];
       const got = sumAxes(Tensor.from(xd, [outer * R * inner]), outer, R, inner, 0.5);
       expectClose(await got.toArray(), want, 1e-4, 1e-5, `[${outer}, ${R}, ${inner}]`);
     }
@@ -125,15 +152,28 @@ describe('relu', () => {
   it('matches the reference, passes a finite-difference check, and routes gradients by the saved output', async () => {
     const { relu } = await import('../src/node/index.js');
     // 105 elements run the scalar kernel, 84 the vec4 one.
-    for (const shape of [[3, 5, 7], [3, 4, 7]]) {
+    for (const shape of [
+      [3, 5, 7],
+      [3, 4, 7],
+    ]) {
       const n = shape.reduce((a, b) => a * b);
       const xd = randn(n, 41);
       const x = param(xd, shape);
       const y = relu(x);
-      expectClose(await y.toArray(), Array.from(xd, (v) => Math.max(0, v)), 0, 0);
+      expectClose(
+        await y.toArray(),
+        Array.from(xd, (v) => Math.max(0, v)),
+        0,
+        0,
+      );
       const dyd = randn(y.size, 42);
       backward(y, Tensor.from(dyd, y.shape));
-      expectClose(await x.grad!.toArray(), Array.from(dyd, (g, i) => (xd[i] > 0 ? g : 0)), 0, 0);
+      expectClose(
+        await x.grad!.toArray(),
+        Array.from(dyd, (g, i) => (xd[i] > 0 ? g : 0)),
+        0,
+        0,
+      );
       await fdCheck(([t]) => relu(t), [{ data: xd, shape }], { eps: 1e-3 });
     }
   });

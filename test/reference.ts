@@ -11,7 +11,15 @@ export function randn(n: number, seed: number, scale = 1): Float32Array {
 }
 
 /** Stride-1 convolution with zero padding P (default "same"). */
-export function conv2d(x: Arr, xShape: number[], w: Arr, wShape: number[], b: Arr, relu = false, P = (wShape[2] - 1) / 2): Float64Array {
+export function conv2d(
+  x: Arr,
+  xShape: number[],
+  w: Arr,
+  wShape: number[],
+  b: Arr,
+  relu = false,
+  P = (wShape[2] - 1) / 2,
+): Float64Array {
   const [N, , H, W] = xShape;
   const [Co, , K] = wShape;
   const Ho = H + 2 * P - K + 1;
@@ -66,7 +74,12 @@ export function maxPool(x: Arr, [N, C, H, W]: number[]) {
       for (let ox = 0; ox < Wo; ox++) {
         let best = -Infinity;
         let at = -1;
-        for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+        for (const [dy, dx] of [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ]) {
           const i = p * H * W + (2 * oy + dy) * W + 2 * ox + dx;
           if (x[i] > best) {
             best = x[i];
@@ -106,7 +119,15 @@ export function lrn(x: Arr, [N, C, H, W]: number[], size: number, k: number, alp
   return { y, s };
 }
 
-export function lrnBackward(x: Arr, shape: number[], size: number, k: number, alphaEff: number, beta: number, dy: Arr): Float64Array {
+export function lrnBackward(
+  x: Arr,
+  shape: number[],
+  size: number,
+  k: number,
+  alphaEff: number,
+  beta: number,
+  dy: Arr,
+): Float64Array {
   const [N, C, H, W] = shape;
   const HW = H * W;
   const { s } = lrn(x, shape, size, k, alphaEff, beta);
@@ -131,7 +152,8 @@ export function lrnBackward(x: Arr, shape: number[], size: number, k: number, al
 /** C = A·B for row-major a [M, K] and b [K, N]. */
 export function matmul(a: Arr, b: Arr, M: number, K: number, N: number): Float64Array {
   const c = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) c[m * N + n] += a[m * K + k] * b[k * N + n];
+  for (let m = 0; m < M; m++)
+    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) c[m * N + n] += a[m * K + k] * b[k * N + n];
   return c;
 }
 
@@ -208,7 +230,12 @@ export function sgd(p: Arr, g: Arr, buf: Arr, lr: number, momentum: number, wd: 
 }
 
 /** The element where |a − e| exceeds atol + rtol·|e| by most, or null when every element is within. */
-export function worstMismatch(actual: Arr, expected: Arr, atol: number, rtol = 0): { index: number; actual: number; expected: number } | null {
+export function worstMismatch(
+  actual: Arr,
+  expected: Arr,
+  atol: number,
+  rtol = 0,
+): { index: number; actual: number; expected: number } | null {
   let worst = -1;
   let worstExcess = 0;
   for (let i = 0; i < expected.length; i++) {
@@ -232,7 +259,18 @@ export interface ConvPoint {
   scale: number;
 }
 
-export function conv2dAt(x: Arr, [, C, H, W]: number[], w: Arr, [, , K]: number[], b: Arr, P: number, n: number, co: number, oy: number, ox: number): ConvPoint {
+export function conv2dAt(
+  x: Arr,
+  [, C, H, W]: number[],
+  w: Arr,
+  [, , K]: number[],
+  b: Arr,
+  P: number,
+  n: number,
+  co: number,
+  oy: number,
+  ox: number,
+): ConvPoint {
   let value = b[co];
   let scale = Math.abs(b[co]);
   for (let ci = 0; ci < C; ci++)
@@ -249,7 +287,17 @@ export function conv2dAt(x: Arr, [, C, H, W]: number[], w: Arr, [, , K]: number[
 }
 
 /** dX[n, ci, iy, ix] of a "same" convolution with output gradient dy [N, Co, H, W]. */
-export function conv2dGradInputAt(dy: Arr, [, C, H, W]: number[], w: Arr, [Co, , K]: number[], P: number, n: number, ci: number, iy: number, ix: number): ConvPoint {
+export function conv2dGradInputAt(
+  dy: Arr,
+  [, C, H, W]: number[],
+  w: Arr,
+  [Co, , K]: number[],
+  P: number,
+  n: number,
+  ci: number,
+  iy: number,
+  ix: number,
+): ConvPoint {
   const [Ho, Wo] = [H + 2 * P - K + 1, W + 2 * P - K + 1];
   let value = 0;
   let scale = 0;
@@ -267,7 +315,17 @@ export function conv2dGradInputAt(dy: Arr, [, C, H, W]: number[], w: Arr, [Co, ,
 }
 
 /** dW[co, ci, ky, kx]; with ci < 0, the bias gradient dB[co]. */
-export function conv2dGradWeightAt(dy: Arr, x: Arr, [N, C, H, W]: number[], [Co, , K]: number[], P: number, co: number, ci: number, ky: number, kx: number): ConvPoint {
+export function conv2dGradWeightAt(
+  dy: Arr,
+  x: Arr,
+  [N, C, H, W]: number[],
+  [Co, , K]: number[],
+  P: number,
+  co: number,
+  ci: number,
+  ky: number,
+  kx: number,
+): ConvPoint {
   const [Ho, Wo] = [H + 2 * P - K + 1, W + 2 * P - K + 1];
   let value = 0;
   let scale = 0;

@@ -7,7 +7,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, Engine, init, onDevice, Runtime, SGD, softmaxCrossEntropy, Tensor, tidy } from '../src/node/index.js';
+import {
+  backward,
+  Engine,
+  init,
+  onDevice,
+  Runtime,
+  SGD,
+  softmaxCrossEntropy,
+  Tensor,
+  tidy,
+} from '../src/node/index.js';
 import { RELEASE_TOGGLES, tryBackend } from '../src/node/gpu/adapter.js';
 import { captureNativeStderr } from '../src/node/gpu/native_stderr.js';
 import { convForward, convGradInput, convGradWeight, convVariants, type ConvPass } from '../src/ops/conv2d.js';
@@ -22,7 +32,9 @@ beforeAll(async () => {
   const first = (await init()).rt.adapter;
   const open = async (toggles: readonly string[], index: number) => {
     // Dawn's start-up messages stay off the terminal, as when the engine opens its adapter.
-    const { value: choice } = await captureNativeStderr(() => tryBackend(first.backend, first.featureLevel, undefined, [...toggles]));
+    const { value: choice } = await captureNativeStderr(() =>
+      tryBackend(first.backend, first.featureLevel, undefined, [...toggles]),
+    );
     if (!choice) throw new Error(`${first.backend} offered no second adapter`);
     return new Engine(await Runtime.create(choice), index);
   };
@@ -40,7 +52,12 @@ async function sameOnBoth(what: string, fn: () => Tensor[]): Promise<void> {
       return arrays.map((a) => new Uint32Array(a.buffer));
     }),
   );
-  outs[0].forEach((bits, i) => expect(Buffer.from(bits.buffer).equals(Buffer.from(outs[1][i].buffer)), `${what}: output ${i} differs between release and safe mode`).toBe(true));
+  outs[0].forEach((bits, i) =>
+    expect(
+      Buffer.from(bits.buffer).equals(Buffer.from(outs[1][i].buffer)),
+      `${what}: output ${i} differs between release and safe mode`,
+    ).toBe(true),
+  );
 }
 
 describe('the toggles reach Dawn', () => {
@@ -62,7 +79,11 @@ console.log('relu', Array.from(await y.toArray()).join(' '));
 process.exit(0);
 `,
     );
-    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { ...process.env, VGGPU_SAFE: safe ? '1' : '0' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      cwd: root,
+      env: { ...process.env, VGGPU_SAFE: safe ? '1' : '0' },
+      encoding: 'utf8',
+    });
     expect(r.stdout, r.stderr).toContain('relu 1 0 3');
     return r.stdout + r.stderr;
   };
@@ -75,14 +96,31 @@ process.exit(0);
 
 describe('release mode gives the same bits as safe mode', () => {
   // Odd sizes (edges in every tile) and whole-plane tiles.
-  for (const [N, C, H, W, Co] of [[2, 5, 9, 12, 7], [3, 6, 4, 4, 9]]) {
+  for (const [N, C, H, W, Co] of [
+    [2, 5, 9, 12, 7],
+    [3, 6, 4, 4, 9],
+  ]) {
     for (const pass of ['conv_forward', 'conv_grad_input', 'conv_grad_weight'] as ConvPass[]) {
       it(`${pass}, every variant, x [${N}, ${C}, ${H}, ${W}] → ${Co}`, async () => {
-        const [xs, ws, ys] = [[N, C, H, W], [Co, C, 3, 3], [N, Co, H, W]];
-        const [xd, wd, bd, dyd] = [randn(N * C * H * W, 1), randn(Co * C * 9, 2, 0.3), randn(Co, 3), randn(N * Co * H * W, 4)];
+        const [xs, ws, ys] = [
+          [N, C, H, W],
+          [Co, C, 3, 3],
+          [N, Co, H, W],
+        ];
+        const [xd, wd, bd, dyd] = [
+          randn(N * C * H * W, 1),
+          randn(Co * C * 9, 2, 0.3),
+          randn(Co, 3),
+          randn(N * Co * H * W, 4),
+        ];
         for (const v of convVariants(pass, xs, ws, 1).candidates) {
           await sameOnBoth(`${pass} ${v}`, () => {
-            const [x, w, b, dy] = [Tensor.from(xd, xs), Tensor.from(wd, ws), Tensor.from(bd, [Co]), Tensor.from(dyd, ys)];
+            const [x, w, b, dy] = [
+              Tensor.from(xd, xs),
+              Tensor.from(wd, ws),
+              Tensor.from(bd, [Co]),
+              Tensor.from(dyd, ys),
+            ];
             let out: Tensor[];
             if (pass === 'conv_forward') {
               const y = Tensor.empty(ys);
@@ -104,8 +142,19 @@ describe('release mode gives the same bits as safe mode', () => {
   it('every GEMM variant, 13×36×20 with a transposed operand', async () => {
     const [M, N, K] = [13, 36, 20];
     const [ad, bd] = [randn(M * K, 5), randn(K * N, 6)];
-    const probe = (a: Tensor, b: Tensor, c: Tensor) => ({ M, N, K, a: whole(a), b: whole(b, true), c: whole(c), label: 'gemm' });
-    const candidates = onDevice(release, () => matmulVariants(probe(Tensor.empty([M, K]), Tensor.empty([N, K]), Tensor.empty([M, N]))).candidates);
+    const probe = (a: Tensor, b: Tensor, c: Tensor) => ({
+      M,
+      N,
+      K,
+      a: whole(a),
+      b: whole(b, true),
+      c: whole(c),
+      label: 'gemm',
+    });
+    const candidates = onDevice(
+      release,
+      () => matmulVariants(probe(Tensor.empty([M, K]), Tensor.empty([N, K]), Tensor.empty([M, N]))).candidates,
+    );
     expect(candidates.length).toBeGreaterThan(1);
     for (const v of candidates) {
       await sameOnBoth(`gemm ${v}`, () => {

@@ -46,7 +46,10 @@ describe('bad flags', () => {
     [['--resume'], /--resume needs --out with the run folder to continue/],
     [['--std', '0.2,0'], /--std 0: must be a number > 0/],
     [['--classes', '1'], /--classes 1: must be an integer ≥ 2/],
-    [['--checkpoint-every', '5x'], /--checkpoint-every 5x: give a duration \(90s, 10m, 2h\) or a number of steps \(500\)/],
+    [
+      ['--checkpoint-every', '5x'],
+      /--checkpoint-every 5x: give a duration \(90s, 10m, 2h\) or a number of steps \(500\)/,
+    ],
     [['--accumulate', '0'], /--accumulate 0: must be an integer ≥ 1/],
     [['--batch', '8', '--accumulate', '9'], /--accumulate 9: more micro-batches than the 8 images of a batch/],
   ];
@@ -58,7 +61,9 @@ describe('bad flags', () => {
   }
 
   it('a missing dataset names the path and the fix', () => {
-    expect(() => new Trainer({ ...flags('--data', `fashion-mnist:${join(dir, 'nope')}`), out: join(dir, 'x') })).toThrowError(/nope\/train-images-idx3-ubyte: missing .*npm run setup/);
+    expect(
+      () => new Trainer({ ...flags('--data', `fashion-mnist:${join(dir, 'nope')}`), out: join(dir, 'x') }),
+    ).toThrowError(/nope\/train-images-idx3-ubyte: missing .*npm run setup/);
   });
 });
 
@@ -68,12 +73,18 @@ function mutate(bytes: Uint8Array, rng: Rng): Uint8Array {
   if (rng.uniform() < 0.4) return b.subarray(0, rng.int(b.length));
   const n = 1 + rng.int(8);
   // Favour the header, where structure lives.
-  for (let i = 0; i < n; i++) b[rng.uniform() < 0.7 ? rng.int(Math.min(b.length, 400)) : rng.int(b.length)] ^= 1 << rng.int(8);
+  for (let i = 0; i < n; i++)
+    b[rng.uniform() < 0.7 ? rng.int(Math.min(b.length, 400)) : rng.int(b.length)] ^= 1 << rng.int(8);
   return b;
 }
 
 /** Runs `open` on many corruptions of `file`: each either works or throws `ErrorType`; nothing else. */
-function fuzz(file: string, open: () => void, ErrorType: new (...a: never[]) => Error, rounds = 150): { clean: number; failed: number } {
+function fuzz(
+  file: string,
+  open: () => void,
+  ErrorType: new (...a: never[]) => Error,
+  rounds = 150,
+): { clean: number; failed: number } {
   const original = readFileSync(file);
   const rng = new Rng(42);
   let clean = 0;
@@ -148,14 +159,34 @@ describe('corrupt files', () => {
     writeSafetensors(file, [['w', { shape: [3], data: Float32Array.from([1, 2, 3]) }]]);
     const before = readFileSync(file);
     // A tensor whose data does not fill its shape fails part-way, before the rename.
-    expect(() => writeSafetensors(file, [['w', { shape: [3], data: Float32Array.from([1, 2, 3]) }], ['v', { shape: [4], data: new Float32Array(2) }]])).toThrowError();
+    expect(() =>
+      writeSafetensors(file, [
+        ['w', { shape: [3], data: Float32Array.from([1, 2, 3]) }],
+        ['v', { shape: [4], data: new Float32Array(2) }],
+      ]),
+    ).toThrowError();
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 });
 
 function options(out: string, over: Partial<TrainOptions> = {}): TrainOptions {
   return {
-    ...flags('--data', `fashion-mnist:${join(dir, 'data')}`, '--out', out, '--width', '0.0625', '--batch', '16', '--epochs', '2', '--workers', '0', '--seed', '3'),
+    ...flags(
+      '--data',
+      `fashion-mnist:${join(dir, 'data')}`,
+      '--out',
+      out,
+      '--width',
+      '0.0625',
+      '--batch',
+      '16',
+      '--epochs',
+      '2',
+      '--workers',
+      '0',
+      '--seed',
+      '3',
+    ),
     ...over,
   };
 }
@@ -171,7 +202,9 @@ describe('numerical trouble', () => {
     t2.opt.lr = 1e30;
     const err = await t2.run().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DivergedError);
-    expect((err as Error).message).toMatch(/NaN or infinite by step [4-6]; training stopped\. The last good checkpoint is .*last\.train\.safetensors \(kept/);
+    expect((err as Error).message).toMatch(
+      /NaN or infinite by step [4-6]; training stopped\. The last good checkpoint is .*last\.train\.safetensors \(kept/,
+    );
     expect(readFileSync(ck).equals(before)).toBe(true);
   });
 });
@@ -180,7 +213,9 @@ describe('adapter limits', () => {
   it('a net whose layers exceed the binding limit fails before training with the numbers and a fix', () => {
     engine().rt.setBindingLimit(8192);
     try {
-      expect(() => new Trainer(options(join(dir, 'big')))).toThrowError(/features.0: one image's output needs 16.0 KiB in one binding, but the adapter binds at most 8.0 KiB; use a smaller --width or --input-size/);
+      expect(() => new Trainer(options(join(dir, 'big')))).toThrowError(
+        /features.0: one image's output needs 16.0 KiB in one binding, but the adapter binds at most 8.0 KiB; use a smaller --width or --input-size/,
+      );
     } finally {
       engine().rt.setBindingLimit(null);
     }
@@ -193,12 +228,15 @@ describe('steady memory', () => {
     const pool = engine().rt.pool;
     const stats: Array<ReturnType<typeof pool.stats>> = [];
     const rss: number[] = [];
-    const t = new Trainer({ ...options(join(dir, 'steady')), data: `fashion-mnist:${join(dir, 'data300')}`, epochs: 1 }, (ev) => {
-      if (ev.kind === 'step') {
-        stats.push(pool.stats());
-        rss.push(process.memoryUsage().rss);
-      }
-    });
+    const t = new Trainer(
+      { ...options(join(dir, 'steady')), data: `fashion-mnist:${join(dir, 'data300')}`, epochs: 1 },
+      (ev) => {
+        if (ev.kind === 'step') {
+          stats.push(pool.stats());
+          rss.push(process.memoryUsage().rss);
+        }
+      },
+    );
     await t.run();
     expect(stats.length).toBe(300);
     for (const s of stats.slice(5)) {
@@ -208,4 +246,3 @@ describe('steady memory', () => {
     expect(rss[299] - rss[20]).toBeLessThan(64 * 2 ** 20);
   });
 });
-

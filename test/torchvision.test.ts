@@ -39,11 +39,19 @@ function torchvisionFile(name: string, net: NetName, classes: number, prefix = '
   const rng = new Rng(11);
   const tensors: Array<[string, StoredTensor]> = [];
   for (const l of planLayers(config)) {
-    const shapes = l.kind === 'conv' ? [[l.outChannels, l.inChannels, l.kernel, l.kernel], [l.outChannels]] : l.kind === 'fc' ? [[l.outFeatures, l.inFeatures], [l.outFeatures]] : [];
+    const shapes =
+      l.kind === 'conv'
+        ? [[l.outChannels, l.inChannels, l.kernel, l.kernel], [l.outChannels]]
+        : l.kind === 'fc'
+          ? [[l.outFeatures, l.inFeatures], [l.outFeatures]]
+          : [];
     shapes.forEach((shape, i) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-      tensors.push([`${prefix}${l.name}.${i ? 'bias' : 'weight'}`, { shape, data: Float32Array.from({ length: n }, () => rng.normal() * (i ? 0.1 : Math.sqrt(2 / fanIn))) }]);
+      tensors.push([
+        `${prefix}${l.name}.${i ? 'bias' : 'weight'}`,
+        { shape, data: Float32Array.from({ length: n }, () => rng.normal() * (i ? 0.1 : Math.sqrt(2 / fanIn))) },
+      ]);
     });
   }
   const file = join(dir, name);
@@ -59,7 +67,13 @@ function torchvisionFile(name: string, net: NetName, classes: number, prefix = '
  * normalised, over the j whose centres lie within k of k(i + 0.5) (rounded as PyTorch rounds the
  * window ends). CenterCrop(224) starts at round((size − 224) / 2) (Python's round). ToTensor /255.
  */
-function torchvisionInput(img: { width: number; height: number; channels: number; data: Uint8Array }, resize: number, crop: number, mean: number[], std: number[]): Float64Array {
+function torchvisionInput(
+  img: { width: number; height: number; channels: number; data: Uint8Array },
+  resize: number,
+  crop: number,
+  mean: number[],
+  std: number[],
+): Float64Array {
   const short = Math.min(img.width, img.height);
   const W = img.width === short ? resize : Math.trunc((resize * img.width) / short);
   const H = img.height === short ? resize : Math.trunc((resize * img.height) / short);
@@ -74,7 +88,8 @@ function torchvisionInput(img: { width: number; height: number; channels: number
     const sum = t.reduce((a, [, w]) => a + w, 0);
     return t.map(([j, w]) => [j, w / sum]);
   };
-  const round = (v: number) => (v - Math.floor(v) === 0.5 ? (Math.floor(v) % 2 === 0 ? Math.floor(v) : Math.floor(v) + 1) : Math.round(v));
+  const round = (v: number) =>
+    v - Math.floor(v) === 0.5 ? (Math.floor(v) % 2 === 0 ? Math.floor(v) : Math.floor(v) + 1) : Math.round(v);
   const x0 = round((W - crop) / 2);
   const y0 = round((H - crop) / 2);
   const out = new Float64Array(3 * crop * crop);
@@ -96,10 +111,25 @@ describe('a torchvision checkpoint', () => {
   it('is recognised from its tensors, and its input is torchvision’s Resize + CenterCrop + ToTensor + Normalize', async () => {
     const file = torchvisionFile('vgg11.safetensors', 'A', 1000);
     const loaded = loadForEval(file);
-    expect(loaded.model.config).toMatchObject({ net: 'A', classes: 1000, inChannels: 3, inputSize: 224, width: 1 / 16 });
-    expect(loaded.preprocess).toMatchObject({ mean: IMAGENET_MEAN, std: IMAGENET_STD, scale: [256, 256], sampling: 'torchvision' });
-    expect(loaded.notes.join('\n')).toMatch(/torchvision's layout of VGG-A .* 1000 classes \(inferred from classifier\.6\.weight\)/);
-    expect(loaded.notes.join('\n')).toMatch(/Resize\(256\) \(antialiased bilinear\), CenterCrop\(224\), ToTensor, Normalize\(mean=\[0\.485, 0\.456, 0\.406\], std=\[0\.229, 0\.224, 0\.225\]\)/);
+    expect(loaded.model.config).toMatchObject({
+      net: 'A',
+      classes: 1000,
+      inChannels: 3,
+      inputSize: 224,
+      width: 1 / 16,
+    });
+    expect(loaded.preprocess).toMatchObject({
+      mean: IMAGENET_MEAN,
+      std: IMAGENET_STD,
+      scale: [256, 256],
+      sampling: 'torchvision',
+    });
+    expect(loaded.notes.join('\n')).toMatch(
+      /torchvision's layout of VGG-A .* 1000 classes \(inferred from classifier\.6\.weight\)/,
+    );
+    expect(loaded.notes.join('\n')).toMatch(
+      /Resize\(256\) \(antialiased bilinear\), CenterCrop\(224\), ToTensor, Normalize\(mean=\[0\.485, 0\.456, 0\.406\], std=\[0\.229, 0\.224, 0\.225\]\)/,
+    );
     const img = decodeImage(png);
     const x = new Float32Array(3 * 224 * 224);
     centreSample(img, 256, 224, loaded.preprocess, x, 0);
@@ -111,7 +141,12 @@ describe('a torchvision checkpoint', () => {
   });
 
   it('classify_image.ts takes it with no flags (1000 classes) and a 10-class one with the count inferred', () => {
-    const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'examples/classify_image.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'examples/classify_image.ts', ...args], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
     const big = run([torchvisionFile('vgg13.safetensors', 'B', 1000), png]);
     expect(big.status, big.stderr).toBe(0);
     expect(big.stdout).toMatch(/note: .*torchvision's layout of VGG-B/);
@@ -122,9 +157,13 @@ describe('a torchvision checkpoint', () => {
     // User mistakes: one line, no stack trace.
     const wrong = run([torchvisionFile('vgg16_10b.safetensors', 'D', 10), png, '--classes', '1000']);
     expect(wrong.status).toBe(1);
-    expect(wrong.stderr).toMatch(/^error: .*classifier\.6\.weight has 10 rows: it is a 10-class net, not 1000; drop --classes\n$/);
+    expect(wrong.stderr).toMatch(
+      /^error: .*classifier\.6\.weight has 10 rows: it is a 10-class net, not 1000; drop --classes\n$/,
+    );
     const badNet = run([join(dir, 'vgg13.safetensors'), png, '--net', 'D']);
-    expect(badNet.stderr).toMatch(/^error: .*has no tensor 'features\.\d+\.weight' that VGG-D .* needs; is it a checkpoint of another net\?\n$/);
+    expect(badNet.stderr).toMatch(
+      /^error: .*has no tensor 'features\.\d+\.weight' that VGG-D .* needs; is it a checkpoint of another net\?\n$/,
+    );
     const usage = run([png]);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/^error: usage: classify_image\.ts CHECKPOINT IMAGE/);
@@ -134,22 +173,30 @@ describe('a torchvision checkpoint', () => {
     const file = join(dir, 'vgg11.safetensors');
     const p = loadForEval(file, { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
     expect(p.preprocess).toMatchObject({ mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], sampling: 'torchvision' });
-    expect(() => loadForEval(file, { std: [0.2, 0.2] })).toThrowError(/takes 3-channel images, but --std gives 2 values/);
+    expect(() => loadForEval(file, { std: [0.2, 0.2] })).toThrowError(
+      /takes 3-channel images, but --std gives 2 values/,
+    );
   });
 
   it("strips a DataParallel 'module.' prefix with a note, and loadModel names the prefix", () => {
     const file = torchvisionFile('ddp.safetensors', 'A', 1000, 'module.');
     const loaded = loadForEval(file);
-    expect(loaded.notes[0]).toMatch(/stripped the 'module\.' prefix from its tensor names \(a DataParallel\/DDP state dict\)/);
+    expect(loaded.notes[0]).toMatch(
+      /stripped the 'module\.' prefix from its tensor names \(a DataParallel\/DDP state dict\)/,
+    );
     expect(loaded.model.config.net).toBe('A');
     const net = buildVgg({ net: 'A', width: 1 / 16, inputSize: 224, classes: 1000 });
-    expect(() => loadModel(file, net)).toThrowError(/tensor names carry a 'module\.' prefix \('module\.features\.0\.weight'\), as a DataParallel\/DDP state dict saves them/);
+    expect(() => loadModel(file, net)).toThrowError(
+      /tensor names carry a 'module\.' prefix \('module\.features\.0\.weight'\), as a DataParallel\/DDP state dict saves them/,
+    );
   });
 
   it('a file that is no torchvision VGG and has no metadata asks for --net', () => {
     const file = join(dir, 'other.safetensors');
     writeSafetensors(file, [['features.0.weight', { shape: [4, 3, 3, 3], data: new Float32Array(108) }]]);
-    expect(() => loadForEval(file)).toThrowError(/has no vggpu metadata, and its tensor names and shapes are not those of a torchvision VGG .*; pass --net/);
+    expect(() => loadForEval(file)).toThrowError(
+      /has no vggpu metadata, and its tensor names and shapes are not those of a torchvision VGG .*; pass --net/,
+    );
   });
 });
 
@@ -169,15 +216,21 @@ describe('F16, BF16 and F64 tensors', () => {
     // f16 bit patterns: ±0, the smallest subnormal, the largest subnormal, 1, the largest normal, ±∞, NaN.
     const f16 = [0x0000, 0x8000, 0x0001, 0x03ff, 0x3c00, 0x7bff, 0x7c00, 0xfc00, 0x7e00, 0xc248];
     const f16Want = [0, -0, 2 ** -24, 1023 * 2 ** -24, 1, 65504, Infinity, -Infinity, NaN, -3.140625];
-    const f16Got = readSafetensors(rawFile('h.safetensors', 'F16', [f16.length], new Uint8Array(Uint16Array.from(f16).buffer))).tensors.get('t')!.data;
+    const f16Got = readSafetensors(
+      rawFile('h.safetensors', 'F16', [f16.length], new Uint8Array(Uint16Array.from(f16).buffer)),
+    ).tensors.get('t')!.data;
     expect(Array.from(f16Got)).toEqual(f16Want);
     // bf16 is the top half of an f32.
     const f32 = Float32Array.from([0, -0, 1, -2.5, 3.0e38, 1e-40, Infinity, NaN, 0.1]);
     const bf16 = Uint16Array.from(new Uint32Array(f32.buffer), (u) => u >>> 16);
-    const bfGot = readSafetensors(rawFile('b.safetensors', 'BF16', [bf16.length], new Uint8Array(bf16.buffer))).tensors.get('t')!.data;
+    const bfGot = readSafetensors(
+      rawFile('b.safetensors', 'BF16', [bf16.length], new Uint8Array(bf16.buffer)),
+    ).tensors.get('t')!.data;
     expect(Array.from(new Uint32Array(bfGot.buffer))).toEqual(Array.from(bf16, (h) => (h << 16) >>> 0));
     const f64 = Float64Array.from([0.1, -1 / 3, 1e300, 1e-300, 2 ** -149]);
-    const dGot = readSafetensors(rawFile('d.safetensors', 'F64', [f64.length], new Uint8Array(f64.buffer))).tensors.get('t')!.data;
+    const dGot = readSafetensors(rawFile('d.safetensors', 'F64', [f64.length], new Uint8Array(f64.buffer))).tensors.get(
+      't',
+    )!.data;
     expect(Array.from(dGot)).toEqual(Array.from(f64, Math.fround));
   });
 

@@ -20,9 +20,33 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function options(out: string, over: Partial<TrainOptions> = {}): TrainOptions {
   return {
-    net: 'A', data: `fashion-mnist:${join(dir, 'data')}`, out, epochs: 2, batch: 16, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, dropout: 0.5,
-    patience: 2, maxDecays: 3, width: 1 / 16, inputSize: 32, scale: [32, 40], flip: true, colorShift: 0.1, subtractMean: true, init: 'kaiming',
-    initFrom: null, lrnConvention: 'caffe', seed: 5, workers: 0, valFraction: 0.1, evalBatch: 8, resume: false, maxSteps: null, ...over,
+    net: 'A',
+    data: `fashion-mnist:${join(dir, 'data')}`,
+    out,
+    epochs: 2,
+    batch: 16,
+    lr: 0.01,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    dropout: 0.5,
+    patience: 2,
+    maxDecays: 3,
+    width: 1 / 16,
+    inputSize: 32,
+    scale: [32, 40],
+    flip: true,
+    colorShift: 0.1,
+    subtractMean: true,
+    init: 'kaiming',
+    initFrom: null,
+    lrnConvention: 'caffe',
+    seed: 5,
+    workers: 0,
+    valFraction: 0.1,
+    evalBatch: 8,
+    resume: false,
+    maxSteps: null,
+    ...over,
   };
 }
 
@@ -77,18 +101,33 @@ describe('training', () => {
     expect(r2.history.map((h) => h.trainLoss)).toEqual(r.history.map((h) => h.trainLoss));
 
     // The run folder has everything a user looks for.
-    for (const f of ['last.safetensors', 'last.train.safetensors', 'best.safetensors', 'metrics.jsonl', 'chart.png', 'filters.png', 'options.json']) {
+    for (const f of [
+      'last.safetensors',
+      'last.train.safetensors',
+      'best.safetensors',
+      'metrics.jsonl',
+      'chart.png',
+      'filters.png',
+      'options.json',
+    ]) {
       expect(existsSync(join(dir, 'full', f)), f).toBe(true);
     }
-    const lines = readFileSync(join(dir, 'full', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(dir, 'full', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
     expect(lines[0].valTop1).toBeGreaterThanOrEqual(0);
     expect(lines[0].valTop5).toBeLessThanOrEqual(lines[0].valTop1);
   });
 
   it('refuses to resume a run of another net, or with no checkpoint', () => {
-    expect(() => new Trainer(options(join(dir, 'none'), { resume: true }))).toThrowError(/--resume: no checkpoint at .*none\/last.train.safetensors/);
-    expect(() => new Trainer(options(join(dir, 'full'), { resume: true, width: 1 / 8 }))).toThrowError(/holds VGG-A width 0.0625.*run with the same --net, --width/);
+    expect(() => new Trainer(options(join(dir, 'none'), { resume: true }))).toThrowError(
+      /--resume: no checkpoint at .*none\/last.train.safetensors/,
+    );
+    expect(() => new Trainer(options(join(dir, 'full'), { resume: true, width: 1 / 8 }))).toThrowError(
+      /holds VGG-A width 0.0625.*run with the same --net, --width/,
+    );
   });
 
   it('trains every configuration at small width for a few dozen steps without diverging', async () => {
@@ -96,7 +135,10 @@ describe('training', () => {
       const t = new Trainer(options(join(dir, `net-${net}`), { net, epochs: 1, maxSteps: 3 }));
       await t.run();
       const ps = await params(t);
-      expect(ps.every((p) => p.every(Number.isFinite)), net).toBe(true);
+      expect(
+        ps.every((p) => p.every(Number.isFinite)),
+        net,
+      ).toBe(true);
     }
   });
 });
@@ -145,9 +187,13 @@ describe('gradient accumulation', () => {
   it('a resume may change K: the run ends where an unsplit one does, float order aside', async () => {
     const whole = new Trainer(options(join(dir, 'k-whole'), { batch: 16, epochs: 1, dropout: 0 }));
     await whole.run();
-    const cut = new Trainer(options(join(dir, 'k-cut'), { batch: 16, epochs: 1, dropout: 0, accumulate: 2, maxSteps: 1 }));
+    const cut = new Trainer(
+      options(join(dir, 'k-cut'), { batch: 16, epochs: 1, dropout: 0, accumulate: 2, maxSteps: 1 }),
+    );
     await cut.run();
-    const resumed = new Trainer(options(join(dir, 'k-cut'), { batch: 16, epochs: 1, dropout: 0, accumulate: 4, resume: true }));
+    const resumed = new Trainer(
+      options(join(dir, 'k-cut'), { batch: 16, epochs: 1, dropout: 0, accumulate: 4, resume: true }),
+    );
     expect(resumed.plan.accumulate).toBe(4);
     await resumed.run();
     expectNear(await params(whole), await params(resumed), 'K 1 vs K 2 then 4');
@@ -166,7 +212,11 @@ describe('gradient accumulation', () => {
     expect(estimateMemory(config, 11).totalBytes).toBeGreaterThan(budget);
     const auto = new Trainer(options(join(dir, 'fit'), { batch: 32, gpuMemoryBytes: budget }));
     expect([auto.plan.accumulate, auto.plan.microBatch]).toEqual([4, 8]);
-    expect(auto.plan.reason).toMatch(/^a batch of 32 does not fit \(a step of 32 images holds about .*, more than the .* of --gpu-memory\): accumulating gradients over 4 micro-batches of 8/);
-    expect(() => new Trainer(options(join(dir, 'fit2'), { batch: 32, accumulate: 2, gpuMemoryBytes: budget }))).toThrowError(/--accumulate 2: a step of 16 images holds about .*; --accumulate 4 \(micro-batches of 8\) fits/);
+    expect(auto.plan.reason).toMatch(
+      /^a batch of 32 does not fit \(a step of 32 images holds about .*, more than the .* of --gpu-memory\): accumulating gradients over 4 micro-batches of 8/,
+    );
+    expect(
+      () => new Trainer(options(join(dir, 'fit2'), { batch: 32, accumulate: 2, gpuMemoryBytes: budget })),
+    ).toThrowError(/--accumulate 2: a step of 16 images holds about .*; --accumulate 4 \(micro-batches of 8\) fits/);
   });
 });

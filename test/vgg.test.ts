@@ -38,7 +38,18 @@ describe('VGG configurations', () => {
   it('scale with width, input size, channels and classes (32×32, 1 channel, 10 classes, width 1/4)', () => {
     const s = summarise(resolveConfig({ net: 'A', width: 0.25, inputSize: 32, inChannels: 1, classes: 10 }));
     // Convs 16, 32, 64×2, 128×2, 128×2 on a 1×1 final map; FC 128 → 1024 → 1024 → 10.
-    const convs = 1 * 16 * 9 + 16 + 16 * 32 * 9 + 32 + 32 * 64 * 9 + 64 + 64 * 64 * 9 + 64 + 64 * 128 * 9 + 128 + 3 * (128 * 128 * 9 + 128);
+    const convs =
+      1 * 16 * 9 +
+      16 +
+      16 * 32 * 9 +
+      32 +
+      32 * 64 * 9 +
+      64 +
+      64 * 64 * 9 +
+      64 +
+      64 * 128 * 9 +
+      128 +
+      3 * (128 * 128 * 9 + 128);
     const fcs = 128 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10;
     expect(s.params).toBe(convs + fcs);
     expect(s.params).toBe(1_768_778);
@@ -49,7 +60,9 @@ describe('VGG configurations', () => {
   });
 
   it('reject bad options with a message saying what to do', () => {
-    expect(() => resolveConfig({ net: 'F' as NetName })).toThrowError(/unknown net 'F'; choose one of A, A-LRN, B, C, D, E/);
+    expect(() => resolveConfig({ net: 'F' as NetName })).toThrowError(
+      /unknown net 'F'; choose one of A, A-LRN, B, C, D, E/,
+    );
     expect(() => resolveConfig({ net: 'A', inputSize: 16 })).toThrowError(/at least 32/);
     expect(() => resolveConfig({ net: 'A', width: 0 })).toThrowError(/width 0 must be > 0/);
   });
@@ -89,7 +102,9 @@ describe('VGG on the GPU', () => {
     const big = Tensor.from(randn(1 * 3 * 70 * 50, 9), [1, 3, 70, 50]);
     const map = noGrad(() => model.denseScoreMap(big));
     expect(map.shape).toEqual([1, 10, 2, 1]);
-    expect(() => model.denseScoreMap(Tensor.from(new Float32Array(3 * 16 * 40), [1, 3, 16, 40]))).toThrowError(/at least the training size 32×32/);
+    expect(() => model.denseScoreMap(Tensor.from(new Float32Array(3 * 16 * 40), [1, 3, 16, 40]))).toThrowError(
+      /at least the training size 32×32/,
+    );
     model.dispose();
   });
 });
@@ -108,7 +123,12 @@ describe('VGG checkpoints', () => {
     expect(Array.from(await yb.toArray())).toEqual(Array.from(await ya.toArray()));
     // Names and shapes are torchvision's; the configuration travels in the metadata.
     const st = readSafetensors(file);
-    expect([...st.tensors.keys()].slice(0, 4)).toEqual(['features.0.weight', 'features.0.bias', 'features.2.weight', 'features.2.bias']);
+    expect([...st.tensors.keys()].slice(0, 4)).toEqual([
+      'features.0.weight',
+      'features.0.bias',
+      'features.2.weight',
+      'features.2.bias',
+    ]);
     expect(JSON.parse(st.metadata['vggpu.config']).net).toBe('C');
     a.dispose();
     b.dispose();
@@ -119,15 +139,28 @@ describe('VGG checkpoints', () => {
     const file = join(dir, 'a.safetensors');
     await saveModel(file, a);
     const wrongClasses = buildVgg({ net: 'A', width: 1 / 8, inputSize: 32, classes: 7 });
-    expect(() => loadModel(file, wrongClasses)).toThrowError(/tensor 'classifier.6.weight' is \[10, 512\] in the checkpoint but \[7, 512\] in VGG-A/);
+    expect(() => loadModel(file, wrongClasses)).toThrowError(
+      /tensor 'classifier.6.weight' is \[10, 512\] in the checkpoint but \[7, 512\] in VGG-A/,
+    );
     const otherNet = buildVgg({ net: 'B', width: 1 / 8, inputSize: 32, classes: 10 });
-    expect(() => loadModel(file, otherNet)).toThrowError(/has no tensor 'features.2.weight' that VGG-B \(3 channels, 32px, 10 classes, width ×0.125\) needs; is it a checkpoint of another net\?/);
+    expect(() => loadModel(file, otherNet)).toThrowError(
+      /has no tensor 'features.2.weight' that VGG-B \(3 channels, 32px, 10 classes, width ×0.125\) needs; is it a checkpoint of another net\?/,
+    );
     [a, wrongClasses, otherNet].forEach((m) => m.dispose());
   });
 
   it('loads a hand-built safetensors file laid out like torchvision’s VGG-11 into net A', () => {
     // torchvision.models.vgg11().state_dict(): names and shapes written out independently.
-    const convs: Array<[number, number, number]> = [[0, 3, 64], [3, 64, 128], [6, 128, 256], [8, 256, 256], [11, 256, 512], [13, 512, 512], [16, 512, 512], [18, 512, 512]];
+    const convs: Array<[number, number, number]> = [
+      [0, 3, 64],
+      [3, 64, 128],
+      [6, 128, 256],
+      [8, 256, 256],
+      [11, 256, 512],
+      [13, 512, 512],
+      [16, 512, 512],
+      [18, 512, 512],
+    ];
     const tensors: Array<[string, { shape: number[]; data: Float32Array }]> = [];
     const pattern = (n: number, seed: number) => {
       const a = new Float32Array(n);
@@ -139,7 +172,11 @@ describe('VGG checkpoints', () => {
       tensors.push([`features.${i}.weight`, { shape: [cout, cin, 3, 3], data: pattern(cout * cin * 9, i) }]);
       tensors.push([`features.${i}.bias`, { shape: [cout], data: pattern(cout, i + 1) }]);
     }
-    for (const [i, fin, fout] of [[0, 25088, 4096], [3, 4096, 4096], [6, 4096, 1000]]) {
+    for (const [i, fin, fout] of [
+      [0, 25088, 4096],
+      [3, 4096, 4096],
+      [6, 4096, 1000],
+    ]) {
       tensors.push([`classifier.${i}.weight`, { shape: [fout, fin], data: pattern(fout * fin, i) }]);
       tensors.push([`classifier.${i}.bias`, { shape: [fout], data: pattern(fout, i + 1) }]);
     }
@@ -169,11 +206,17 @@ describe('VGG checkpoints', () => {
     expect(copied).toContain('features.3.weight → features.5.weight'); // A's block-2 conv → D's block-2 first conv
     expect(copied).toContain('features.8.weight → features.12.weight');
     expect(copied).toContain('classifier.0.weight');
-    const get = (m: typeof a, n: string) => m.namedParameters().find(([k]) => k === n)![1].toArray();
+    const get = (m: typeof a, n: string) =>
+      m
+        .namedParameters()
+        .find(([k]) => k === n)![1]
+        .toArray();
     expect(Array.from(await get(d, 'features.12.weight'))).toEqual(Array.from(await get(a, 'features.8.weight')));
     expect(Array.from(await get(d, 'classifier.3.weight'))).toEqual(Array.from(await get(a, 'classifier.3.weight')));
     const wide = buildVgg({ net: 'D', width: 1 / 4, inputSize: 32, classes: 10 });
-    expect(() => initFromNetA(wide, file)).toThrowError(/cannot initialise from net A: features.0.weight → features.0.weight is \[8, 3, 3, 3\] in the checkpoint but \[16, 3, 3, 3\] here/);
+    expect(() => initFromNetA(wide, file)).toThrowError(
+      /cannot initialise from net A: features.0.weight → features.0.weight is \[8, 3, 3, 3\] in the checkpoint but \[16, 3, 3, 3\] here/,
+    );
     const bFile = join(dir, 'b.safetensors');
     const b = buildVgg({ net: 'B', width: 1 / 8, inputSize: 32, classes: 10 });
     await saveModel(bFile, b);

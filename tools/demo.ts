@@ -10,11 +10,25 @@ import { gunzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = join(import.meta.dirname, '..');
-const DATA_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+const DATA_FILES = [
+  'train-images-idx3-ubyte',
+  'train-labels-idx1-ubyte',
+  't10k-images-idx3-ubyte',
+  't10k-labels-idx1-ubyte',
+];
 
 /** Bundles a page script (TypeScript importing the engine) for the browser. */
 export async function bundle(entry: string): Promise<string> {
-  const r = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', target: 'es2022', write: false, sourcemap: 'inline', logLevel: 'silent' });
+  const r = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    write: false,
+    sourcemap: 'inline',
+    logLevel: 'silent',
+  });
   return r.outputFiles[0].text;
 }
 
@@ -27,13 +41,20 @@ export interface DemoServer {
  * Serves the demo at `url` (127.0.0.1 only), with the IDX files of `dataDir` under data/, and
  * `pages`: more paths, each an HTML text or a script to bundle ({ script: file }).
  */
-export async function startDemoServer(o: { port?: number; dataDir?: string; pages?: Record<string, string | { script: string }> } = {}): Promise<DemoServer> {
+export async function startDemoServer(
+  o: { port?: number; dataDir?: string; pages?: Record<string, string | { script: string }> } = {},
+): Promise<DemoServer> {
   const dataDir = o.dataDir ?? '/usr/share/datasets/fashion-mnist';
   const routes = new Map<string, { type: string; body: string | Uint8Array }>();
   routes.set('/', { type: 'text/html', body: readFileSync(join(root, 'examples/browser/index.html'), 'utf8') });
   routes.set('/demo.js', { type: 'text/javascript', body: await bundle(join(root, 'examples/browser/demo.ts')) });
   for (const [path, page] of Object.entries(o.pages ?? {})) {
-    routes.set(path, typeof page === 'string' ? { type: 'text/html', body: page } : { type: 'text/javascript', body: await bundle(page.script) });
+    routes.set(
+      path,
+      typeof page === 'string'
+        ? { type: 'text/html', body: page }
+        : { type: 'text/javascript', body: await bundle(page.script) },
+    );
   }
   const data = (name: string): Uint8Array | string => {
     if (!DATA_FILES.includes(name)) return `no such data file; the demo serves ${DATA_FILES.join(', ')}`;
@@ -52,7 +73,9 @@ export async function startDemoServer(o: { port?: number; dataDir?: string; page
     }
     if (path.startsWith('/data/')) {
       const body = data(path.slice('/data/'.length));
-      res.writeHead(typeof body === 'string' ? 404 : 200, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/octet-stream' });
+      res.writeHead(typeof body === 'string' ? 404 : 200, {
+        'content-type': typeof body === 'string' ? 'text/plain' : 'application/octet-stream',
+      });
       res.end(body);
       return;
     }
@@ -74,9 +97,12 @@ if (process.argv[1] && import.meta.filename === process.argv[1]) {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const port = Number(flag('port') ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${flag('port')}: give a port number`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port ${flag('port')}: give a port number`);
   const s = await startDemoServer({ port, dataDir: flag('data') });
   console.log(`vggpu browser demo: open ${s.url}`);
-  console.log('Chrome or Edge 113+ on a machine with a GPU needs no flags. Without one (or on Linux), start Chrome with --enable-unsafe-webgpu.');
+  console.log(
+    'Chrome or Edge 113+ on a machine with a GPU needs no flags. Without one (or on Linux), start Chrome with --enable-unsafe-webgpu.',
+  );
   console.log('Ctrl-C stops the server.');
 }

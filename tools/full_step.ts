@@ -13,9 +13,14 @@ console.log(`adapter: ${e.rt.describe()}`);
 let t = performance.now();
 const model = buildVgg({ net });
 const params = model.parameters().reduce((a, p) => a + p.size, 0);
-console.log(`VGG-${net}: ${params.toLocaleString('en-US')} parameters, built and initialised in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+console.log(
+  `VGG-${net}: ${params.toLocaleString('en-US')} parameters, built and initialised in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+);
 const opt = new SGD(model.parameters(), { lr: 0.01 });
-const x = Tensor.from(Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i)), [1, 3, 224, 224]);
+const x = Tensor.from(
+  Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i)),
+  [1, 3, 224, 224],
+);
 for (let step = 0; step < 2; step++) {
   t = performance.now();
   const loss = tidy(() => softmaxCrossEntropy(model.forward(x), [7]));
@@ -25,7 +30,9 @@ for (let step = 0; step < 2; step++) {
   const value = (await loss.toArray())[0];
   loss.dispose();
   const s = e.rt.pool.stats();
-  console.log(`step ${step + 1}: loss ${value.toFixed(4)}, ${((performance.now() - t) / 1000).toFixed(1)} s, GPU memory ${(s.allocatedBytes / 2 ** 30).toFixed(2)} GiB in ${s.liveBuffers} live buffers`);
+  console.log(
+    `step ${step + 1}: loss ${value.toFixed(4)}, ${((performance.now() - t) / 1000).toFixed(1)} s, GPU memory ${(s.allocatedBytes / 2 ** 30).toFixed(2)} GiB in ${s.liveBuffers} live buffers`,
+  );
   if (!Number.isFinite(value)) throw new Error('loss is not finite');
 }
 process.exit(0);

@@ -23,7 +23,25 @@ const out = mkdtempSync(join(tmpdir(), 'six-nets-'));
 let failed = false;
 for (const net of NET_NAMES) {
   const losses: number[] = [];
-  const o = buildOptions(parseFlags(['--net', net, '--width', width, '--batch', batch, '--max-steps', String(steps), '--out', join(out, net), '--workers', '1'], TRAIN_FLAGS));
+  const o = buildOptions(
+    parseFlags(
+      [
+        '--net',
+        net,
+        '--width',
+        width,
+        '--batch',
+        batch,
+        '--max-steps',
+        String(steps),
+        '--out',
+        join(out, net),
+        '--workers',
+        '1',
+      ],
+      TRAIN_FLAGS,
+    ),
+  );
   const t0 = Date.now();
   const trainer = new Trainer(o, (ev) => {
     if (ev.kind === 'step' && ev.loss !== null && ev.step % 10 === 0) losses.push(ev.loss);
@@ -33,7 +51,9 @@ for (const net of NET_NAMES) {
   const last = losses.at(-1)!;
   const ok = Number.isFinite(last) && last < first;
   failed ||= !ok;
-  console.log(`VGG-${net.padEnd(5)} ${steps} steps of ${batch} at width ${width}: running mean loss ${first.toFixed(4)} after 10 steps → ${last.toFixed(4)} after ${steps} (${((Date.now() - t0) / 1000).toFixed(0)} s) ${ok ? 'ok' : 'NOT DECREASING'}`);
+  console.log(
+    `VGG-${net.padEnd(5)} ${steps} steps of ${batch} at width ${width}: running mean loss ${first.toFixed(4)} after 10 steps → ${last.toFixed(4)} after ${steps} (${((Date.now() - t0) / 1000).toFixed(0)} s) ${ok ? 'ok' : 'NOT DECREASING'}`,
+  );
 }
 rmSync(out, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);

@@ -68,7 +68,15 @@ async function loadSplit(prefix: 'train' | 't10k'): Promise<Split> {
   const images = await get(`${prefix}-images-idx3-ubyte`);
   const labels = await get(`${prefix}-labels-idx1-ubyte`);
   const [n, h, w] = images.dims;
-  return { images: Array.from({ length: n }, (_, i) => ({ width: w, height: h, channels: 1, data: images.data.subarray(i * h * w, (i + 1) * h * w) })), labels: labels.data };
+  return {
+    images: Array.from({ length: n }, (_, i) => ({
+      width: w,
+      height: h,
+      channels: 1,
+      data: images.data.subarray(i * h * w, (i + 1) * h * w),
+    })),
+    labels: labels.data,
+  };
 }
 
 const CROP = 32;
@@ -143,7 +151,9 @@ async function trainLoop(): Promise<void> {
   if (params.get('tune') === '1') {
     $('status').textContent = 'timing kernel variants for this adapter (once; kept in localStorage)…';
     await tuneStep(() => {
-      const loss = tidy(() => softmaxCrossEntropy(m.forward(Tensor.empty([batch, 1, CROP, CROP])), new Array<number>(batch).fill(0)));
+      const loss = tidy(() =>
+        softmaxCrossEntropy(m.forward(Tensor.empty([batch, 1, CROP, CROP])), new Array<number>(batch).fill(0)),
+      );
       backward(loss);
       loss.dispose();
       o.zeroGrad();
@@ -166,10 +176,12 @@ async function trainLoop(): Promise<void> {
     if (demo.steps % 5 === 0 || demo.steps === 1) {
       // Reading the loss waits for the GPU: every few steps, which also gives the page its turn.
       const value = (await loss.toArray())[0];
-      if (!Number.isFinite(value)) throw new Error(`the loss became ${value} at step ${demo.steps}; lower the learning rate`);
+      if (!Number.isFinite(value))
+        throw new Error(`the loss became ${value} at step ${demo.steps}; lower the learning rate`);
       demo.losses.push([demo.steps, value]);
       demo.stepMs = (performance.now() - t0) / timed;
-      $('status').textContent = `step ${demo.steps}: loss ${value.toFixed(4)}  lr ${o.lr.toExponential(0)}  ${demo.stepMs.toFixed(0)} ms/step  ${((batch * 1000) / demo.stepMs).toFixed(1)} img/s`;
+      $('status').textContent =
+        `step ${demo.steps}: loss ${value.toFixed(4)}  lr ${o.lr.toExponential(0)}  ${demo.stepMs.toFixed(0)} ms/step  ${((batch * 1000) / demo.stepMs).toFixed(1)} img/s`;
       drawChart();
       await new Promise((r) => setTimeout(r, 0));
       t0 = performance.now();
@@ -195,13 +207,17 @@ function drawChart(): void {
   g.clearRect(0, 0, c.width, c.height);
   const last = Math.max(10, demo.steps);
   const maxLoss = Math.max(2.5, ...demo.losses.map(([, l]) => l));
-  const xy = (step: number, v: number, top: number) => [40 + ((c.width - 50) * step) / last, c.height - 20 - ((c.height - 30) * v) / top] as const;
+  const xy = (step: number, v: number, top: number) =>
+    [40 + ((c.width - 50) * step) / last, c.height - 20 - ((c.height - 30) * v) / top] as const;
   g.strokeStyle = '#999';
   g.strokeRect(40, 10, c.width - 50, c.height - 30);
   g.fillStyle = '#555';
   g.fillText(`${last} steps`, c.width - 60, c.height - 5);
   g.fillText(maxLoss.toFixed(1), 5, 15);
-  for (const [series, color, top] of [[demo.losses, '#2563eb', maxLoss], [demo.valErrors, '#dc2626', 1]] as const) {
+  for (const [series, color, top] of [
+    [demo.losses, '#2563eb', maxLoss],
+    [demo.valErrors, '#dc2626', 1],
+  ] as const) {
     g.strokeStyle = color;
     g.beginPath();
     series.forEach(([s, v], i) => (i ? g.lineTo(...xy(s, v, top)) : g.moveTo(...xy(s, v, top))));
@@ -250,14 +266,29 @@ async function classify(img: RawImage): Promise<void> {
   const max = Math.max(...z);
   const e = Array.from(z, (v) => Math.exp(v - max));
   const sum = e.reduce((a, b) => a + b, 0);
-  const top = e.map((v, c) => [c, v / sum] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
-  $('prediction').innerHTML = top.map(([c, p]) => `<div>${(p * 100).toFixed(1).padStart(5)}%  ${FASHION_MNIST_CLASSES[c]}</div>`).join('');
+  const top = e
+    .map((v, c) => [c, v / sum] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3);
+  $('prediction').innerHTML = top
+    .map(([c, p]) => `<div>${(p * 100).toFixed(1).padStart(5)}%  ${FASHION_MNIST_CLASSES[c]}</div>`)
+    .join('');
 }
 
 /** The model's parameters and the step as a safetensors file (momentum starts afresh on resume). */
 async function checkpointBytes(): Promise<Uint8Array> {
-  const tensors = await Promise.all(model!.namedParameters().map(async ([name, t]) => [name, { shape: [...t.shape], data: await t.toArray() }] as [string, { shape: number[]; data: Float32Array }]));
-  return serializeSafetensors(tensors, { 'vggpu.step': String(demo.steps), 'vggpu.width': ($('width') as HTMLSelectElement).value });
+  const tensors = await Promise.all(
+    model!
+      .namedParameters()
+      .map(
+        async ([name, t]) =>
+          [name, { shape: [...t.shape], data: await t.toArray() }] as [string, { shape: number[]; data: Float32Array }],
+      ),
+  );
+  return serializeSafetensors(tensors, {
+    'vggpu.step': String(demo.steps),
+    'vggpu.width': ($('width') as HTMLSelectElement).value,
+  });
 }
 
 async function resumeFrom(file: File): Promise<void> {
@@ -266,7 +297,10 @@ async function resumeFrom(file: File): Promise<void> {
   buildModel();
   for (const [name, t] of model!.namedParameters()) {
     const s = ck.tensors.get(name);
-    if (!s || s.data.length !== t.size) throw new Error(`${file.name}: no tensor '${name}' of ${t.size} values; is it a checkpoint of this demo at this width?`);
+    if (!s || s.data.length !== t.size)
+      throw new Error(
+        `${file.name}: no tensor '${name}' of ${t.size} values; is it a checkpoint of this demo at this width?`,
+      );
     t.write(s.data);
   }
   demo.steps = Number(ck.metadata['vggpu.step'] ?? 0);
@@ -275,14 +309,25 @@ async function resumeFrom(file: File): Promise<void> {
 
 async function main(): Promise<void> {
   const level = params.get('featureLevel');
-  installBrowserHost({ settings: { VGGPU_TUNE: params.get('tune') === '1' ? '1' : '0' }, featureLevel: level === 'core' || level === 'compatibility' ? level : undefined });
+  installBrowserHost({
+    settings: { VGGPU_TUNE: params.get('tune') === '1' ? '1' : '0' },
+    featureLevel: level === 'core' || level === 'compatibility' ? level : undefined,
+  });
   const e = await init();
   demo.adapter = e.rt.describe();
   demo.featureLevel = e.rt.adapter.featureLevel;
   $('adapter').textContent = `adapter: ${demo.adapter}`;
   [train, test] = await Promise.all([loadSplit('train'), loadSplit('t10k')]);
-  aug = { crop: CROP, scale: [32, 40], flip: true, colorShift: 0.1, subtractMean: true, stats: channelStats(train.images) };
-  $('status').textContent = `Fashion-MNIST: ${train.images.length} training and ${test.images.length} test images. Press Train.`;
+  aug = {
+    crop: CROP,
+    scale: [32, 40],
+    flip: true,
+    colorShift: 0.1,
+    subtractMean: true,
+    stats: channelStats(train.images),
+  };
+  $('status').textContent =
+    `Fashion-MNIST: ${train.images.length} training and ${test.images.length} test images. Press Train.`;
   clearPad();
   const buttons = ['train', 'stop', 'save', 'load', 'classify', 'sample'].map((id) => $(id) as HTMLButtonElement);
   for (const b of buttons) b.disabled = false;
@@ -318,5 +363,8 @@ async function main(): Promise<void> {
   if (params.get('autostart') === '1') $('train').click();
 }
 
-Object.assign(demo, { checkpointBytes, resumeFrom: (bytes: Uint8Array) => resumeFrom(new File([bytes as BlobPart], 'uploaded.safetensors')) });
+Object.assign(demo, {
+  checkpointBytes,
+  resumeFrom: (bytes: Uint8Array) => resumeFrom(new File([bytes as BlobPart], 'uploaded.safetensors')),
+});
 void main().catch(showError);

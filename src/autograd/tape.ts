@@ -62,10 +62,15 @@ export interface BackwardOptions {
 
 function backwardHere(loss: Tensor, gradOutput: Tensor | undefined, { onGradReady }: BackwardOptions): void {
   if (!gradOutput && loss.size !== 1) {
-    throw new OpError('backward', 'the loss must be a scalar, or pass gradOutput of the same shape', { loss: loss.shape });
+    throw new OpError('backward', 'the loss must be a scalar, or pass gradOutput of the same shape', {
+      loss: loss.shape,
+    });
   }
   if (gradOutput && gradOutput.size !== loss.size) {
-    throw new OpError('backward', 'gradOutput must match the output', { output: loss.shape, gradOutput: gradOutput.shape });
+    throw new OpError('backward', 'gradOutput must match the output', {
+      output: loss.shape,
+      gradOutput: gradOutput.shape,
+    });
   }
   const tape = tapeOf(loss.engine).splice(0);
   const grads = new Map<Tensor, Tensor>();
@@ -73,7 +78,9 @@ function backwardHere(loss: Tensor, gradOutput: Tensor | undefined, { onGradRead
   gradEnabled = false;
   // Uses of each leaf still ahead in the walk, when someone wants to know when a gradient is final.
   const usesLeft = new Map<Tensor, number>();
-  if (onGradReady) for (const node of tape) for (const x of node.inputs) if (x.isLeaf && x.requiresGrad) usesLeft.set(x, (usesLeft.get(x) ?? 0) + 1);
+  if (onGradReady)
+    for (const node of tape)
+      for (const x of node.inputs) if (x.isLeaf && x.requiresGrad) usesLeft.set(x, (usesLeft.get(x) ?? 0) + 1);
   let i = tape.length - 1;
   try {
     grads.set(loss, gradOutput ? gradOutput.view(loss.shape) : fill(loss.shape, 1));
@@ -89,7 +96,11 @@ function backwardHere(loss: Tensor, gradOutput: Tensor | undefined, { onGradRead
           const gx = inputGrads[j];
           if (!gx) return;
           if (!needs[j]) return gx.dispose();
-          if (gx.size !== x.size) throw new OpError(node.op, 'backward rule returned a gradient of the wrong size', { input: x.shape, grad: gx.shape });
+          if (gx.size !== x.size)
+            throw new OpError(node.op, 'backward rule returned a gradient of the wrong size', {
+              input: x.shape,
+              grad: gx.shape,
+            });
           if (x.isLeaf) {
             if (x.grad) {
               accumulateInto(x.grad, gx);

@@ -18,18 +18,36 @@ const CPU_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
 async function requestAdapter(o: BrowserHostOptions): Promise<AdapterChoice> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) {
-    throw new Error('This browser has no WebGPU (navigator.gpu is missing). Use Chrome or Edge 113 or later on a machine with a GPU; on Linux, or with a blocklisted GPU, start it with --enable-unsafe-webgpu. Pages must be served over https or from localhost.');
+    throw new Error(
+      'This browser has no WebGPU (navigator.gpu is missing). Use Chrome or Edge 113 or later on a machine with a GPU; on Linux, or with a blocklisted GPU, start it with --enable-unsafe-webgpu. Pages must be served over https or from localhost.',
+    );
   }
   const levels = o.featureLevel ? [o.featureLevel] : (['core', 'compatibility'] as const);
   for (const featureLevel of levels) {
-    const adapter = await gpu.requestAdapter({ featureLevel, powerPreference: 'high-performance' } as GPURequestAdapterOptions);
+    const adapter = await gpu.requestAdapter({
+      featureLevel,
+      powerPreference: 'high-performance',
+    } as GPURequestAdapterOptions);
     if (!adapter) continue;
     const i = adapter.info;
-    const description = [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' / ') || 'an adapter that does not describe itself';
+    const description =
+      [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' / ') ||
+      'an adapter that does not describe itself';
     const isCpu = CPU_ADAPTER.test(description) || (i as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-    return { adapter, backend: 'browser', featureLevel, isCpu, description, reason: `navigator.gpu, ${featureLevel} feature level`, nativeLog: '', toggles: [] };
+    return {
+      adapter,
+      backend: 'browser',
+      featureLevel,
+      isCpu,
+      description,
+      reason: `navigator.gpu, ${featureLevel} feature level`,
+      nativeLog: '',
+      toggles: [],
+    };
   }
-  throw new Error(`navigator.gpu offered no adapter (asked for feature level ${levels.join(', then ')}). In Chrome, see chrome://gpu; on Linux start it with --enable-unsafe-webgpu.`);
+  throw new Error(
+    `navigator.gpu offered no adapter (asked for feature level ${levels.join(', then ')}). In Chrome, see chrome://gpu; on Linux start it with --enable-unsafe-webgpu.`,
+  );
 }
 
 /** A host for a web page. */
@@ -45,7 +63,10 @@ export function browserHost(o: BrowserHostOptions = {}): Host {
   return {
     chooseAdapter: () => requestAdapter(o),
     // Several devices in a page: each its own adapter object of the same kind.
-    moreAdapters: async (first, from, count) => Promise.all(Array.from({ length: count - from }, () => requestAdapter({ ...o, featureLevel: first.featureLevel }))),
+    moreAdapters: async (first, from, count) =>
+      Promise.all(
+        Array.from({ length: count - from }, () => requestAdapter({ ...o, featureLevel: first.featureLevel })),
+      ),
     readCache: (name) => storage()?.getItem(prefix + name) ?? null,
     writeCache: (name, text) => storage()?.setItem(prefix + name, text),
     cachePath: (name) => `localStorage["${prefix}${name}"]`,

@@ -46,7 +46,8 @@ function toF32(dtype: string, raw: Uint8Array, count: number): Float32Array {
   if (dtype === 'F32') return new Float32Array(new Uint8Array(raw).buffer);
   const width = dtype === 'F64' ? 8 : 2;
   const bytes = raw.byteOffset % width === 0 ? raw : new Uint8Array(raw);
-  const view = <T>(Kind: new (b: ArrayBufferLike, offset: number, length: number) => T) => new Kind(bytes.buffer, bytes.byteOffset, count);
+  const view = <T>(Kind: new (b: ArrayBufferLike, offset: number, length: number) => T) =>
+    new Kind(bytes.buffer, bytes.byteOffset, count);
   const data = new Float32Array(count);
   if (dtype === 'F64') data.set(view(Float64Array));
   else if (dtype === 'BF16') {
@@ -70,7 +71,8 @@ export function parseSafetensors(buf: Uint8Array, file: string): SafetensorsFile
   };
   if (size < 8) fail(`only ${size} bytes`);
   const headerLen = Number(new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true));
-  if (headerLen > size - 8 || headerLen > MAX_HEADER) fail(`header claims ${headerLen} bytes but the file has ${size - 8} after the length`);
+  if (headerLen > size - 8 || headerLen > MAX_HEADER)
+    fail(`header claims ${headerLen} bytes but the file has ${size - 8} after the length`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + headerLen)));
@@ -84,21 +86,30 @@ export function parseSafetensors(buf: Uint8Array, file: string): SafetensorsFile
   const tensors = new Map<string, StoredTensor>();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (entry && typeof entry === 'object') for (const [k, v] of Object.entries(entry)) if (typeof v === 'string') metadata[k] = v;
+      if (entry && typeof entry === 'object')
+        for (const [k, v] of Object.entries(entry)) if (typeof v === 'string') metadata[k] = v;
       continue;
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const bytes = typeof e?.dtype === 'string' ? BYTES[e.dtype] : undefined;
-    if (!bytes) fail(`tensor '${name}' has unsupported dtype ${JSON.stringify(e?.dtype)} (F32, F16, BF16, F64 are read)`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor '${name}' has a bad shape`);
+    if (!bytes)
+      fail(`tensor '${name}' has unsupported dtype ${JSON.stringify(e?.dtype)} (F32, F16, BF16, F64 are read)`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+      fail(`tensor '${name}' has a bad shape`);
     const shape = e.shape as number[];
     const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0)) fail(`tensor '${name}' has bad data_offsets`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0))
+      fail(`tensor '${name}' has bad data_offsets`);
     const [begin, end] = offs as number[];
     const count = shape.reduce((a, b) => a * b, 1);
-    if (end < begin || end > dataLen) fail(`tensor '${name}' claims bytes ${begin}–${end} but the data section has ${dataLen}`);
-    if (end - begin !== count * bytes!) fail(`tensor '${name}' of shape [${shape}] needs ${count * bytes!} bytes, has ${end - begin}`);
-    tensors.set(name, { shape, data: toF32(e.dtype as string, buf.subarray(dataStart + begin, dataStart + end), count) });
+    if (end < begin || end > dataLen)
+      fail(`tensor '${name}' claims bytes ${begin}–${end} but the data section has ${dataLen}`);
+    if (end - begin !== count * bytes!)
+      fail(`tensor '${name}' of shape [${shape}] needs ${count * bytes!} bytes, has ${end - begin}`);
+    tensors.set(name, {
+      shape,
+      data: toF32(e.dtype as string, buf.subarray(dataStart + begin, dataStart + end), count),
+    });
   }
   return { tensors, metadata };
 }
@@ -109,7 +120,8 @@ export function encodeHeader(tensors: Array<[string, StoredTensor]>, metadata: R
   let offset = 0;
   for (const [name, t] of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new Error(`writeSafetensors: tensor '${name}' has ${t.data.length} values for shape [${t.shape}]`);
+    if (n !== t.data.length)
+      throw new Error(`writeSafetensors: tensor '${name}' has ${t.data.length} values for shape [${t.shape}]`);
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + n * 4] };
     offset += n * 4;
   }
@@ -126,7 +138,10 @@ export function encodeHeader(tensors: Array<[string, StoredTensor]>, metadata: R
 export const bytesOf = (t: StoredTensor) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 
 /** A whole safetensors file of f32 tensors (in the order given) and string metadata, as bytes. */
-export function serializeSafetensors(tensors: Array<[string, StoredTensor]>, metadata: Record<string, string> = {}): Uint8Array {
+export function serializeSafetensors(
+  tensors: Array<[string, StoredTensor]>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const head = encodeHeader(tensors, metadata);
   const out = new Uint8Array(head.length + tensors.reduce((n, [, t]) => n + t.data.byteLength, 0));
   out.set(head);

@@ -80,7 +80,11 @@ export class Subset implements ImageDataset {
   }
   get load() {
     const load = this.base.load?.bind(this.base);
-    return load && ((i: number, smallestSide?: number, window?: (w: number, h: number) => Window) => load(this.indices[i], smallestSide, window));
+    return (
+      load &&
+      ((i: number, smallestSide?: number, window?: (w: number, h: number) => Window) =>
+        load(this.indices[i], smallestSide, window))
+    );
   }
   /** Label of image i of the subset. */
   label(i: number) {

@@ -3,7 +3,18 @@
 import { DatasetError } from './dataset.js';
 
 /** Fashion-MNIST's class names in label order. */
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 /** Parses an IDX file: magic 0x0000 0x08 (unsigned byte) ndim, then ndim big-endian u32 sizes, then the data. */
 export function parseIdx(bytes: Uint8Array, file: string): { dims: number[]; data: Uint8Array } {
@@ -20,6 +31,7 @@ export function parseIdx(bytes: Uint8Array, file: string): { dims: number[]; dat
   const dims = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i, false));
   const count = dims.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * ndim;
-  if (bytes.length - start !== count) fail(`header promises ${count} values of [${dims}] but the file holds ${bytes.length - start}`);
+  if (bytes.length - start !== count)
+    fail(`header promises ${count} values of [${dims}] but the file holds ${bytes.length - start}`);
   return { dims, data: bytes.subarray(start) };
 }

@@ -9,7 +9,7 @@ import type { RawImage, Window } from './dataset.js';
 /** Per output index: the first source index and the normalised filter weights. */
 function axisWeights(inSize: number, outSize: number): Array<{ first: number; weights: Float64Array }> {
   const scale = inSize / outSize;
-  const support = Math.max(scale , 1); // the triangle's half-width, in source pixels
+  const support = Math.max(scale, 1); // the triangle's half-width, in source pixels
   const invScale = scale >= 1 ? 1 / scale : 1;
   return Array.from({ length: outSize }, (_, i) => {
     const centre = scale * (i + 0.5);
@@ -17,19 +17,30 @@ function axisWeights(inSize: number, outSize: number): Array<{ first: number; we
     const last = Math.min(Math.trunc(centre + support + 0.5), inSize);
     const weights = new Float64Array(Math.max(last - first, 0));
     let total = 0;
-    for (let j = 0; j < weights.length; j++) total += weights[j] = Math.max(0, 1 - Math.abs((j + first - centre + 0.5) * invScale));
+    for (let j = 0; j < weights.length; j++)
+      total += weights[j] = Math.max(0, 1 - Math.abs((j + first - centre + 0.5) * invScale));
     for (let j = 0; j < weights.length; j++) weights[j] /= total;
     return { first, weights };
   });
 }
 
 /** An axis's taps for outputs [from, from + n), flattened: first source index, count, K weights each. */
-function flatTaps(inSize: number, outSize: number, from: number, n: number): { first: Int32Array; count: Int32Array; weights: Float64Array; K: number } {
+function flatTaps(
+  inSize: number,
+  outSize: number,
+  from: number,
+  n: number,
+): { first: Int32Array; count: Int32Array; weights: Float64Array; K: number } {
   const taps = axisWeights(inSize, outSize).slice(from, from + n);
   const K = Math.max(...taps.map((t) => t.weights.length));
   const weights = new Float64Array(n * K);
   taps.forEach((t, i) => weights.set(t.weights, i * K));
-  return { first: Int32Array.from(taps, (t) => t.first), count: Int32Array.from(taps, (t) => t.weights.length), weights, K };
+  return {
+    first: Int32Array.from(taps, (t) => t.first),
+    count: Int32Array.from(taps, (t) => t.weights.length),
+    weights,
+    K,
+  };
 }
 
 /**

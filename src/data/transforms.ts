@@ -52,9 +52,14 @@ export interface AugmentOptions {
 }
 
 /** Size of an image rescaled so its smallest side is `s` (aspect ratio kept). */
-export function rescaledSize(img: { width: number; height: number }, s: number, sampling: Sampling = 'vggpu'): [number, number] {
+export function rescaledSize(
+  img: { width: number; height: number },
+  s: number,
+  sampling: Sampling = 'vggpu',
+): [number, number] {
   const short = Math.min(img.width, img.height);
-  const long = (side: number) => Math.max(s, sampling === 'torchvision' ? Math.trunc((s * side) / short) : Math.round(side * (s / short)));
+  const long = (side: number) =>
+    Math.max(s, sampling === 'torchvision' ? Math.trunc((s * side) / short) : Math.round(side * (s / short)));
   return [img.width <= img.height ? s : long(img.width), img.height < img.width ? s : long(img.height)];
 }
 
@@ -67,7 +72,8 @@ function roundHalfEven(v: number): number {
 
 /** Top-left corner of the centred crop×crop window of a w×h image. */
 export function centreOffsets(w: number, h: number, crop: number, sampling: Sampling = 'vggpu'): [number, number] {
-  const at = (size: number) => (sampling === 'torchvision' ? roundHalfEven((size - crop) / 2) : Math.floor((size - crop) / 2));
+  const at = (size: number) =>
+    sampling === 'torchvision' ? roundHalfEven((size - crop) / 2) : Math.floor((size - crop) / 2);
   return [at(w), at(h)];
 }
 
@@ -77,7 +83,19 @@ const rescaled = new WeakMap<RawImage, { w: number; h: number; data: Float32Arra
 /**
  * Like sampleWindow, with the image rescaled to scaledW × scaledH the way `sampling` says.
  */
-export function sampleRescaled(img: RawImage, scaledW: number, scaledH: number, x0: number, y0: number, outW: number, outH: number, flip: boolean, sampling: Sampling, out: Float32Array, offset: number): void {
+export function sampleRescaled(
+  img: RawImage,
+  scaledW: number,
+  scaledH: number,
+  x0: number,
+  y0: number,
+  outW: number,
+  outH: number,
+  flip: boolean,
+  sampling: Sampling,
+  out: Float32Array,
+  offset: number,
+): void {
   if (sampling === 'vggpu') {
     sampleWindow(img, scaledW, scaledH, x0, y0, outW, outH, flip, out, offset);
     return;
@@ -101,7 +119,18 @@ export function sampleRescaled(img: RawImage, scaledW: number, scaledH: number, 
  * Writes the window [x0, x0+outW) × [y0, y0+outH) of `img` rescaled to scaledW × scaledH into `out`
  * (CHW at `offset`), values in [0, 1], mirrored horizontally when `flip`.
  */
-export function sampleWindow(img: RawImage, scaledW: number, scaledH: number, x0: number, y0: number, outW: number, outH: number, flip: boolean, out: Float32Array, offset: number): void {
+export function sampleWindow(
+  img: RawImage,
+  scaledW: number,
+  scaledH: number,
+  x0: number,
+  y0: number,
+  outW: number,
+  outH: number,
+  flip: boolean,
+  out: Float32Array,
+  offset: number,
+): void {
   const { width: W, height: H, channels: C, data } = img;
   const sx = W / scaledW;
   const sy = H / scaledH;
@@ -140,7 +169,15 @@ export function sampleWindow(img: RawImage, scaledW: number, scaledH: number, x0
 }
 
 /** Mean subtraction, a per-image constant colour shift (if given) and division by std (if given), in place. */
-function normalise(out: Float32Array, offset: number, channels: number, plane: number, mean: number[] | null, shift: number[] | null, std: number[] | null = null): void {
+function normalise(
+  out: Float32Array,
+  offset: number,
+  channels: number,
+  plane: number,
+  mean: number[] | null,
+  shift: number[] | null,
+  std: number[] | null = null,
+): void {
   for (let c = 0; c < channels; c++) {
     const delta = (shift ? shift[c] : 0) - (mean ? mean[c] : 0);
     const k = std ? 1 / std[c] : 1;
@@ -167,7 +204,14 @@ export function cropCorner(w: number, h: number, crop: number, rng: Rng): [numbe
 }
 
 /** trainSample once S is drawn: `img` is the image as stored, rescaled here while sampling. */
-export function trainSampleAt(img: RawImage, s: number, o: AugmentOptions, rng: Rng, out: Float32Array, offset: number): void {
+export function trainSampleAt(
+  img: RawImage,
+  s: number,
+  o: AugmentOptions,
+  rng: Rng,
+  out: Float32Array,
+  offset: number,
+): void {
   const [w, h] = rescaledSize(img, s);
   const [x0, y0] = cropCorner(w, h, o.crop, rng);
   finishTrainSample(img, w, h, x0, y0, o, rng, out, offset);
@@ -178,7 +222,17 @@ export function trainSampleAt(img: RawImage, s: number, o: AugmentOptions, rng: 
  * `img` rescaled to w×h): flip, PCA colour shift, mean and std. The input pipeline passes the crop
  * itself, already rescaled by the decoder (w = h = crop, x0 = y0 = 0).
  */
-export function finishTrainSample(img: RawImage, w: number, h: number, x0: number, y0: number, o: AugmentOptions, rng: Rng, out: Float32Array, offset: number): void {
+export function finishTrainSample(
+  img: RawImage,
+  w: number,
+  h: number,
+  x0: number,
+  y0: number,
+  o: AugmentOptions,
+  rng: Rng,
+  out: Float32Array,
+  offset: number,
+): void {
   const flip = o.flip && rng.uniform() < 0.5;
   sampleWindow(img, w, h, x0, y0, o.crop, o.crop, flip, out, offset);
   let shift: number[] | null = null;
@@ -186,13 +240,24 @@ export function finishTrainSample(img: RawImage, w: number, h: number, x0: numbe
     // AlexNet: add Σ_i α_i λ_i p_i with α_i ~ N(0, σ²) to every pixel.
     const { eigenvalues: l, eigenvectors: p } = o.stats;
     const alpha = l.map(() => rng.normal() * o.colorShift);
-    shift = img.channels === l.length ? Array.from({ length: l.length }, (_, c) => l.reduce((a, li, i) => a + alpha[i] * li * p[i][c], 0)) : null;
+    shift =
+      img.channels === l.length
+        ? Array.from({ length: l.length }, (_, c) => l.reduce((a, li, i) => a + alpha[i] * li * p[i][c], 0))
+        : null;
   }
   normalise(out, offset, img.channels, o.crop * o.crop, o.subtractMean ? o.stats.mean : null, shift, o.std ?? null);
 }
 
 /** The centre crop of the image rescaled to smallest side `q` (single-scale evaluation). */
-export function centreSample(img: RawImage, q: number, crop: number, norm: InputNorm, out: Float32Array, offset: number, flip = false): void {
+export function centreSample(
+  img: RawImage,
+  q: number,
+  crop: number,
+  norm: InputNorm,
+  out: Float32Array,
+  offset: number,
+  flip = false,
+): void {
   const sampling = norm.sampling ?? 'vggpu';
   const [w, h] = rescaledSize(img, q, sampling);
   const [x0, y0] = centreOffsets(w, h, crop, sampling);
@@ -207,7 +272,18 @@ export function normalisedCrop(img: RawImage, norm: InputNorm, out: Float32Array
 }
 
 /** A window of the image rescaled to smallest side `q`, normalised (evaluation views). */
-export function viewSample(img: RawImage, q: number, x0: number, y0: number, outW: number, outH: number, flip: boolean, norm: InputNorm, out: Float32Array, offset: number): void {
+export function viewSample(
+  img: RawImage,
+  q: number,
+  x0: number,
+  y0: number,
+  outW: number,
+  outH: number,
+  flip: boolean,
+  norm: InputNorm,
+  out: Float32Array,
+  offset: number,
+): void {
   const sampling = norm.sampling ?? 'vggpu';
   const [w, h] = rescaledSize(img, q, sampling);
   sampleRescaled(img, w, h, x0, y0, outW, outH, flip, sampling, out, offset);
@@ -215,7 +291,12 @@ export function viewSample(img: RawImage, q: number, x0: number, y0: number, out
 }
 
 /** The whole image rescaled to smallest side `q` (dense evaluation): CHW values and its size. */
-export function fullSample(img: RawImage, q: number, norm: InputNorm, flip = false): { data: Float32Array; width: number; height: number } {
+export function fullSample(
+  img: RawImage,
+  q: number,
+  norm: InputNorm,
+  flip = false,
+): { data: Float32Array; width: number; height: number } {
   const [w, h] = rescaledSize(img, q, norm.sampling);
   const data = new Float32Array(img.channels * w * h);
   viewSample(img, q, 0, 0, w, h, flip, norm, data, 0);
@@ -227,7 +308,12 @@ export function fullSample(img: RawImage, q: number, norm: InputNorm, flip = fal
  * (a seeded sample when the set is larger), on the [0, 1] scale. `load` fetches images as stored
  * (the input pipeline's workers, for files); by default they are read here, one by one.
  */
-export async function channelStats(ds: ImageDataset, maxImages: number, rng: Rng, load?: (indices: number[]) => Promise<RawImage[]>): Promise<ChannelStats> {
+export async function channelStats(
+  ds: ImageDataset,
+  maxImages: number,
+  rng: Rng,
+  load?: (indices: number[]) => Promise<RawImage[]>,
+): Promise<ChannelStats> {
   const C = ds.channels;
   const n = Math.min(ds.length, maxImages);
   const picks = Array.from({ length: n }, (_, k) => (n === ds.length ? k : rng.int(ds.length)));
@@ -258,7 +344,9 @@ export async function channelStats(ds: ImageDataset, maxImages: number, rng: Rng
     }
   }
   const mean = Array.from(sum, (s) => s / count);
-  const cov = Array.from({ length: C }, (_, a) => Array.from({ length: C }, (_, b) => sq[a * C + b] / count - mean[a] * mean[b]));
+  const cov = Array.from({ length: C }, (_, a) =>
+    Array.from({ length: C }, (_, b) => sq[a * C + b] / count - mean[a] * mean[b]),
+  );
   const { values, vectors } = symmetricEigen(cov);
   return { mean, eigenvalues: values.map((v) => Math.sqrt(Math.max(v, 0))), eigenvectors: vectors };
 }

@@ -29,8 +29,12 @@ export class BindGroupCache {
     const key = `${pipeline.label}|${slot}|${d.buffers.map((r) => `${id(r.buffer)}:${r.byteOffset}:${r.byteSize}`).join(',')}`;
     let group = this.groups.get(key);
     if (!group) {
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniforms, offset: slot * this.slotBytes, size: this.slotBytes } }];
-      d.buffers.forEach((r, i) => entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.byteOffset, size: r.byteSize } }));
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: this.uniforms, offset: slot * this.slotBytes, size: this.slotBytes } },
+      ];
+      d.buffers.forEach((r, i) =>
+        entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.byteOffset, size: r.byteSize } }),
+      );
       group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.label });
       if (this.groups.size >= 8192) this.groups.clear(); // an unbounded stream of new shapes
       this.groups.set(key, group);

@@ -54,20 +54,37 @@ export function cutsLoops(description: string): boolean {
 export class GpuError extends Error {}
 
 /** A dispatch's grid, loop length and bindings against the adapter's limits (and the engine's `maxWorkgroupsPerDim` and `loopLimit`). */
-export function checkDispatch(d: Dispatch, l: GPUSupportedLimits, maxWorkgroupsPerDim: number, loopLimit: number): void {
+export function checkDispatch(
+  d: Dispatch,
+  l: GPUSupportedLimits,
+  maxWorkgroupsPerDim: number,
+  loopLimit: number,
+): void {
   const [gx, gy = 1, gz = 1] = d.workgroups;
   if (gx > maxWorkgroupsPerDim || gy > maxWorkgroupsPerDim || gz > maxWorkgroupsPerDim) {
-    throw new GpuError(`${d.label}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds the adapter's limit of ${maxWorkgroupsPerDim} per dimension`);
+    throw new GpuError(
+      `${d.label}: dispatch of ${gx}×${gy}×${gz} workgroups exceeds the adapter's limit of ${maxWorkgroupsPerDim} per dimension`,
+    );
   }
   if ((d.loop ?? 0) > loopLimit) {
-    throw new GpuError(`${d.label}: an invocation of ${d.kernel} would loop ${d.loop} times, past the ${loopLimit} this adapter runs (Mesa's CPU drivers silently stop longer loops)`);
+    throw new GpuError(
+      `${d.label}: an invocation of ${d.kernel} would loop ${d.loop} times, past the ${loopLimit} this adapter runs (Mesa's CPU drivers silently stop longer loops)`,
+    );
   }
   if (d.buffers.length > l.maxStorageBuffersPerShaderStage) {
-    throw new GpuError(`${d.label}: ${d.buffers.length} storage bindings, more than the adapter's ${l.maxStorageBuffersPerShaderStage}`);
+    throw new GpuError(
+      `${d.label}: ${d.buffers.length} storage bindings, more than the adapter's ${l.maxStorageBuffersPerShaderStage}`,
+    );
   }
   for (const r of d.buffers) {
-    if (r.byteSize > l.maxStorageBufferBindingSize || r.byteOffset % l.minStorageBufferOffsetAlignment || r.byteOffset + r.byteSize > r.buffer.size) {
-      throw new GpuError(`${d.label}: a binding of ${fmtBytes(r.byteSize)} at byte ${r.byteOffset} of a ${fmtBytes(r.buffer.size)} buffer is outside the adapter's limits (${fmtBytes(l.maxStorageBufferBindingSize)} per binding, offsets in steps of ${l.minStorageBufferOffsetAlignment})`);
+    if (
+      r.byteSize > l.maxStorageBufferBindingSize ||
+      r.byteOffset % l.minStorageBufferOffsetAlignment ||
+      r.byteOffset + r.byteSize > r.buffer.size
+    ) {
+      throw new GpuError(
+        `${d.label}: a binding of ${fmtBytes(r.byteSize)} at byte ${r.byteOffset} of a ${fmtBytes(r.buffer.size)} buffer is outside the adapter's limits (${fmtBytes(l.maxStorageBufferBindingSize)} per binding, offsets in steps of ${l.minStorageBufferOffsetAlignment})`,
+      );
     }
   }
 }
@@ -76,11 +93,20 @@ export function checkDispatch(d: Dispatch, l: GPUSupportedLimits, maxWorkgroupsP
 export function checkFootprint(d: Dispatch, code: string, entry: string, l: GPUSupportedLimits): void {
   const f = workgroupFootprint(d.kernel, code, entry);
   const [x, y, z] = f.size;
-  if (x * y * z > l.maxComputeInvocationsPerWorkgroup || x > l.maxComputeWorkgroupSizeX || y > l.maxComputeWorkgroupSizeY || z > l.maxComputeWorkgroupSizeZ) {
-    throw new GpuError(`${d.label}: kernel ${d.kernel} runs workgroups of ${x}×${y}×${z}, beyond the adapter's ${l.maxComputeInvocationsPerWorkgroup} invocations (${l.maxComputeWorkgroupSizeX}×${l.maxComputeWorkgroupSizeY}×${l.maxComputeWorkgroupSizeZ})`);
+  if (
+    x * y * z > l.maxComputeInvocationsPerWorkgroup ||
+    x > l.maxComputeWorkgroupSizeX ||
+    y > l.maxComputeWorkgroupSizeY ||
+    z > l.maxComputeWorkgroupSizeZ
+  ) {
+    throw new GpuError(
+      `${d.label}: kernel ${d.kernel} runs workgroups of ${x}×${y}×${z}, beyond the adapter's ${l.maxComputeInvocationsPerWorkgroup} invocations (${l.maxComputeWorkgroupSizeX}×${l.maxComputeWorkgroupSizeY}×${l.maxComputeWorkgroupSizeZ})`,
+    );
   }
   if (f.workgroupBytes > l.maxComputeWorkgroupStorageSize) {
-    throw new GpuError(`${d.label}: kernel ${d.kernel} uses ${fmtBytes(f.workgroupBytes)} of workgroup memory, more than the adapter's ${fmtBytes(l.maxComputeWorkgroupStorageSize)}`);
+    throw new GpuError(
+      `${d.label}: kernel ${d.kernel} uses ${fmtBytes(f.workgroupBytes)} of workgroup memory, more than the adapter's ${fmtBytes(l.maxComputeWorkgroupStorageSize)}`,
+    );
   }
 }
 
@@ -92,19 +118,25 @@ export function writeUniforms(target: ArrayBuffer, byteOffset: number, slotBytes
   const given = Object.keys(d.uniforms);
   if (given.length !== fields.length) {
     const extra = given.filter((k) => !fields.some((f) => f.name === k));
-    if (extra.length) throw new GpuError(`${d.label}: kernel ${d.kernel} has no uniform ${extra.join(', ')} (its fields: ${fields.map((f) => f.name).join(', ')})`);
+    if (extra.length)
+      throw new GpuError(
+        `${d.label}: kernel ${d.kernel} has no uniform ${extra.join(', ')} (its fields: ${fields.map((f) => f.name).join(', ')})`,
+      );
   }
   fields.forEach((f, i) => {
     const v = d.uniforms[f.name];
     if (v === undefined) throw new GpuError(`${d.label}: kernel ${d.kernel} needs uniform ${f.name} (${f.type})`);
     if (f.type === 'f32') {
-      if (!Number.isFinite(v)) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not a finite f32`);
+      if (!Number.isFinite(v))
+        throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not a finite f32`);
       view.setFloat32(i * 4, v, true);
     } else if (f.type === 'u32') {
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not a u32`);
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+        throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not a u32`);
       view.setUint32(i * 4, v, true);
     } else {
-      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not an i32`);
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31)
+        throw new GpuError(`${d.label}: uniform ${f.name} = ${v} of kernel ${d.kernel} is not an i32`);
       view.setInt32(i * 4, v, true);
     }
   });

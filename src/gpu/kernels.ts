@@ -14,8 +14,11 @@ function readKernel(name: string): string {
   let text = expanded.get(name);
   if (text === undefined) {
     const file = name.replace(/\.wgsl$/, '');
-    if (!(file in KERNEL_SOURCES)) throw new Error(`no kernel named "${file}" (kernels: ${Object.keys(KERNEL_SOURCES).join(', ')})`);
-    text = KERNEL_SOURCES[file as KernelFile].replace(/^\/\/#include\s+(\S+)\s*$/gm, (_, inc: string) => readKernel(inc));
+    if (!(file in KERNEL_SOURCES))
+      throw new Error(`no kernel named "${file}" (kernels: ${Object.keys(KERNEL_SOURCES).join(', ')})`);
+    text = KERNEL_SOURCES[file as KernelFile].replace(/^\/\/#include\s+(\S+)\s*$/gm, (_, inc: string) =>
+      readKernel(inc),
+    );
     expanded.set(name, text);
   }
   return text;
@@ -47,7 +50,8 @@ export function uniformFields(name: string): UniformField[] {
       .filter(Boolean)
       .map((f) => {
         const m = /^(\w+)\s*:\s*(\w+)$/.exec(f);
-        if (!m || !['u32', 'i32', 'f32'].includes(m[2])) throw new Error(`kernel ${name}: uniform field "${f}" is not a u32, i32 or f32 scalar`);
+        if (!m || !['u32', 'i32', 'f32'].includes(m[2]))
+          throw new Error(`kernel ${name}: uniform field "${f}" is not a u32, i32 or f32 scalar`);
         return { name: m[1], type: m[2] as UniformField['type'] };
       });
     uniformLayouts.set(name, fields);
@@ -64,7 +68,11 @@ export function kernelsFingerprint(): string {
  * WGSL source with `const NAME = value;` lines prepended, and a cache key naming them all. A kernel
  * of hooks for a GEMM body (a `//#body` line) gets `body` composed in there.
  */
-export function kernelSource(name: string, constants: BakedConstants, body?: KernelFile): { key: string; code: string } {
+export function kernelSource(
+  name: string,
+  constants: BakedConstants,
+  body?: KernelFile,
+): { key: string; code: string } {
   const names = Object.keys(constants).sort();
   const decls = names.map((n) => {
     const v = constants[n];
@@ -123,13 +131,16 @@ export function unrollLoops(name: string, code: string): string {
     const counter = new RegExp(`\\b${m[1]}\\b`, 'g');
     const copies = Array.from({ length: bound(m[2])! }, (_, v) => `{${body.replace(counter, `${v}u`)}}`).join('\n');
     code = code.slice(0, m.index) + copies + code.slice(close + 1);
-    if (code.length > MAX_UNROLLED) throw new Error(`kernel ${name}: unrolled source exceeds ${MAX_UNROLLED} characters; use a smaller tile`);
+    if (code.length > MAX_UNROLLED)
+      throw new Error(`kernel ${name}: unrolled source exceeds ${MAX_UNROLLED} characters; use a smaller tile`);
   }
 }
 
 /** The integer value of an expression of literals and the `values` named, or undefined. */
 function evalInteger(expr: string, values: ReadonlyMap<string, number>): number | undefined {
-  const arith = expr.replace(/\b(\d+)u\b/g, '$1').replace(/\b[A-Za-z_]\w*\b/g, (w) => (values.has(w) ? String(values.get(w)) : 'NaN'));
+  const arith = expr
+    .replace(/\b(\d+)u\b/g, '$1')
+    .replace(/\b[A-Za-z_]\w*\b/g, (w) => (values.has(w) ? String(values.get(w)) : 'NaN'));
   return /^[\d\s+\-*/()]+$/.test(arith) ? Math.trunc(Function(`return (${arith});`)() as number) : undefined;
 }
 
@@ -143,19 +154,37 @@ function constValues(code: string): Map<string, number> {
   return values;
 }
 
-const SCALAR_BYTES: Record<string, number> = { f32: 4, u32: 4, i32: 4, f16: 2, vec2f: 8, vec4f: 16, vec2u: 8, vec4u: 16, vec2i: 8, vec4i: 16, 'vec4<f32>': 16, 'vec2<f32>': 8 };
+const SCALAR_BYTES: Record<string, number> = {
+  f32: 4,
+  u32: 4,
+  i32: 4,
+  f16: 2,
+  vec2f: 8,
+  vec4f: 16,
+  vec2u: 8,
+  vec4u: 16,
+  vec2i: 8,
+  vec4i: 16,
+  'vec4<f32>': 16,
+  'vec2<f32>': 8,
+};
 
 /**
  * What an entry point asks of the adapter's workgroup limits: its workgroup size, and the
  * workgroup memory of every `var<workgroup>` in the module (all of them: an upper bound for one
  * entry). For checking a dispatch against a device's limits before any compiler sees it.
  */
-export function workgroupFootprint(name: string, code: string, entry: string): { size: [number, number, number]; workgroupBytes: number } {
+export function workgroupFootprint(
+  name: string,
+  code: string,
+  entry: string,
+): { size: [number, number, number]; workgroupBytes: number } {
   const values = constValues(code);
   const attr = new RegExp(`@workgroup_size\\(([^)]*)\\)\\s*fn\\s+${entry}\\s*\\(`).exec(code);
   if (!attr) throw new Error(`kernel ${name}: no @workgroup_size for entry point ${entry}`);
   const dims = attr[1].split(',').map((e) => evalInteger(e.trim(), values));
-  if (dims.some((d) => d === undefined)) throw new Error(`kernel ${name}: workgroup size (${attr[1]}) is not a constant expression`);
+  if (dims.some((d) => d === undefined))
+    throw new Error(`kernel ${name}: workgroup size (${attr[1]}) is not a constant expression`);
   const size = [dims[0]!, dims[1] ?? 1, dims[2] ?? 1] as [number, number, number];
   const typeBytes = (t: string): number => {
     t = t.trim();
@@ -185,7 +214,8 @@ function selectBlocks(name: string, text: string, constants: BakedConstants): st
       continue;
     }
     if (m[1] === 'if') {
-      if (typeof constants[m[2]] !== 'boolean') throw new Error(`kernel ${name}: //#if ${m[2]} needs a baked boolean constant`);
+      if (typeof constants[m[2]] !== 'boolean')
+        throw new Error(`kernel ${name}: //#if ${m[2]} needs a baked boolean constant`);
       stack.push(constants[m[2]] as boolean);
     } else if (!stack.length) throw new Error(`kernel ${name}: //#${m[1]} without //#if`);
     else if (m[1] === 'else') stack.push(!stack.pop());

@@ -24,11 +24,16 @@ export const H100_LIMITS: Readonly<Record<string, number>> = {
 };
 
 const cannotRun = (what: string) => () => {
-  throw new Error(`${what} on a limits-only device: it only checks dispatches (use Runtime.dryRun), nothing runs or reads back`);
+  throw new Error(
+    `${what} on a limits-only device: it only checks dispatches (use Runtime.dryRun), nothing runs or reads back`,
+  );
 };
 
 /** A device and adapter with `limits` and no memory or execution, described as `description`. */
-export function limitsOnlyAdapter(limits: Readonly<Record<string, number>>, description: string): { device: GPUDevice; choice: AdapterChoice } {
+export function limitsOnlyAdapter(
+  limits: Readonly<Record<string, number>>,
+  description: string,
+): { device: GPUDevice; choice: AdapterChoice } {
   const features = new Set<string>() as unknown as GPUSupportedFeatures;
   const device = {
     label: description,
@@ -39,7 +44,14 @@ export function limitsOnlyAdapter(limits: Readonly<Record<string, number>>, desc
     addEventListener() {},
     pushErrorScope() {},
     popErrorScope: async () => null,
-    createBuffer: ({ size, label }: GPUBufferDescriptor) => ({ size, label, destroy() {}, unmap() {}, mapAsync: cannotRun('reading back'), getMappedRange: cannotRun('reading back') }),
+    createBuffer: ({ size, label }: GPUBufferDescriptor) => ({
+      size,
+      label,
+      destroy() {},
+      unmap() {},
+      mapAsync: cannotRun('reading back'),
+      getMappedRange: cannotRun('reading back'),
+    }),
     createCommandEncoder: cannotRun('recording commands'),
     createShaderModule: cannotRun('compiling a shader'),
     createComputePipeline: cannotRun('compiling a pipeline'),
@@ -48,5 +60,17 @@ export function limitsOnlyAdapter(limits: Readonly<Record<string, number>>, desc
     destroy() {},
   } as unknown as GPUDevice;
   const adapter = { limits, features, info: { description } } as unknown as GPUAdapter;
-  return { device, choice: { adapter, backend: 'vulkan', featureLevel: 'core', isCpu: false, description, reason: 'limits only: nothing runs', nativeLog: '', toggles: [] } };
+  return {
+    device,
+    choice: {
+      adapter,
+      backend: 'vulkan',
+      featureLevel: 'core',
+      isCpu: false,
+      description,
+      reason: 'limits only: nothing runs',
+      nativeLog: '',
+      toggles: [],
+    },
+  };
 }

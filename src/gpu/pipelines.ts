@@ -21,7 +21,12 @@ export class PipelineCache {
   ) {}
 
   /** The cache key and WGSL of a kernel entry point with baked constants. */
-  static source(kernel: string, entry: string, constants: BakedConstants = {}, body?: KernelFile): WantedPipeline & { cacheKey: string } {
+  static source(
+    kernel: string,
+    entry: string,
+    constants: BakedConstants = {},
+    body?: KernelFile,
+  ): WantedPipeline & { cacheKey: string } {
     const { key, code } = kernelSource(kernel, constants, body);
     return { key, code, entry, cacheKey: `${key}#${entry}` };
   }
@@ -60,7 +65,9 @@ export class PipelineCache {
     this.onError(
       module.getCompilationInfo().then((info) => {
         const errs = info.messages.filter((m) => m.type === 'error');
-        return errs.length ? `WGSL compile error in ${key}: ${errs.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ')}` : null;
+        return errs.length
+          ? `WGSL compile error in ${key}: ${errs.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ')}`
+          : null;
       }),
     );
     return { layout: 'auto', compute: { module, entryPoint: entry }, label: `${key}#${entry}` };

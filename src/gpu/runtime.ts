@@ -5,7 +5,17 @@ import type { AdapterChoice } from './adapter_choice.js';
 import { host } from '../host.js';
 import { H100_LIMITS, limitsOnlyAdapter } from './limits_device.js';
 import { BufferPool } from './pool.js';
-import { checkDispatch, checkFootprint, cutsLoops, type Dispatch, fmtBytes, GpuError, MESA_LOOP_BUDGET, writeUniforms, type BufferRange } from './dispatch.js';
+import {
+  checkDispatch,
+  checkFootprint,
+  cutsLoops,
+  type Dispatch,
+  fmtBytes,
+  GpuError,
+  MESA_LOOP_BUDGET,
+  writeUniforms,
+  type BufferRange,
+} from './dispatch.js';
 import { BindGroupCache } from './bind_groups.js';
 import type { BakedConstants, KernelFile } from './kernels.js';
 import { PipelineCache, type WantedPipeline } from './pipelines.js';
@@ -86,7 +96,10 @@ export class Runtime {
    * A runtime over a device that has only `limits` (src/gpu/limits_device.ts): nothing runs on
    * it, but a dry run (dryRun) of any code checks every dispatch and binding against them.
    */
-  static limitsOnly(limits: Readonly<Record<string, number>> = H100_LIMITS, description = 'limits of an NVIDIA H100 (Vulkan), nothing runs'): Runtime {
+  static limitsOnly(
+    limits: Readonly<Record<string, number>> = H100_LIMITS,
+    description = 'limits of an NVIDIA H100 (Vulkan), nothing runs',
+  ): Runtime {
     const { device, choice } = limitsOnlyAdapter(limits, description);
     return new Runtime(device, choice);
   }
@@ -146,7 +159,9 @@ export class Runtime {
   /** Throws unless `buffer` is this device's (a tensor of another device was passed to an op here). */
   private checkOwned(buffer: GPUBuffer, label: string): void {
     if (buffer !== this.unused.buffer && !this.pool.owns(buffer)) {
-      throw new GpuError(`${label}: a tensor given to it lives on another device (or was freed); create it, or run the op, on the same device (onDevice)`);
+      throw new GpuError(
+        `${label}: a tensor given to it lives on another device (or was freed); create it, or run the op, on the same device (onDevice)`,
+      );
     }
   }
 
@@ -290,7 +305,9 @@ export class Runtime {
   /** A pooled storage buffer of at least `bytes`, checked against the adapter's limit. */
   createBuffer(bytes: number, label: string): GPUBuffer {
     if (bytes > this.limits.maxBufferSize) {
-      throw new GpuError(`${label}: needs a ${fmtBytes(bytes)} buffer but the adapter allows at most ${fmtBytes(this.limits.maxBufferSize)}; use a smaller batch or width`);
+      throw new GpuError(
+        `${label}: needs a ${fmtBytes(bytes)} buffer but the adapter allows at most ${fmtBytes(this.limits.maxBufferSize)}; use a smaller batch or width`,
+      );
     }
     return this.pool.acquire(bytes);
   }
@@ -321,10 +338,14 @@ export class Runtime {
    * are submitted now, behind the work recorded so far, so a caller that does not await at once
    * can go on recording while they run.
    */
-  async mapMany(parts: Array<{ buffer: GPUBuffer; elemOffset: number; count: number }>, reuse?: GPUBuffer): Promise<{ data: Float32Array; release: () => void }> {
+  async mapMany(
+    parts: Array<{ buffer: GPUBuffer; elemOffset: number; count: number }>,
+    reuse?: GPUBuffer,
+  ): Promise<{ data: Float32Array; release: () => void }> {
     for (const p of parts) this.checkOwned(p.buffer, 'read-back');
     const count = parts.reduce((n, p) => n + p.count, 0);
-    if (reuse && reuse.size < count * 4) throw new GpuError(`read-back: a staging buffer of ${fmtBytes(reuse.size)} for ${fmtBytes(count * 4)}`);
+    if (reuse && reuse.size < count * 4)
+      throw new GpuError(`read-back: a staging buffer of ${fmtBytes(reuse.size)} for ${fmtBytes(count * 4)}`);
     const staging = reuse ?? this.stagingBuffer(count * 4);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (this.pass) {
@@ -361,7 +382,11 @@ export class Runtime {
 
   /** A buffer to map for reading, of `bytes` (e.g. kept by the caller to read into again and again, see mapMany). */
   stagingBuffer(bytes: number): GPUBuffer {
-    return this.device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'read-back staging' });
+    return this.device.createBuffer({
+      size: Math.max(4, Math.ceil(bytes / 4) * 4),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'read-back staging',
+    });
   }
 
   /**
@@ -374,7 +399,9 @@ export class Runtime {
     const byteOffset = Math.floor(byteStart / align) * align;
     const byteSize = Math.max(4, byteStart - byteOffset + count * 4);
     if (byteSize > this.maxBindingBytes) {
-      throw new GpuError(`a binding of ${fmtBytes(byteSize)} exceeds the adapter's ${fmtBytes(this.maxBindingBytes)} limit`);
+      throw new GpuError(
+        `a binding of ${fmtBytes(byteSize)} exceeds the adapter's ${fmtBytes(this.maxBindingBytes)} limit`,
+      );
     }
     return { buffer, byteOffset, byteSize, elemOffset: (byteStart - byteOffset) / 4 };
   }
@@ -391,4 +418,3 @@ function summarise(labels: string[]): string {
   const uniq = [...new Set(labels)];
   return uniq.length <= 6 ? uniq.join('; ') : `${uniq.slice(0, 6).join('; ')}; …`;
 }
-

@@ -57,7 +57,12 @@ export class Conv2d extends Leaf {
   }
   /** Weight and bias (if any). */
   override parameters(): NamedParameter[] {
-    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
+    return this.bias
+      ? [
+          ['weight', this.weight],
+          ['bias', this.bias],
+        ]
+      : [['weight', this.weight]];
   }
 }
 
@@ -80,7 +85,12 @@ export class Linear extends Leaf {
   }
   /** Weight and bias (if any). */
   override parameters(): NamedParameter[] {
-    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
+    return this.bias
+      ? [
+          ['weight', this.weight],
+          ['bias', this.bias],
+        ]
+      : [['weight', this.weight]];
   }
 }
 

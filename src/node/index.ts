@@ -8,8 +8,26 @@ import './host.js';
 
 export * from '../index.js';
 export { nodeHost } from './host.js';
-export { saveModel, loadModel, loadParameters, initFromNetA, checkpointConfig, checkpointPreprocess, saveTrainingCheckpoint, loadTrainingCheckpoint, trainStatePath, type Preprocess, type TrainState } from './checkpoint/checkpoint.js';
-export { readSafetensors, writeSafetensors, CheckpointError, type SafetensorsFile, type StoredTensor } from './checkpoint/safetensors.js';
+export {
+  saveModel,
+  loadModel,
+  loadParameters,
+  initFromNetA,
+  checkpointConfig,
+  checkpointPreprocess,
+  saveTrainingCheckpoint,
+  loadTrainingCheckpoint,
+  trainStatePath,
+  type Preprocess,
+  type TrainState,
+} from './checkpoint/checkpoint.js';
+export {
+  readSafetensors,
+  writeSafetensors,
+  CheckpointError,
+  type SafetensorsFile,
+  type StoredTensor,
+} from './checkpoint/safetensors.js';
 export { IdxDataset, FASHION_MNIST_DIR } from './data/idx.js';
 export { CifarDataset, CIFAR10_CLASSES } from './data/cifar.js';
 export { ImageFolderDataset, listClassFolders } from './data/image_folder.js';
@@ -17,6 +35,31 @@ export { decodeImage, readImage, nativeDecoder } from './data/decode.js';
 export { openData, openSpec, holdOut, type DataChoice } from './data/open.js';
 export { makeBatch, epochOrder, mixSeed, type Batch } from './data/batches.js';
 export { BatchMaker } from './data/batch_maker.js';
-export { Trainer, DivergedError, StoppedBeforeStart, savedOptions, type TrainOptions, type TrainEvent, type EpochRecord } from './train/trainer.js';
-export { METHODS, softmaxRows, gridPositions, viewsOf, imagesPosteriors, posteriors, type Method, type View } from './eval/protocols.js';
-export { loadForEval, checkFits, testScales, IMAGENET_MEAN, IMAGENET_STD, type LoadedNet, type EvalOverrides } from './eval/load.js';
+export {
+  Trainer,
+  DivergedError,
+  StoppedBeforeStart,
+  savedOptions,
+  type TrainOptions,
+  type TrainEvent,
+  type EpochRecord,
+} from './train/trainer.js';
+export {
+  METHODS,
+  softmaxRows,
+  gridPositions,
+  viewsOf,
+  imagesPosteriors,
+  posteriors,
+  type Method,
+  type View,
+} from './eval/protocols.js';
+export {
+  loadForEval,
+  checkFits,
+  testScales,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type LoadedNet,
+  type EvalOverrides,
+} from './eval/load.js';

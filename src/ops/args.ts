@@ -25,7 +25,10 @@ export function checkNumber(op: string, arg: string, value: unknown, integer = f
 
 /** Throws unless `value` is undefined or a plain options object. */
 export function checkOptions(op: string, value: unknown): void {
-  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Tensor)) {
+  if (
+    value !== undefined &&
+    (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Tensor)
+  ) {
     throw new OpError(op, `options must be an object, got ${describe(value)}`);
   }
 }

@@ -6,7 +6,14 @@
 import { record } from '../autograd/tape.js';
 import { OpError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { CONV_FORWARD, CONV_GRAD_INPUT, CONV_GRAD_WEIGHT, convKey, type ConvPass, type ConvVariant } from './conv2d_variants.js';
+import {
+  CONV_FORWARD,
+  CONV_GRAD_INPUT,
+  CONV_GRAD_WEIGHT,
+  convKey,
+  type ConvPass,
+  type ConvVariant,
+} from './conv2d_variants.js';
 import { reluBackward } from './relu.js';
 import { sumAxes } from './reduce.js';
 import { applicable, chooseVariant, variantNamed } from './variants.js';
@@ -28,7 +35,12 @@ export interface Conv2dOptions {
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor;
 export function conv2d(x: Tensor, weight: Tensor, options?: Conv2dOptions): Tensor;
-export function conv2d(x: Tensor, weight: Tensor, third?: Tensor | null | Conv2dOptions, fourth?: Conv2dOptions): Tensor {
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  third?: Tensor | null | Conv2dOptions,
+  fourth?: Conv2dOptions,
+): Tensor {
   checkTensor('conv2d', 'input', x);
   checkTensor('conv2d', 'weight', weight);
   const [bias, options] = biasAndOptions<Conv2dOptions>('conv2d', third, fourth);
@@ -59,16 +71,26 @@ function checkConv(x: Tensor, w: Tensor, b: Tensor | null, padding: number | und
   const [Cout, Cin, kh, kw] = w.shape;
   if (Cin !== C) throw new OpError('conv2d', `input has ${C} channels but the weight expects ${Cin}`, shapes);
   if (kh !== kw) throw new OpError('conv2d', 'only square kernels are supported', shapes);
-  if (padding === undefined && kh % 2 === 0) throw new OpError('conv2d', '"same" padding needs an odd kernel; pass padding explicitly', shapes);
+  if (padding === undefined && kh % 2 === 0)
+    throw new OpError('conv2d', '"same" padding needs an odd kernel; pass padding explicitly', shapes);
   const pad = padding ?? (kh - 1) / 2;
-  if (!Number.isInteger(pad) || pad < 0) throw new OpError('conv2d', `padding must be a non-negative integer, got ${pad}`, shapes);
-  if (H + 2 * pad < kh || W + 2 * pad < kw) throw new OpError('conv2d', `a ${kh}×${kw} kernel with padding ${pad} does not fit the input`, shapes);
+  if (!Number.isInteger(pad) || pad < 0)
+    throw new OpError('conv2d', `padding must be a non-negative integer, got ${pad}`, shapes);
+  if (H + 2 * pad < kh || W + 2 * pad < kw)
+    throw new OpError('conv2d', `a ${kh}×${kw} kernel with padding ${pad} does not fit the input`, shapes);
   if (b && (b.shape.length !== 1 || b.shape[0] !== Cout)) throw new OpError('conv2d', `bias must be [${Cout}]`, shapes);
   return pad;
 }
 
 /** The variant of `pass` to run on this layer: `name` (forced by a caller, e.g. the tuner), else the tuned or default one. */
-function pick<A>(pass: ConvPass, table: ReadonlyArray<ConvVariant<A>>, x: readonly number[], w: readonly number[], pad: number, name?: string): ConvVariant<A> {
+function pick<A>(
+  pass: ConvPass,
+  table: ReadonlyArray<ConvVariant<A>>,
+  x: readonly number[],
+  w: readonly number[],
+  pad: number,
+  name?: string,
+): ConvVariant<A> {
   if (name !== undefined) return variantNamed(pass, table, name);
   const problem = { x, w, pad };
   const key = convKey(x, w, pad); // the rows' rules read the layer, not the batch size
@@ -76,7 +98,15 @@ function pick<A>(pass: ConvPass, table: ReadonlyArray<ConvVariant<A>>, x: readon
 }
 
 /** y = conv(x, w) + b (ReLU), into `y`; `variant` names one (else the tuned or default choice). */
-export function convForward(x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, relu: boolean, pad: number, variant?: string): void {
+export function convForward(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  y: Tensor,
+  relu: boolean,
+  pad: number,
+  variant?: string,
+): void {
   pick('conv_forward', CONV_FORWARD, x.shape, w.shape, pad, variant).launch({ x, w, b, y, relu, pad });
 }
 
@@ -88,7 +118,14 @@ export function convGradInput(dy: Tensor, w: Tensor, xShape: readonly number[], 
 }
 
 /** dW = Σ over images and pixels of dY·X(shifted); fills `db` (the bias gradient, Σ dY per channel) when given. */
-export function convGradWeight(dy: Tensor, x: Tensor, wShape: readonly number[], pad: number, variant?: string, db: Tensor | null = null): Tensor {
+export function convGradWeight(
+  dy: Tensor,
+  x: Tensor,
+  wShape: readonly number[],
+  pad: number,
+  variant?: string,
+  db: Tensor | null = null,
+): Tensor {
   const dw = Tensor.empty(wShape, 'conv2d dW');
   pick('conv_grad_weight', CONV_GRAD_WEIGHT, x.shape, wShape, pad, variant).launch({ dy, x, dw, db, pad });
   return dw;

@@ -17,7 +17,10 @@ export function gemmConvForward({ x, w, b, y, relu, pad }: ConvForwardArgs, body
   const K = C * KS * KS;
   // Output-channel ranges whose weights fit one binding (VGG's FC1 as a 7×7 conv is 411 MB).
   const coPer = Math.floor(maxChunkElems() / K);
-  if (coPer < 1) throw new OpError('conv2d', `one output channel's weights (${K} floats) exceed a storage binding`, { weight: w.shape });
+  if (coPer < 1)
+    throw new OpError('conv2d', `one output channel's weights (${K} floats) exceed a storage binding`, {
+      weight: w.shape,
+    });
   forEachImageSlice('conv2d', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
     const xr = rt.range(x.buffer, n0 * C * H * W, n * C * H * W);
     const yr = rt.range(y.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
@@ -32,7 +35,19 @@ export function gemmConvForward({ x, w, b, y, relu, pad }: ConvForwardArgs, body
         M: co,
         N: n * Ho * Wo,
         K,
-        uniforms: { C, H, W, Ho, Wo, coOff: co0, CoTotal: Cout, xOff: xr.elemOffset, wOff: wr.elemOffset, bOff: br.elemOffset, yOff: yr.elemOffset },
+        uniforms: {
+          C,
+          H,
+          W,
+          Ho,
+          Wo,
+          coOff: co0,
+          CoTotal: Cout,
+          xOff: xr.elemOffset,
+          wOff: wr.elemOffset,
+          bOff: br.elemOffset,
+          yOff: yr.elemOffset,
+        },
         buffers: [xr, wr, br, yr],
         constants: { KS, PAD: pad, HAS_BIAS: !!b, RELU: relu },
       });
@@ -81,29 +96,40 @@ export function gemmConvGradWeight({ dy, x, dw, db, pad }: ConvGradWeightArgs, b
   // partials within one binding: slices of fewer images where those cannot all hold.
   const fit = Math.max(1, Math.floor(maxChunkElems() / (M * Ncols)) - 1);
   const maxImages = Math.floor((fit * maxKChunk(body)) / (Ho * Wo));
-  if (maxImages < 1) throw new OpError('conv2d backward', `one image's ${Ho}×${Wo} pixels are a longer reduction than ${fit} split(s) of ${maxKChunk(body)} can hold on this adapter; use another variant or a smaller input`, { x: x.shape });
-  forEachImageSlice('conv2d backward', N, [C * H * W, Cout * Ho * Wo], (n0, n) => {
-    const K = n * Ho * Wo;
-    const splits = Math.min(chooseSplits(M, Ncols, K, body), fit);
-    const part = splits > 1 ? Tensor.empty([splits, M, Ncols], 'conv2d dW partials') : dw;
-    const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
-    const xr = rt.range(x.buffer, n0 * C * H * W, n * C * H * W);
-    const outr = rt.range(part.buffer, 0, part.size);
-    const used = launchGemm({
-      kernel: 'conv2d_grad_weight',
-      body,
-      label: `conv2d weight-gradient dy ${dy} x ${x}`,
-      M,
-      N: Ncols,
-      K,
-      splits,
-      uniforms: { Cin: C, H, W, Ho, Wo, dyOff: dyr.elemOffset, xOff: xr.elemOffset, outOff: outr.elemOffset },
-      buffers: [dyr, xr, outr],
-      constants: { KS, PAD: pad, ACCUMULATE: splits === 1 && n0 > 0 },
-    });
-    if (part !== dw) {
-      sumSplits(part, used, M * Ncols, dw, 0, n0 > 0, `conv2d weight-gradient split-K sum ${dw}`);
-      part.dispose();
-    }
-  }, maxImages);
+  if (maxImages < 1)
+    throw new OpError(
+      'conv2d backward',
+      `one image's ${Ho}×${Wo} pixels are a longer reduction than ${fit} split(s) of ${maxKChunk(body)} can hold on this adapter; use another variant or a smaller input`,
+      { x: x.shape },
+    );
+  forEachImageSlice(
+    'conv2d backward',
+    N,
+    [C * H * W, Cout * Ho * Wo],
+    (n0, n) => {
+      const K = n * Ho * Wo;
+      const splits = Math.min(chooseSplits(M, Ncols, K, body), fit);
+      const part = splits > 1 ? Tensor.empty([splits, M, Ncols], 'conv2d dW partials') : dw;
+      const dyr = rt.range(dy.buffer, n0 * Cout * Ho * Wo, n * Cout * Ho * Wo);
+      const xr = rt.range(x.buffer, n0 * C * H * W, n * C * H * W);
+      const outr = rt.range(part.buffer, 0, part.size);
+      const used = launchGemm({
+        kernel: 'conv2d_grad_weight',
+        body,
+        label: `conv2d weight-gradient dy ${dy} x ${x}`,
+        M,
+        N: Ncols,
+        K,
+        splits,
+        uniforms: { Cin: C, H, W, Ho, Wo, dyOff: dyr.elemOffset, xOff: xr.elemOffset, outOff: outr.elemOffset },
+        buffers: [dyr, xr, outr],
+        constants: { KS, PAD: pad, ACCUMULATE: splits === 1 && n0 > 0 },
+      });
+      if (part !== dw) {
+        sumSplits(part, used, M * Ncols, dw, 0, n0 > 0, `conv2d weight-gradient split-K sum ${dw}`);
+        part.dispose();
+      }
+    },
+    maxImages,
+  );
 }

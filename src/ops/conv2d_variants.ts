@@ -59,10 +59,17 @@ function rowSizes(outW: number, inW: number, max: number, count: number): number
  * Forward and input-gradient rows: direct row tiles (TM = 8 channels × BX pixels × BY rows; blocks of
  * 4 rows load each input row once for up to 3 output rows), whole-plane tiles, and a GEMM per body.
  */
-function slidingTable<A>(pass: 'conv_forward' | 'conv_grad_input', launch: { direct: (tile: Parameters<typeof launchDirectConv>[0]['tile'], a: A) => void; gemm: (a: A, body: GemmBody) => void }): Array<ConvVariant<A>> {
+function slidingTable<A>(
+  pass: 'conv_forward' | 'conv_grad_input',
+  launch: {
+    direct: (tile: Parameters<typeof launchDirectConv>[0]['tile'], a: A) => void;
+    gemm: (a: A, body: GemmBody) => void;
+  },
+): Array<ConvVariant<A>> {
   // A block of TM output channels' rearranged weights must fit one binding, and an invocation's
   // loop over the input channels the adapter's loop limit.
-  const weightsFit = (g: Geometry, TM: number) => TM * g.inC * g.KS * g.KS <= maxChunkElems() && g.inC <= engine().rt.loopLimit;
+  const weightsFit = (g: Geometry, TM: number) =>
+    TM * g.inC * g.KS * g.KS <= maxChunkElems() && g.inC <= engine().rt.loopLimit;
   // Blocks of 4 rows only for kernels up to 3×3: larger ones take seconds to compile unrolled.
   const widths4 = (g: Geometry) => (g.KS <= 3 ? [...new Set([8, ...rowSizes(g.outW, g.inW, 8, 1)])] : []);
   const widths1 = (g: Geometry) => rowSizes(g.outW, g.inW, 16, 2);
@@ -84,7 +91,13 @@ function slidingTable<A>(pass: 'conv_forward' | 'conv_grad_input', launch: { dir
       };
     }),
   );
-  const planes = ([[8, 1], [4, 4], [16, 2]] as const).map(
+  const planes = (
+    [
+      [8, 1],
+      [4, 4],
+      [16, 2],
+    ] as const
+  ).map(
     ([TM, BI], k): ConvVariant<A> => ({
       name: `plane-c${TM}i${BI}`,
       applies: (p) => {
@@ -102,7 +115,11 @@ function slidingTable<A>(pass: 'conv_forward' | 'conv_grad_input', launch: { dir
       // invocation's loop runs all of it.
       applies: (p) => {
         const g = geometry(pass, p);
-        return body.applies() && g.inC * g.KS * g.KS <= maxKChunk(body) && (pass !== 'conv_grad_input' || p.w.reduce((s, d) => s * d, 1) <= maxChunkElems());
+        return (
+          body.applies() &&
+          g.inC * g.KS * g.KS <= maxKChunk(body) &&
+          (pass !== 'conv_grad_input' || p.w.reduce((s, d) => s * d, 1) <= maxChunkElems())
+        );
       },
       rank: (p) => {
         const g = geometry(pass, p);
@@ -115,14 +132,37 @@ function slidingTable<A>(pass: 'conv_forward' | 'conv_grad_input', launch: { dir
 }
 
 export const CONV_FORWARD: ReadonlyArray<ConvVariant<ConvForwardArgs>> = slidingTable<ConvForwardArgs>('conv_forward', {
-  direct: (tile, a) => launchDirectConv({ label: `conv2d forward x ${a.x} w ${a.w}`, x: a.x, weight: a.w, flip: false, pad: a.pad, y: a.y, bias: a.b ?? undefined, relu: a.relu, tile }),
+  direct: (tile, a) =>
+    launchDirectConv({
+      label: `conv2d forward x ${a.x} w ${a.w}`,
+      x: a.x,
+      weight: a.w,
+      flip: false,
+      pad: a.pad,
+      y: a.y,
+      bias: a.b ?? undefined,
+      relu: a.relu,
+      tile,
+    }),
   gemm: gemmConvForward,
 });
 
-export const CONV_GRAD_INPUT: ReadonlyArray<ConvVariant<ConvGradInputArgs>> = slidingTable<ConvGradInputArgs>('conv_grad_input', {
-  direct: (tile, a) => launchDirectConv({ label: `conv2d input-gradient dy ${a.dy} w ${a.w}`, x: a.dy, weight: a.w, flip: true, pad: a.w.shape[2] - 1 - a.pad, y: a.dx, tile }),
-  gemm: gemmConvGradInput,
-});
+export const CONV_GRAD_INPUT: ReadonlyArray<ConvVariant<ConvGradInputArgs>> = slidingTable<ConvGradInputArgs>(
+  'conv_grad_input',
+  {
+    direct: (tile, a) =>
+      launchDirectConv({
+        label: `conv2d input-gradient dy ${a.dy} w ${a.w}`,
+        x: a.dy,
+        weight: a.w,
+        flip: true,
+        pad: a.w.shape[2] - 1 - a.pad,
+        y: a.dx,
+        tile,
+      }),
+    gemm: gemmConvGradInput,
+  },
+);
 
 /**
  * Weight-gradient rows: TM output × TC input channels, all taps, over row segments of S pixels
@@ -137,16 +177,41 @@ function gradWeightTable(): Array<ConvVariant<ConvGradWeightArgs>> {
     if (x.KS === 1) {
       // One tap: block more channels so each load feeds enough FMAs.
       const S = Math.min(4, x.Wo);
-      return [[16, 8, S], [8, 8, S]];
+      return [
+        [16, 8, S],
+        [8, 8, S],
+      ];
     }
     // The two largest channel blocks within the register budget (16×2 and 8×2 for 3×3).
-    const [big, small] = ([[16, 2], [8, 2], [8, 1], [4, 1], [2, 1], [1, 1]] as const).filter(([TM, TC]) => sumsFit(x.KS, TM, TC));
+    const [big, small] = (
+      [
+        [16, 2],
+        [8, 2],
+        [8, 1],
+        [4, 1],
+        [2, 1],
+        [1, 1],
+      ] as const
+    ).filter(([TM, TC]) => sumsFit(x.KS, TM, TC));
     const [S, S2] = rowSizes(x.Wo, x.W, 8, 2);
     if (!big) return [];
-    return [[...big, S], ...(small ? [[...small, S] as [number, number, number]] : []), ...(S2 ? [[...big, S2] as [number, number, number]] : [])];
+    return [
+      [...big, S],
+      ...(small ? [[...small, S] as [number, number, number]] : []),
+      ...(S2 ? [[...big, S2] as [number, number, number]] : []),
+    ];
   };
   const same = (a: readonly number[], b: readonly number[]) => a.every((v, i) => v === b[i]);
-  const rows = [[16, 8], [8, 8], [16, 2], [8, 2], [8, 1], [4, 1], [2, 1], [1, 1]].flatMap(([TM, TC]) =>
+  const rows = [
+    [16, 8],
+    [8, 8],
+    [16, 2],
+    [8, 2],
+    [8, 1],
+    [4, 1],
+    [2, 1],
+    [1, 1],
+  ].flatMap(([TM, TC]) =>
     Array.from({ length: 8 }, (_, i): ConvVariant<ConvGradWeightArgs> => {
       const S = i + 1;
       const at = (p: ConvProblem) => rowTiles(g(p)).findIndex((t) => same(t, [TM, TC, S]));
@@ -154,22 +219,46 @@ function gradWeightTable(): Array<ConvVariant<ConvGradWeightArgs>> {
         name: `direct-c${TM}k${TC}p${S}`,
         applies: (p) => at(p) >= 0,
         rank: (p) => familyBase(g(p), 'direct') + 10 + at(p),
-        launch: (a) => launchGradWeight(`conv2d weight-gradient dy ${a.dy} x ${a.x}`, a.dy, a.x, a.dw, a.db, a.pad, { kind: 'rows', TM, TC, S }),
+        launch: (a) =>
+          launchGradWeight(`conv2d weight-gradient dy ${a.dy} x ${a.x}`, a.dy, a.x, a.dw, a.db, a.pad, {
+            kind: 'rows',
+            TM,
+            TC,
+            S,
+          }),
       };
     }),
   );
   const planeTiles = (x: Geometry): Array<[number, number]> => {
     const plane = { kind: 'plane', TM: 4, BI: 1 } as const;
     if (!(directFits(plane, x.H, x.W) && directFits(plane, x.Ho, x.Wo))) return [];
-    return x.KS === 1 ? [[8, 8]] : ([[8, 4], [8, 2], [2, 2]] as Array<[number, number]>).filter(([TM, TC]) => sumsFit(x.KS, TM, TC));
+    return x.KS === 1
+      ? [[8, 8]]
+      : (
+          [
+            [8, 4],
+            [8, 2],
+            [2, 2],
+          ] as Array<[number, number]>
+        ).filter(([TM, TC]) => sumsFit(x.KS, TM, TC));
   };
-  const planes = [[8, 8], [8, 4], [8, 2], [2, 2]].map(([TM, TC]): ConvVariant<ConvGradWeightArgs> => {
+  const planes = [
+    [8, 8],
+    [8, 4],
+    [8, 2],
+    [2, 2],
+  ].map(([TM, TC]): ConvVariant<ConvGradWeightArgs> => {
     const at = (p: ConvProblem) => planeTiles(g(p)).findIndex((t) => same(t, [TM, TC]));
     return {
       name: `plane-c${TM}k${TC}`,
       applies: (p) => at(p) >= 0,
       rank: (p) => familyBase(g(p), 'direct') + at(p),
-      launch: (a) => launchGradWeight(`conv2d weight-gradient dy ${a.dy} x ${a.x}`, a.dy, a.x, a.dw, a.db, a.pad, { kind: 'plane', TM, TC }),
+      launch: (a) =>
+        launchGradWeight(`conv2d weight-gradient dy ${a.dy} x ${a.x}`, a.dy, a.x, a.dw, a.db, a.pad, {
+          kind: 'plane',
+          TM,
+          TC,
+        }),
     };
   });
   const gemms = GEMM_BODIES.map(
@@ -186,7 +275,11 @@ function gradWeightTable(): Array<ConvVariant<ConvGradWeightArgs>> {
 export const CONV_GRAD_WEIGHT: ReadonlyArray<ConvVariant<ConvGradWeightArgs>> = gradWeightTable();
 
 /** Each pass's table. */
-export const CONV_TABLES = { conv_forward: CONV_FORWARD, conv_grad_input: CONV_GRAD_INPUT, conv_grad_weight: CONV_GRAD_WEIGHT } as const;
+export const CONV_TABLES = {
+  conv_forward: CONV_FORWARD,
+  conv_grad_input: CONV_GRAD_INPUT,
+  conv_grad_weight: CONV_GRAD_WEIGHT,
+} as const;
 
 /**
  * A layer's shape key: the layer without the batch size — a choice made at one batch serves the
@@ -197,7 +290,12 @@ export function convKey(x: readonly number[], w: readonly number[], pad: number)
 }
 
 /** A layer's shape key and the names of the variants of one pass that apply to it (the default first). */
-export function convVariants(pass: ConvPass, x: readonly number[], w: readonly number[], pad: number): { shape: string; candidates: string[] } {
+export function convVariants(
+  pass: ConvPass,
+  x: readonly number[],
+  w: readonly number[],
+  pad: number,
+): { shape: string; candidates: string[] } {
   const table: ReadonlyArray<ConvVariant<never>> = CONV_TABLES[pass];
   return { shape: convKey(x, w, pad), candidates: applicable(table, { x, w, pad }).map((v) => v.name) };
 }

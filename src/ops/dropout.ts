@@ -47,7 +47,15 @@ function applyMask(a: Tensor, p: number, seed: number, offset: number, label: st
     const yr = rt.range(y.buffer, s, n);
     rt.dispatch({
       kernel: 'dropout',
-      uniforms: { n, aOff: ar.elemOffset, yOff: yr.elemOffset, base: (offset + s) >>> 0, seed: seed >>> 0, p, scale: 1 / (1 - p) },
+      uniforms: {
+        n,
+        aOff: ar.elemOffset,
+        yOff: yr.elemOffset,
+        base: (offset + s) >>> 0,
+        seed: seed >>> 0,
+        p,
+        scale: 1 / (1 - p),
+      },
       buffers: [ar, yr],
       workgroups: gridFor(n),
       label,

@@ -8,7 +8,14 @@ import { checkNumber, checkTensor } from './args.js';
 type Entry = 'fill' | 'axpy' | 'add' | 'scale';
 
 /** Runs one elementwise entry over n elements on out's device; `inputs` are read, `out` written, chunk by chunk. */
-export function runElementwise(entry: Entry, n: number, inputs: Tensor[], out: Tensor, value: number, label: string): void {
+export function runElementwise(
+  entry: Entry,
+  n: number,
+  inputs: Tensor[],
+  out: Tensor,
+  value: number,
+  label: string,
+): void {
   const rt = out.engine.rt; // in-place updates run where their target lives
   forEachChunk(n, (start, count) => {
     const ins = inputs.map((t) => rt.range(t.buffer, start, count));
@@ -45,6 +52,7 @@ export function accumulateInto(target: Tensor, src: Tensor, alpha = 1): void {
   checkTensor('accumulateInto', 'target', target);
   checkTensor('accumulateInto', 'src', src);
   checkNumber('accumulateInto', 'alpha', alpha);
-  if (target.size !== src.size) throw new OpError('accumulate', 'sizes differ', { target: target.shape, src: src.shape });
+  if (target.size !== src.size)
+    throw new OpError('accumulate', 'sizes differ', { target: target.shape, src: src.shape });
   runElementwise('axpy', target.size, [src], target, alpha, `accumulate ${target}`);
 }

@@ -36,16 +36,35 @@ export const SHARED_TILE: GemmTile = { TM: 4, TN: 4, WG_X: 16, WG_Y: 16, shared:
 /** Whether the adapter runs the workgroup-memory body (256 invocations, 8 KiB of workgroup memory). */
 export function sharedGemmFits(): boolean {
   const l = engine().rt.limits;
-  return l.maxComputeInvocationsPerWorkgroup >= 256 && l.maxComputeWorkgroupSizeX >= 16 && l.maxComputeWorkgroupSizeY >= 16 && l.maxComputeWorkgroupStorageSize >= 8192;
+  return (
+    l.maxComputeInvocationsPerWorkgroup >= 256 &&
+    l.maxComputeWorkgroupSizeX >= 16 &&
+    l.maxComputeWorkgroupSizeY >= 16 &&
+    l.maxComputeWorkgroupStorageSize >= 8192
+  );
 }
 
 /** The GEMM bodies, one row each. */
 export const GEMM_BODIES: readonly GemmBody[] = [
   // Register tiles: what CPU adapters' compilers keep in registers; everywhere.
-  { name: 'gemm-reg', file: 'gemm_body', applies: () => true, rank: (cpu) => (cpu ? 0 : 1), tile: chooseTile, loopIterations: (k) => k },
+  {
+    name: 'gemm-reg',
+    file: 'gemm_body',
+    applies: () => true,
+    rank: (cpu) => (cpu ? 0 : 1),
+    tile: chooseTile,
+    loopIterations: (k) => k,
+  },
   // Tiles staged in workgroup memory: GPUs. A step of 16 along k runs the staging loop (4) and
   // the loop over the 16 (llvmpipe keeps both as loops; measured ~18–19 iterations per step).
-  { name: 'gemm-wg', file: 'gemm_shared_body', applies: sharedGemmFits, rank: (cpu) => (cpu ? 1 : 0), tile: () => SHARED_TILE, loopIterations: (k) => Math.ceil(k / 16) * 21 },
+  {
+    name: 'gemm-wg',
+    file: 'gemm_shared_body',
+    applies: sharedGemmFits,
+    rank: (cpu) => (cpu ? 1 : 0),
+    tile: () => SHARED_TILE,
+    loopIterations: (k) => Math.ceil(k / 16) * 21,
+  },
 ];
 
 /** The longest K one invocation of `body` may reduce over within the adapter's loop limit. */

@@ -18,11 +18,20 @@ export function forEachChunk(total: number, fn: (start: number, count: number) =
  * Splits a batch of `images` into slices whose per-image tensors (elements per image, one entry per
  * bound tensor) fit one binding, of at most `maxImages` each, then calls fn(firstImage, imageCount) per slice.
  */
-export function forEachImageSlice(op: string, images: number, perImage: number[], fn: (first: number, count: number) => void, maxImages = Infinity): void {
+export function forEachImageSlice(
+  op: string,
+  images: number,
+  perImage: number[],
+  fn: (first: number, count: number) => void,
+  maxImages = Infinity,
+): void {
   const largest = Math.max(...perImage);
   const fit = Math.min(Math.floor(maxChunkElems() / largest), maxImages);
   if (fit < 1) {
-    throw new OpError(op, `one image needs a ${fmtBytes(largest * 4)} binding, more than the adapter's ${fmtBytes(engine().rt.maxBindingBytes)} limit; use a smaller input or width`);
+    throw new OpError(
+      op,
+      `one image needs a ${fmtBytes(largest * 4)} binding, more than the adapter's ${fmtBytes(engine().rt.maxBindingBytes)} limit; use a smaller input or width`,
+    );
   }
   for (let s = 0; s < images; s += fit) fn(s, Math.min(fit, images - s));
 }

@@ -18,16 +18,23 @@ export interface LinearOptions {
 /** x [B, in], weight [out, in], optional bias [out] (null or left out: none) → [B, out]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: LinearOptions): Tensor;
 export function linear(x: Tensor, weight: Tensor, options?: LinearOptions): Tensor;
-export function linear(x: Tensor, weight: Tensor, third?: Tensor | null | LinearOptions, fourth?: LinearOptions): Tensor {
+export function linear(
+  x: Tensor,
+  weight: Tensor,
+  third?: Tensor | null | LinearOptions,
+  fourth?: LinearOptions,
+): Tensor {
   checkTensor('linear', 'input', x);
   checkTensor('linear', 'weight', weight);
   const [bias, options] = biasAndOptions<LinearOptions>('linear', third, fourth);
   const shapes = { input: x.shape, weight: weight.shape, ...(bias ? { bias: bias.shape } : {}) };
-  if (x.shape.length !== 2 || weight.shape.length !== 2) throw new OpError('linear', 'needs input [B, in] and weight [out, in]', shapes);
+  if (x.shape.length !== 2 || weight.shape.length !== 2)
+    throw new OpError('linear', 'needs input [B, in] and weight [out, in]', shapes);
   const [B, IN] = x.shape;
   const [OUT, wIn] = weight.shape;
   if (wIn !== IN) throw new OpError('linear', `input has ${IN} features but the weight expects ${wIn}`, shapes);
-  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== OUT)) throw new OpError('linear', `bias must be [${OUT}]`, shapes);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== OUT))
+    throw new OpError('linear', `bias must be [${OUT}]`, shapes);
   const relu = options.relu ?? false;
   const y = Tensor.empty([B, OUT], 'linear');
   forEachRowRange(OUT, IN, (o0, r) => {
@@ -83,6 +90,7 @@ export function linear(x: Tensor, weight: Tensor, third?: Tensor | null | Linear
 /** Calls fn(firstRow, rows) over row ranges of a [rows, cols] weight that each fit one binding. */
 function forEachRowRange(rows: number, cols: number, fn: (first: number, count: number) => void): void {
   const per = Math.floor(maxChunkElems() / cols);
-  if (per < 1) throw new OpError('linear', `one weight row of ${cols} floats exceeds the adapter's storage-binding limit`);
+  if (per < 1)
+    throw new OpError('linear', `one weight row of ${cols} floats exceeds the adapter's storage-binding limit`);
   for (let r = 0; r < rows; r += per) fn(r, Math.min(per, rows - r));
 }

@@ -36,9 +36,11 @@ export function lrn(x: Tensor, options: LrnOptions = {}): Tensor {
   checkOptions('lrn', options);
   const o = { ...LRN_DEFAULTS, ...options };
   if (x.shape.length !== 4) throw new OpError('lrn', 'input must be [N, C, H, W]', { input: x.shape });
-  if (!Number.isInteger(o.size) || o.size < 1) throw new OpError('lrn', `size must be a positive integer, got ${o.size}`);
+  if (!Number.isInteger(o.size) || o.size < 1)
+    throw new OpError('lrn', `size must be a positive integer, got ${o.size}`);
   if (!(o.k > 0)) throw new OpError('lrn', `k must be > 0, got ${o.k}`);
-  if (o.convention !== 'caffe' && o.convention !== 'alexnet') throw new OpError('lrn', `convention must be 'caffe' or 'alexnet', got ${o.convention}`);
+  if (o.convention !== 'caffe' && o.convention !== 'alexnet')
+    throw new OpError('lrn', `convention must be 'caffe' or 'alexnet', got ${o.convention}`);
   const alphaEff = o.convention === 'caffe' ? o.alpha / o.size : o.alpha;
   const [N, C, H, W] = x.shape;
   const HW = H * W;
@@ -54,7 +56,18 @@ export function lrn(x: Tensor, options: LrnOptions = {}): Tensor {
         kernel: 'lrn',
         entry,
         constants: { SIZE: o.size },
-        uniforms: { n: columns, C, HW, xOff: xr.elemOffset, yOff: outr.elemOffset, dyOff: dyr?.elemOffset ?? 0, dxOff: outr.elemOffset, K: o.k, alpha: alphaEff, beta: o.beta },
+        uniforms: {
+          n: columns,
+          C,
+          HW,
+          xOff: xr.elemOffset,
+          yOff: outr.elemOffset,
+          dyOff: dyr?.elemOffset ?? 0,
+          dxOff: outr.elemOffset,
+          K: o.k,
+          alpha: alphaEff,
+          beta: o.beta,
+        },
         buffers: dyr ? [xr, dyr, outr] : [xr, outr],
         workgroups: gridFor(columns),
         loop: C + o.size, // one walk over the channels of a pixel

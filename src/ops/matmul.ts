@@ -54,11 +54,22 @@ function vec4Layout(p: StridedMatmul): { aAlongK: boolean; bAlongN: boolean } | 
  * `gemm-reg`, `gemm-wg` (ops/gemm.ts).
  */
 export const GEMM_TABLE: ReadonlyArray<Variant<StridedMatmul, StridedMatmul>> = [
-  ...([[8, 8, false], [16, 16, false], [32, 8, false], [8, 8, true], [16, 16, true]] as const).map(
+  ...(
+    [
+      [8, 8, false],
+      [16, 16, false],
+      [32, 8, false],
+      [8, 8, true],
+      [16, 16, true],
+    ] as const
+  ).map(
     ([TM, TN, unrolled], k): Variant<StridedMatmul, StridedMatmul> => ({
       name: `vec4-m${TM}n${TN}${unrolled ? '-unrolled' : ''}`,
       // One invocation loops over all of K, four at a time.
-      applies: (p) => vec4Layout(p) !== null && (!unrolled || engine().rt.adapter.featureLevel === 'core') && p.K / 4 <= engine().rt.loopLimit,
+      applies: (p) =>
+        vec4Layout(p) !== null &&
+        (!unrolled || engine().rt.adapter.featureLevel === 'core') &&
+        p.K / 4 <= engine().rt.loopLimit,
       rank: () => k,
       launch: (p) => launchVec4(p, TM, TN, unrolled),
     }),
@@ -94,7 +105,10 @@ export function stridedMatmul(p: StridedMatmul, variant?: string): void {
   const v =
     variant !== undefined
       ? variantNamed('gemm', GEMM_TABLE, variant)
-      : chooseVariant('gemm', gemmKey(p), applicable(GEMM_TABLE, p, memoKey(p)), { pass: 'gemm', gemm: { M: p.M, N: p.N, K: p.K, aAlongK: p.a.s1 === 1, bAlongN: p.b.s1 === 1 } });
+      : chooseVariant('gemm', gemmKey(p), applicable(GEMM_TABLE, p, memoKey(p)), {
+          pass: 'gemm',
+          gemm: { M: p.M, N: p.N, K: p.K, aAlongK: p.a.s1 === 1, bAlongN: p.b.s1 === 1 },
+        });
   v.launch(p);
 }
 
@@ -108,7 +122,17 @@ function operands(p: StridedMatmul) {
   return {
     buffers: [ar, br, biasr, cr],
     flags: { HAS_BIAS: !!p.bias, RELU: !!p.relu, ACCUMULATE: !!p.accumulate },
-    uniforms: { aOff: ar.elemOffset, aSm: p.a.s0, aSk: p.a.s1, bOff: br.elemOffset, bSk: p.b.s0, bSn: p.b.s1, cOff: cr.elemOffset, cSm: p.c.s0, biasOff: biasr.elemOffset },
+    uniforms: {
+      aOff: ar.elemOffset,
+      aSm: p.a.s0,
+      aSk: p.a.s1,
+      bOff: br.elemOffset,
+      bSk: p.b.s0,
+      bSn: p.b.s1,
+      cOff: cr.elemOffset,
+      cSm: p.c.s0,
+      biasOff: biasr.elemOffset,
+    },
   };
 }
 
@@ -119,7 +143,16 @@ function launchVec4(p: StridedMatmul, TM: number, TN: number, unrolled: boolean)
   const { WG_X, WG_Y } = workgroupShape(p.M, TM);
   engine().rt.dispatch({
     kernel: 'matmul_vec4',
-    constants: { TM, TN, WG_X, WG_Y, A_ALONG_K: v.aAlongK, B_ALONG_N: v.bAlongN, ...flags, ...(unrolled ? { UNROLL: true } : {}) },
+    constants: {
+      TM,
+      TN,
+      WG_X,
+      WG_Y,
+      A_ALONG_K: v.aAlongK,
+      B_ALONG_N: v.bAlongN,
+      ...flags,
+      ...(unrolled ? { UNROLL: true } : {}),
+    },
     uniforms: { M: p.M, N: p.N, K: p.K, kChunk: p.K, ...uniforms, cSplit: 0 },
     buffers,
     workgroups: gemmGrid(Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1),

@@ -22,7 +22,14 @@ export function maxPool2d(x: Tensor): Tensor {
     const xr = rt.range(x.buffer, p0 * H * W, np * H * W);
     const yr = rt.range(y.buffer, p0 * Ho * Wo, np * Ho * Wo);
     const n = np * Ho * Wo;
-    rt.dispatch({ kernel: 'maxpool', entry: 'forward', uniforms: { n, H, W, xOff: xr.elemOffset, yOff: yr.elemOffset, dyOff: 0, dxOff: 0 }, buffers: [xr, yr], workgroups: gridFor(n), label: `maxPool2d ${x}` });
+    rt.dispatch({
+      kernel: 'maxpool',
+      entry: 'forward',
+      uniforms: { n, H, W, xOff: xr.elemOffset, yOff: yr.elemOffset, dyOff: 0, dxOff: 0 },
+      buffers: [xr, yr],
+      workgroups: gridFor(n),
+      label: `maxPool2d ${x}`,
+    });
   });
   record('maxPool2d', [x], y, [x], (g) => {
     const dx = Tensor.empty(x.shape, 'maxPool2d dX');

@@ -13,36 +13,57 @@ const TREE_STEPS = 8;
  * out[r] = scale · Σ_{o,i} x[o, r, i] for x viewed as [outer, R, inner]. Writes into `out`
  * (shape with R elements) if given, adding to it when `accumulate`; else returns a new [R] tensor.
  */
-export function sumAxes(x: Tensor, outer: number, R: number, inner: number, scale = 1, out?: Tensor, accumulate = false): Tensor {
-  if (outer * R * inner !== x.size) throw new OpError('sumAxes', `outer·R·inner = ${outer}·${R}·${inner} does not match the input`, { x: x.shape });
+export function sumAxes(
+  x: Tensor,
+  outer: number,
+  R: number,
+  inner: number,
+  scale = 1,
+  out?: Tensor,
+  accumulate = false,
+): Tensor {
+  if (outer * R * inner !== x.size)
+    throw new OpError('sumAxes', `outer·R·inner = ${outer}·${R}·${inner} does not match the input`, { x: x.shape });
   const y = out ?? Tensor.empty([R], 'sum');
   if (y.size !== R) throw new OpError('sumAxes', `output must have ${R} elements`, { out: y.shape });
   const rt = engine().rt;
   // A workgroup's lanes each loop over every 256th of a slice's count·inner values.
   const maxImages = Math.floor((256 * (rt.loopLimit - TREE_STEPS)) / inner);
-  if (maxImages < 1) throw new OpError('sumAxes', `rows of ${inner} values are longer than one workgroup can sum within this adapter's loop limit`, { x: x.shape });
-  forEachImageSlice('sumAxes', outer, [R * inner], (first, count) => {
-    const xr = rt.range(x.buffer, first * R * inner, count * R * inner);
-    const yr = rt.range(y.buffer, 0, R);
-    // Short sums run one invocation each; long ones a workgroup each (tree reduction).
-    const serial = count * inner <= SERIAL_SUM_MAX;
-    rt.dispatch({
-      kernel: 'sum',
-      entry: serial ? 'sum_axes_serial' : 'sum_axes',
-      constants: { ACCUMULATE: accumulate || first > 0 },
-      uniforms: { R, inner, outer: count, xOff: xr.elemOffset, outOff: yr.elemOffset, scale },
-      buffers: [xr, yr],
-      workgroups: serial ? gridFor(R) : grid2d(R),
-      loop: serial ? count * (inner + 1) : Math.ceil((count * inner) / 256) + TREE_STEPS,
-      label: `sumAxes ${x} as [${outer}, ${R}, ${inner}]`,
-    });
-  }, maxImages);
+  if (maxImages < 1)
+    throw new OpError(
+      'sumAxes',
+      `rows of ${inner} values are longer than one workgroup can sum within this adapter's loop limit`,
+      { x: x.shape },
+    );
+  forEachImageSlice(
+    'sumAxes',
+    outer,
+    [R * inner],
+    (first, count) => {
+      const xr = rt.range(x.buffer, first * R * inner, count * R * inner);
+      const yr = rt.range(y.buffer, 0, R);
+      // Short sums run one invocation each; long ones a workgroup each (tree reduction).
+      const serial = count * inner <= SERIAL_SUM_MAX;
+      rt.dispatch({
+        kernel: 'sum',
+        entry: serial ? 'sum_axes_serial' : 'sum_axes',
+        constants: { ACCUMULATE: accumulate || first > 0 },
+        uniforms: { R, inner, outer: count, xOff: xr.elemOffset, outOff: yr.elemOffset, scale },
+        buffers: [xr, yr],
+        workgroups: serial ? gridFor(R) : grid2d(R),
+        loop: serial ? count * (inner + 1) : Math.ceil((count * inner) / 256) + TREE_STEPS,
+        label: `sumAxes ${x} as [${outer}, ${R}, ${inner}]`,
+      });
+    },
+    maxImages,
+  );
   return y;
 }
 
 /** out[r] = scale · Σ_i x[r, i] for x viewed as [rows, inner], slicing rows to fit bindings. */
 export function sumInner(x: Tensor, rows: number, inner: number, scale: number, shape: readonly number[]): Tensor {
-  if (rows * inner !== x.size) throw new OpError('sumInner', `rows·inner = ${rows}·${inner} does not match the input`, { x: x.shape });
+  if (rows * inner !== x.size)
+    throw new OpError('sumInner', `rows·inner = ${rows}·${inner} does not match the input`, { x: x.shape });
   const y = Tensor.empty(shape, 'sum');
   const rt = engine().rt;
   forEachImageSlice('sumInner', rows, [inner], (first, count) => {
@@ -63,7 +84,15 @@ export function sumInner(x: Tensor, rows: number, inner: number, scale: number, 
 }
 
 /** out[i] (+)= Σ_s part[s·R + i] for s < splits: the second pass of a split-K GEMM. */
-export function sumSplits(part: Tensor, splits: number, R: number, out: Tensor, outOffset: number, accumulate: boolean, label: string): void {
+export function sumSplits(
+  part: Tensor,
+  splits: number,
+  R: number,
+  out: Tensor,
+  outOffset: number,
+  accumulate: boolean,
+  label: string,
+): void {
   const rt = engine().rt;
   const pr = rt.range(part.buffer, 0, splits * R);
   const yr = rt.range(out.buffer, outOffset, R);

@@ -14,7 +14,15 @@ export function relu(x: Tensor): Tensor {
     const xr = rt.range(x.buffer, s, n);
     const yr = rt.range(y.buffer, s, n);
     const VEC4 = vectorWidth(n, xr.elemOffset, yr.elemOffset) === 4;
-    rt.dispatch({ kernel: 'relu', entry: 'forward', constants: { VEC4 }, uniforms: { n, aOff: xr.elemOffset, bOff: 0, yOff: yr.elemOffset }, buffers: [xr, yr], workgroups: gridFor(VEC4 ? n / 4 : n), label: `relu ${x}` });
+    rt.dispatch({
+      kernel: 'relu',
+      entry: 'forward',
+      constants: { VEC4 },
+      uniforms: { n, aOff: xr.elemOffset, bOff: 0, yOff: yr.elemOffset },
+      buffers: [xr, yr],
+      workgroups: gridFor(VEC4 ? n / 4 : n),
+      label: `relu ${x}`,
+    });
   });
   record('relu', [x], y, [y], (g) => [reluBackward(y, g)]);
   return y;

@@ -12,17 +12,26 @@ import { checkTensor } from './args.js';
 /** logits [B, C], labels B integers in [0, C) → mean loss, shape [1]. */
 export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): Tensor {
   checkTensor('softmaxCrossEntropy', 'logits', logits);
-  if (labels === null || typeof labels !== 'object' || typeof labels.length !== 'number') throw new OpError('softmaxCrossEntropy', `labels must be an array of class indices, got ${labels === null ? 'null' : typeof labels}`);
-  if (logits.shape.length !== 2) throw new OpError('softmaxCrossEntropy', 'logits must be [B, classes]', { logits: logits.shape });
+  if (labels === null || typeof labels !== 'object' || typeof labels.length !== 'number')
+    throw new OpError(
+      'softmaxCrossEntropy',
+      `labels must be an array of class indices, got ${labels === null ? 'null' : typeof labels}`,
+    );
+  if (logits.shape.length !== 2)
+    throw new OpError('softmaxCrossEntropy', 'logits must be [B, classes]', { logits: logits.shape });
   const [B, C] = logits.shape;
-  if (labels.length !== B) throw new OpError('softmaxCrossEntropy', `${labels.length} labels for a batch of ${B}`, { logits: logits.shape });
+  if (labels.length !== B)
+    throw new OpError('softmaxCrossEntropy', `${labels.length} labels for a batch of ${B}`, { logits: logits.shape });
   for (let i = 0; i < B; i++) {
     const l = labels[i];
     if (!Number.isInteger(l) || l < 0 || l >= C) {
-      throw new OpError('softmaxCrossEntropy', `label ${i} is ${l}; labels must be integers in [0, ${C})`, { logits: logits.shape });
+      throw new OpError('softmaxCrossEntropy', `label ${i} is ${l}; labels must be integers in [0, ${C})`, {
+        logits: logits.shape,
+      });
     }
   }
-  if (logits.size > engine().rt.maxBindingElems) throw new OpError('softmaxCrossEntropy', 'logits exceed one storage binding', { logits: logits.shape });
+  if (logits.size > engine().rt.maxBindingElems)
+    throw new OpError('softmaxCrossEntropy', 'logits exceed one storage binding', { logits: logits.shape });
   const rt = engine().rt;
   const labelT = Tensor.from(Float32Array.from(labels), [B]);
   const rowLoss = Tensor.empty([B], 'ce row loss');

@@ -8,7 +8,19 @@ import { Tensor } from '../tensor.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from './conv2d.js';
 import { maxChunkElems } from './launch.js';
 import { matmulVariants, type Operand, type StridedMatmul, stridedMatmul } from './matmul.js';
-import { type Choice, chooseVariantName, collectChoices, type ConvShape, type GemmShape, isDecided, type Pass, recordTuning, saveTunings, type Tuned, tuningFile } from './variants.js';
+import {
+  type Choice,
+  chooseVariantName,
+  collectChoices,
+  type ConvShape,
+  type GemmShape,
+  isDecided,
+  type Pass,
+  recordTuning,
+  saveTunings,
+  type Tuned,
+  tuningFile,
+} from './variants.js';
 
 export type { ConvShape, GemmShape } from './variants.js';
 
@@ -57,7 +69,10 @@ const CPU_RUN_FLOPS = 5e8;
 
 const random = (shape: readonly number[], seed: number) => {
   const n = shape.reduce((a, b) => a * b, 1);
-  return Tensor.from(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7073 + seed)), shape);
+  return Tensor.from(
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7073 + seed)),
+    shape,
+  );
 };
 
 function median(xs: number[]): number {
@@ -81,7 +96,13 @@ async function once(run: () => void, shouldStop?: () => boolean): Promise<number
  * whether both of a CPU's cores happened to be free). Short kernels get more rounds (until 300 ms
  * are spent, at most 15). Candidates more than 3× slower than the leader drop out of later rounds.
  */
-async function pickFastest(pass: Pass, shape: string, candidates: string[], run: (variant: string) => void, shouldStop?: () => boolean): Promise<TuneResult> {
+async function pickFastest(
+  pass: Pass,
+  shape: string,
+  candidates: string[],
+  run: (variant: string) => void,
+  shouldStop?: () => boolean,
+): Promise<TuneResult> {
   const samples: Record<string, number[]> = {};
   const ms: Record<string, number> = {};
   const compileMs: Record<string, number> = {};
@@ -110,8 +131,13 @@ async function pickFastest(pass: Pass, shape: string, candidates: string[], run:
 }
 
 /** The passes of a convolution shape with no timing yet on this adapter, and their candidates. */
-export function untunedConvPasses(s: ConvShape, passes: ConvPass[]): Array<{ pass: ConvPass; shape: string; candidates: string[] }> {
-  return passes.map((pass) => ({ pass, ...convVariants(pass, s.x, s.w, s.pad) })).filter((t) => !isDecided(t.pass, t.shape, t.candidates));
+export function untunedConvPasses(
+  s: ConvShape,
+  passes: ConvPass[],
+): Array<{ pass: ConvPass; shape: string; candidates: string[] }> {
+  return passes
+    .map((pass) => ({ pass, ...convVariants(pass, s.x, s.w, s.pad) }))
+    .filter((t) => !isDecided(t.pass, t.shape, t.candidates));
 }
 
 /** True when a matrix product shape has no timing yet on this adapter and can be timed. */
@@ -126,7 +152,12 @@ export function gemmUntuned(g: GemmShape): boolean {
  * Times the variants of the given passes of each convolution shape not timed before on this
  * adapter, records the fastest and saves the choices. `log` hears about each shape tuned.
  */
-export async function tuneConv(shapes: ConvShape[], passes: ConvPass[] = ['conv_forward', 'conv_grad_input', 'conv_grad_weight'], log: (line: string) => void = () => {}, shouldStop?: () => boolean): Promise<TuneResult[]> {
+export async function tuneConv(
+  shapes: ConvShape[],
+  passes: ConvPass[] = ['conv_forward', 'conv_grad_input', 'conv_grad_weight'],
+  log: (line: string) => void = () => {},
+  shouldStop?: () => boolean,
+): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   for (const s of shapes) {
     const todo = untunedConvPasses(s, passes);
@@ -145,11 +176,17 @@ export async function tuneConv(shapes: ConvShape[], passes: ConvPass[] = ['conv_
     const y = Tensor.empty(yShape);
     try {
       for (const t of todo) {
-        const r = await pickFastest(t.pass, t.shape, t.candidates, (v) => {
-          if (t.pass === 'conv_forward') convForward(x, w, b, y, true, s.pad, v);
-          else if (t.pass === 'conv_grad_input') convGradInput(dy, w, xShape, s.pad, v).dispose();
-          else convGradWeight(dy, x, s.w, s.pad, v).dispose();
-        }, shouldStop);
+        const r = await pickFastest(
+          t.pass,
+          t.shape,
+          t.candidates,
+          (v) => {
+            if (t.pass === 'conv_forward') convForward(x, w, b, y, true, s.pad, v);
+            else if (t.pass === 'conv_grad_input') convGradInput(dy, w, xShape, s.pad, v).dispose();
+            else convGradWeight(dy, x, s.w, s.pad, v).dispose();
+          },
+          shouldStop,
+        );
         log(`${t.pass} ${t.shape}: ${r.variant} (${fmtTimes(r.ms)})`);
         results.push(r);
       }
@@ -167,7 +204,15 @@ function gemmProblem(g: GemmShape, a?: Tensor, b?: Tensor, c?: Tensor): StridedM
     const base = { t: t as Tensor, start: 0, count: rows * cols };
     return rowsContiguous ? { ...base, s0: cols, s1: 1 } : { ...base, s0: 1, s1: rows };
   };
-  return { M: g.M, N: g.N, K: g.K, a: op(a, g.M, g.K, g.aAlongK), b: op(b, g.K, g.N, g.bAlongN), c: op(c, g.M, g.N, true), label: 'tune gemm' };
+  return {
+    M: g.M,
+    N: g.N,
+    K: g.K,
+    a: op(a, g.M, g.K, g.aAlongK),
+    b: op(b, g.K, g.N, g.bAlongN),
+    c: op(c, g.M, g.N, true),
+    label: 'tune gemm',
+  };
 }
 
 /** A matrix product's shape key and applicable variants (the default first). */
@@ -176,7 +221,11 @@ export function gemmVariants(g: GemmShape): { shape: string; candidates: string[
 }
 
 /** Like tuneConv, for matrix products (the fully-connected layers' three passes). */
-export async function tuneGemm(shapes: GemmShape[], log: (line: string) => void = () => {}, shouldStop?: () => boolean): Promise<TuneResult[]> {
+export async function tuneGemm(
+  shapes: GemmShape[],
+  log: (line: string) => void = () => {},
+  shouldStop?: () => boolean,
+): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   for (const g of shapes) {
     if (!gemmUntuned(g)) continue;
@@ -242,7 +291,11 @@ function jobFlops(c: Choice): number {
  * at the sizes an evaluation will meet. With VGGPU_TUNE=0 nothing is timed. `shouldStop` ends the
  * timing with TuningStopped (what was timed is saved).
  */
-export async function tuneStep(fn: () => void, onProgress: (p: TuneProgress) => void = () => {}, options: TuneOptions = {}): Promise<StepVariant[]> {
+export async function tuneStep(
+  fn: () => void,
+  onProgress: (p: TuneProgress) => void = () => {},
+  options: TuneOptions = {},
+): Promise<StepVariant[]> {
   const budgetSec = options.budgetSec ?? defaultTuneBudget();
   const choices = engine().rt.dryRun(() => collectChoices(fn)).value;
   const todo = tuningEnabled() ? choices.filter(needsTiming).sort((a, b) => jobFlops(b) - jobFlops(a)) : [];
@@ -262,7 +315,10 @@ export async function tuneStep(fn: () => void, onProgress: (p: TuneProgress) => 
         deferred.add(`${c.pass} ${c.shape}`);
         continue;
       }
-      const results = c.job.pass === 'gemm' ? await tuneGemm([c.job.gemm], log, options.shouldStop) : await tuneConv([c.job.conv], [c.job.pass], log, options.shouldStop);
+      const results =
+        c.job.pass === 'gemm'
+          ? await tuneGemm([c.job.gemm], log, options.shouldStop)
+          : await tuneConv([c.job.conv], [c.job.pass], log, options.shouldStop);
       for (const r of results) timed.add(`${r.pass} ${r.shape}`);
     }
   } catch (e) {
@@ -272,7 +328,13 @@ export async function tuneStep(fn: () => void, onProgress: (p: TuneProgress) => 
   }
   return choices.map((c) => {
     const key = `${c.pass} ${c.shape}`;
-    return { pass: c.pass, shape: c.shape, variant: chooseVariantName(c.pass, c.shape, c.candidates), timedNow: timed.has(key), deferred: deferred.has(key) };
+    return {
+      pass: c.pass,
+      shape: c.shape,
+      variant: chooseVariantName(c.pass, c.shape, c.candidates),
+      timedNow: timed.has(key),
+      deferred: deferred.has(key),
+    };
   });
 }
 

@@ -111,12 +111,21 @@ function readSetting(): void {
  * put the batch in M (forward, input gradient) or K (weight gradient) and the tile choice turns on it.
  */
 export function chooseVariantName(pass: Pass, shape: string, candidates: readonly string[], job?: TuneJob): string {
-  if (listening && job && !listening.has(`${pass} ${shape}`)) listening.set(`${pass} ${shape}`, { pass, shape, candidates, job });
+  if (listening && job && !listening.has(`${pass} ${shape}`))
+    listening.set(`${pass} ${shape}`, { pass, shape, candidates, job });
   readSetting();
-  if (candidates.length === 0) throw new OpError(pass, `no kernel variant runs ${shape} within this adapter's limits (${engine().rt.describe()}); use a smaller layer`);
+  if (candidates.length === 0)
+    throw new OpError(
+      pass,
+      `no kernel variant runs ${shape} within this adapter's limits (${engine().rt.describe()}); use a smaller layer`,
+    );
   const f = forced.get(pass);
   if (f !== undefined) {
-    if (!candidates.includes(f)) throw new OpError(pass, `forced variant "${f}" does not apply to ${shape}; variants that do: ${candidates.join(', ')}`);
+    if (!candidates.includes(f))
+      throw new OpError(
+        pass,
+        `forced variant "${f}" does not apply to ${shape}; variants that do: ${candidates.join(', ')}`,
+      );
     return f;
   }
   const t = loadTunings()[`${pass} ${shape}`];
@@ -125,8 +134,18 @@ export function chooseVariantName(pass: Pass, shape: string, candidates: readonl
 }
 
 /** As chooseVariantName, over table entries (see Variant): returns the entry. */
-export function chooseVariant<V extends { readonly name: string }>(pass: Pass, shape: string, entries: readonly V[], job?: TuneJob): V {
-  const name = chooseVariantName(pass, shape, entries.map((e) => e.name), job);
+export function chooseVariant<V extends { readonly name: string }>(
+  pass: Pass,
+  shape: string,
+  entries: readonly V[],
+  job?: TuneJob,
+): V {
+  const name = chooseVariantName(
+    pass,
+    shape,
+    entries.map((e) => e.name),
+    job,
+  );
   return entries.find((e) => e.name === name)!;
 }
 
@@ -228,7 +247,10 @@ function loadTunings(): Record<string, Tuned> {
   if (!t) {
     // Timings of other kernel sources (an older version) are stale: start again.
     const entry = readFile()[key];
-    t = entry?.kernels === kernelsFingerprint() && entry.timings && typeof entry.timings === 'object' ? entry.timings : {};
+    t =
+      entry?.kernels === kernelsFingerprint() && entry.timings && typeof entry.timings === 'object'
+        ? entry.timings
+        : {};
     tunings.set(key, t);
   }
   return t;
@@ -241,7 +263,9 @@ export function saveTunings(): void {
   try {
     host().writeCache(TUNING_FILE, JSON.stringify(all, null, 1));
   } catch (e) {
-    host().warn(`could not save kernel timings to ${tuningFile()}: ${(e as Error).message}; they will be measured again next time`);
+    host().warn(
+      `could not save kernel timings to ${tuningFile()}: ${(e as Error).message}; they will be measured again next time`,
+    );
   }
 }
 

@@ -32,7 +32,8 @@ export class SGD {
     this.momentum = options.momentum ?? 0.9;
     this.weightDecay = options.weightDecay ?? 5e-4;
     if (!(this.lr > 0)) throw new OpError('SGD', `lr must be > 0, got ${this.lr}`);
-    if (!(this.momentum >= 0 && this.momentum < 1)) throw new OpError('SGD', `momentum must be in [0, 1), got ${this.momentum}`);
+    if (!(this.momentum >= 0 && this.momentum < 1))
+      throw new OpError('SGD', `momentum must be in [0, 1), got ${this.momentum}`);
     if (!(this.weightDecay >= 0)) throw new OpError('SGD', `weightDecay must be ≥ 0, got ${this.weightDecay}`);
   }
 
@@ -66,7 +67,15 @@ export class SGD {
       rt.dispatch({
         kernel: 'sgd',
         constants: { VEC4: vec4 },
-        uniforms: { n, pOff: pr.elemOffset, gOff: gr.elemOffset, bufOff: br.elemOffset, lr: this.lr, momentum: this.momentum, wd: this.weightDecay },
+        uniforms: {
+          n,
+          pOff: pr.elemOffset,
+          gOff: gr.elemOffset,
+          bufOff: br.elemOffset,
+          lr: this.lr,
+          momentum: this.momentum,
+          wd: this.weightDecay,
+        },
         buffers: [pr, gr, br],
         workgroups: gridFor(vec4 ? n / 4 : n),
         label: `sgd ${p}`,

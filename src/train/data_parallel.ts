@@ -48,7 +48,11 @@ export class GradientExchange {
     bucketBytes = BUCKET_BYTES,
   ) {
     const shape = (r: Replica) => r.params.map((p) => p.shape.join('x')).join();
-    for (const r of replicas) if (shape(r) !== shape(replicas[0])) throw new Error(`device ${r.engine.index}: its replica's parameters differ from device ${replicas[0].engine.index}'s`);
+    for (const r of replicas)
+      if (shape(r) !== shape(replicas[0]))
+        throw new Error(
+          `device ${r.engine.index}: its replica's parameters differ from device ${replicas[0].engine.index}'s`,
+        );
     let bytes = Infinity;
     for (let i = replicas[0].params.length - 1; i >= 0; i--) {
       if (bytes >= bucketBytes) {
@@ -119,7 +123,12 @@ export class GradientExchange {
         }
       } catch (e) {
         // Unmap what is still mapped or on its way before reporting.
-        for (const r of reads) for (const read of r.slice(b)) read.then((m) => m.release(), () => {});
+        for (const r of reads)
+          for (const read of r.slice(b))
+            read.then(
+              (m) => m.release(),
+              () => {},
+            );
         throw e;
       }
     } finally {
@@ -160,8 +169,14 @@ export async function broadcastReplica(replicas: readonly Replica[]): Promise<vo
   const [src, ...rest] = replicas;
   if (rest.length === 0) return;
   const momentum = src.opt ? src.params.map((p) => src.opt!.buffers.get(p) ?? null) : [];
-  const values = await src.engine.rt.readMany(src.params.map((p) => ({ buffer: p.buffer, elemOffset: 0, count: p.size })));
-  const moments = momentum.some((m) => m) ? await src.engine.rt.readMany(momentum.flatMap((m) => (m ? [{ buffer: m.buffer, elemOffset: 0, count: m.size }] : []))) : null;
+  const values = await src.engine.rt.readMany(
+    src.params.map((p) => ({ buffer: p.buffer, elemOffset: 0, count: p.size })),
+  );
+  const moments = momentum.some((m) => m)
+    ? await src.engine.rt.readMany(
+        momentum.flatMap((m) => (m ? [{ buffer: m.buffer, elemOffset: 0, count: m.size }] : [])),
+      )
+    : null;
   for (const r of rest) {
     let at = 0;
     let mAt = 0;

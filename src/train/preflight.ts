@@ -35,7 +35,9 @@ export function estimateMemory(config: VggConfig, batch: number): MemoryEstimate
 
 /** Bytes of one image's output of a layer (one buffer holds a batch of them). */
 function outputBytes(l: LayerPlan): number {
-  return (l.kind === 'conv' ? l.outChannels * l.size ** 2 : l.kind === 'fc' ? l.outFeatures : l.channels * l.size ** 2) * 4;
+  return (
+    (l.kind === 'conv' ? l.outChannels * l.size ** 2 : l.kind === 'fc' ? l.outFeatures : l.channels * l.size ** 2) * 4
+  );
 }
 
 /** The largest activation one image needs in a single buffer, and its layer. */
@@ -53,7 +55,12 @@ export const microBatch = (batch: number, k: number) => Math.ceil(batch / k);
  * keeps every activation buffer within `maxBuffer` and, when `memoryBytes` is known, the whole
  * step within it; null when not even one image at a time fits.
  */
-export function fitAccumulation(config: VggConfig, batch: number, maxBuffer: number, memoryBytes: number | null): number | null {
+export function fitAccumulation(
+  config: VggConfig,
+  batch: number,
+  maxBuffer: number,
+  memoryBytes: number | null,
+): number | null {
   const act = largestActivation(config).bytes;
   for (let size = batch; size >= 1; size--) {
     const k = Math.ceil(batch / size); // the fewest micro-batches of at most `size` images
@@ -76,17 +83,33 @@ export interface StepPlan extends MemoryEstimate {
  * throws with the sizes and a fix when a layer cannot run. Unless `accumulate` is given, a batch
  * whose activations do not fit is split into the fewest micro-batches that do (said in `reason`).
  */
-export function preflight(config: VggConfig, batch: number, rt: Runtime, o: { accumulate?: number | null; memoryBytes?: number | null } = {}): StepPlan {
+export function preflight(
+  config: VggConfig,
+  batch: number,
+  rt: Runtime,
+  o: { accumulate?: number | null; memoryBytes?: number | null } = {},
+): StepPlan {
   const bind = rt.maxBindingBytes;
   const maxBuffer = rt.limits.maxBufferSize;
   const fix = 'use a smaller --width or --input-size';
   for (const l of planLayers(config)) {
     const perImage = outputBytes(l);
-    if (perImage > bind) throw new Error(`${l.name}: one image's output needs ${fmtBytes(perImage)} in one binding, but the adapter binds at most ${fmtBytes(bind)}; ${fix}`);
-    if (perImage > maxBuffer) throw new Error(`${l.name}: one image's output needs a ${fmtBytes(perImage)} buffer, but the adapter allows ${fmtBytes(maxBuffer)}; ${fix}`);
-    if (l.kind === 'fc' && l.inFeatures * 4 > bind) throw new Error(`${l.name}: one weight row of ${l.inFeatures} floats exceeds the ${fmtBytes(bind)} binding limit; ${fix}`);
+    if (perImage > bind)
+      throw new Error(
+        `${l.name}: one image's output needs ${fmtBytes(perImage)} in one binding, but the adapter binds at most ${fmtBytes(bind)}; ${fix}`,
+      );
+    if (perImage > maxBuffer)
+      throw new Error(
+        `${l.name}: one image's output needs a ${fmtBytes(perImage)} buffer, but the adapter allows ${fmtBytes(maxBuffer)}; ${fix}`,
+      );
+    if (l.kind === 'fc' && l.inFeatures * 4 > bind)
+      throw new Error(
+        `${l.name}: one weight row of ${l.inFeatures} floats exceeds the ${fmtBytes(bind)} binding limit; ${fix}`,
+      );
     if (l.kind === 'fc' && l.inFeatures * l.outFeatures * 4 > maxBuffer) {
-      throw new Error(`${l.name}: its ${fmtBytes(l.inFeatures * l.outFeatures * 4)} weight exceeds the adapter's ${fmtBytes(maxBuffer)} buffer limit; ${fix}`);
+      throw new Error(
+        `${l.name}: its ${fmtBytes(l.inFeatures * l.outFeatures * 4)} weight exceeds the adapter's ${fmtBytes(maxBuffer)} buffer limit; ${fix}`,
+      );
     }
   }
   const memoryBytes = o.memoryBytes ?? null;
@@ -94,13 +117,20 @@ export function preflight(config: VggConfig, batch: number, rt: Runtime, o: { ac
   const act = largestActivation(config);
   const why = (k: number) => {
     const m = microBatch(batch, k);
-    if (act.bytes * m > maxBuffer) return `${act.layer} needs a ${fmtBytes(act.bytes * m)} buffer for ${m} images, but the adapter allows ${fmtBytes(maxBuffer)}`;
+    if (act.bytes * m > maxBuffer)
+      return `${act.layer} needs a ${fmtBytes(act.bytes * m)} buffer for ${m} images, but the adapter allows ${fmtBytes(maxBuffer)}`;
     return `a step of ${m} images holds about ${fmtBytes(estimateMemory(config, m).totalBytes)}, more than the ${fmtBytes(memoryBytes!)} of --gpu-memory`;
   };
   if (fits === null) throw new Error(`not even one image at a time fits: ${why(batch)}; ${fix}`);
   const k = o.accumulate ?? fits;
-  if (k < fits) throw new Error(`--accumulate ${k}: ${why(k)}; --accumulate ${fits} (micro-batches of ${microBatch(batch, fits)}) fits`);
+  if (k < fits)
+    throw new Error(
+      `--accumulate ${k}: ${why(k)}; --accumulate ${fits} (micro-batches of ${microBatch(batch, fits)}) fits`,
+    );
   const m = microBatch(batch, k);
-  const reason = o.accumulate == null && k > 1 ? `a batch of ${batch} does not fit (${why(1)}): accumulating gradients over ${k} micro-batches of ${m} — one SGD step, the same up to float summation order` : null;
+  const reason =
+    o.accumulate == null && k > 1
+      ? `a batch of ${batch} does not fit (${why(1)}): accumulating gradients over ${k} micro-batches of ${m} — one SGD step, the same up to float summation order`
+      : null;
   return { ...estimateMemory(config, m), accumulate: k, microBatch: m, reason };
 }

@@ -24,7 +24,8 @@ export class PlateauSchedule {
     /** Smallest drop in error that counts as an improvement. */
     readonly minDelta = 1e-4,
   ) {
-    if (!(patience >= 1 && Number.isInteger(patience))) throw new Error(`patience must be a positive integer, got ${patience}`);
+    if (!(patience >= 1 && Number.isInteger(patience)))
+      throw new Error(`patience must be a positive integer, got ${patience}`);
     this.state = { lr, best: null, badEpochs: 0, decays: 0, done: false };
   }
 

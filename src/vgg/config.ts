@@ -49,23 +49,44 @@ export type VggConfig = Required<VggOptions>;
 
 /** Fills in defaults and validates, with errors that say what to do. */
 export function resolveConfig(o: VggOptions): VggConfig {
-  const c: VggConfig = { inChannels: 3, inputSize: 224, classes: 1000, width: 1, dropout: 0.5, lrnConvention: 'caffe', ...o };
+  const c: VggConfig = {
+    inChannels: 3,
+    inputSize: 224,
+    classes: 1000,
+    width: 1,
+    dropout: 0.5,
+    lrnConvention: 'caffe',
+    ...o,
+  };
   const bad = (what: string, fix: string) => {
     throw new Error(`VGG config: ${what}; ${fix}`);
   };
   if (!NET_NAMES.includes(c.net)) bad(`unknown net '${c.net}'`, `choose one of ${NET_NAMES.join(', ')}`);
-  if (!Number.isInteger(c.inChannels) || c.inChannels < 1) bad(`inChannels ${c.inChannels} is not a positive integer`, 'use 3 for RGB or 1 for grayscale');
-  if (!Number.isInteger(c.inputSize) || c.inputSize < 32) bad(`input size ${c.inputSize} is too small`, 'five 2×2 max-pools need at least 32');
-  if (!Number.isInteger(c.classes) || c.classes < 2) bad(`classes ${c.classes} must be an integer ≥ 2`, 'match your dataset');
+  if (!Number.isInteger(c.inChannels) || c.inChannels < 1)
+    bad(`inChannels ${c.inChannels} is not a positive integer`, 'use 3 for RGB or 1 for grayscale');
+  if (!Number.isInteger(c.inputSize) || c.inputSize < 32)
+    bad(`input size ${c.inputSize} is too small`, 'five 2×2 max-pools need at least 32');
+  if (!Number.isInteger(c.classes) || c.classes < 2)
+    bad(`classes ${c.classes} must be an integer ≥ 2`, 'match your dataset');
   if (!(c.width > 0) || !Number.isFinite(c.width)) bad(`width ${c.width} must be > 0`, 'e.g. 0.25 for a CPU-sized net');
   if (!(c.dropout >= 0 && c.dropout < 1)) bad(`dropout ${c.dropout} must be in [0, 1)`, 'the paper uses 0.5');
-  if (c.lrnConvention !== 'caffe' && c.lrnConvention !== 'alexnet') bad(`LRN convention '${c.lrnConvention}'`, "use 'caffe' (α/n) or 'alexnet' (α)");
+  if (c.lrnConvention !== 'caffe' && c.lrnConvention !== 'alexnet')
+    bad(`LRN convention '${c.lrnConvention}'`, "use 'caffe' (α/n) or 'alexnet' (α)");
   return c;
 }
 
 /** One layer of a network's plan, with torchvision's module name. */
 export type LayerPlan =
-  | { kind: 'conv'; name: string; inChannels: number; outChannels: number; kernel: 1 | 3; size: number; block: number; indexInBlock: number }
+  | {
+      kind: 'conv';
+      name: string;
+      inChannels: number;
+      outChannels: number;
+      kernel: 1 | 3;
+      size: number;
+      block: number;
+      indexInBlock: number;
+    }
   | { kind: 'lrn'; name: string; channels: number; size: number }
   | { kind: 'pool'; name: string; channels: number; size: number }
   | { kind: 'fc'; name: string; inFeatures: number; outFeatures: number; relu: boolean; dropoutAfter: boolean };
@@ -89,7 +110,16 @@ export function planLayers(config: VggConfig): LayerPlan[] {
       if (t === 'lrn') {
         plan.push({ kind: 'lrn', name: `features.${index++}`, channels, size });
       } else {
-        plan.push({ kind: 'conv', name: `features.${index}`, inChannels: channels, outChannels: out, kernel: t === 'c1' ? 1 : 3, size, block, indexInBlock: convInBlock++ });
+        plan.push({
+          kind: 'conv',
+          name: `features.${index}`,
+          inChannels: channels,
+          outChannels: out,
+          kernel: t === 'c1' ? 1 : 3,
+          size,
+          block,
+          indexInBlock: convInBlock++,
+        });
         index += 2; // conv + ReLU
         channels = out;
       }
@@ -101,7 +131,14 @@ export function planLayers(config: VggConfig): LayerPlan[] {
   const flat = channels * size * size;
   plan.push({ kind: 'fc', name: 'classifier.0', inFeatures: flat, outFeatures: fc, relu: true, dropoutAfter: true });
   plan.push({ kind: 'fc', name: 'classifier.3', inFeatures: fc, outFeatures: fc, relu: true, dropoutAfter: true });
-  plan.push({ kind: 'fc', name: 'classifier.6', inFeatures: fc, outFeatures: config.classes, relu: false, dropoutAfter: false });
+  plan.push({
+    kind: 'fc',
+    name: 'classifier.6',
+    inFeatures: fc,
+    outFeatures: config.classes,
+    relu: false,
+    dropoutAfter: false,
+  });
   return plan;
 }
 
@@ -122,7 +159,13 @@ export function summarise(config: VggConfig): { rows: SummaryRow[]; params: numb
     switch (l.kind) {
       case 'conv': {
         const w = l.outChannels * l.inChannels * l.kernel * l.kernel;
-        return { name: l.name, layer: `conv${l.kernel}x${l.kernel}-${l.outChannels} + ReLU`, outputShape: [l.outChannels, l.size, l.size], params: w + l.outChannels, macs: w * l.size * l.size };
+        return {
+          name: l.name,
+          layer: `conv${l.kernel}x${l.kernel}-${l.outChannels} + ReLU`,
+          outputShape: [l.outChannels, l.size, l.size],
+          params: w + l.outChannels,
+          macs: w * l.size * l.size,
+        };
       }
       case 'lrn':
         return { name: l.name, layer: 'LRN', outputShape: [l.channels, l.size, l.size], params: 0, macs: 0 };
@@ -144,7 +187,16 @@ export function summarise(config: VggConfig): { rows: SummaryRow[]; params: numb
 /** The summary as an aligned text table. */
 export function formatSummary(config: VggConfig): string {
   const { rows, params, macs } = summarise(config);
-  const table = [['layer', 'type', 'output', 'params', 'mult-adds'], ...rows.map((r) => [r.name, r.layer, r.outputShape.join('×'), r.params.toLocaleString('en-US'), r.macs.toLocaleString('en-US')])];
+  const table = [
+    ['layer', 'type', 'output', 'params', 'mult-adds'],
+    ...rows.map((r) => [
+      r.name,
+      r.layer,
+      r.outputShape.join('×'),
+      r.params.toLocaleString('en-US'),
+      r.macs.toLocaleString('en-US'),
+    ]),
+  ];
   table.push(['total', '', '', params.toLocaleString('en-US'), macs.toLocaleString('en-US')]);
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const lines = table.map((r) => r.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  '));

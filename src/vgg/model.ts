@@ -30,10 +30,16 @@ export class Vgg {
     this.plan = planLayers(this.config);
     const lrnOptions = { ...LRN_DEFAULTS, convention: this.config.lrnConvention };
     for (const l of this.plan) {
-      if (l.kind === 'conv') this.features.push({ name: l.name, module: new Conv2d(l.inChannels, l.outChannels, l.kernel, { relu: true }) });
+      if (l.kind === 'conv')
+        this.features.push({ name: l.name, module: new Conv2d(l.inChannels, l.outChannels, l.kernel, { relu: true }) });
       else if (l.kind === 'lrn') this.features.push({ name: l.name, module: new LRN(lrnOptions) });
       else if (l.kind === 'pool') this.features.push({ name: l.name, module: new MaxPool2d() });
-      else this.classifier.push({ name: l.name, fc: new Linear(l.inFeatures, l.outFeatures, { relu: l.relu }), dropout: l.dropoutAfter && this.config.dropout > 0 ? new Dropout(this.config.dropout) : null });
+      else
+        this.classifier.push({
+          name: l.name,
+          fc: new Linear(l.inFeatures, l.outFeatures, { relu: l.relu }),
+          dropout: l.dropoutAfter && this.config.dropout > 0 ? new Dropout(this.config.dropout) : null,
+        });
     }
   }
 
@@ -85,7 +91,11 @@ export class Vgg {
   forward(x: Tensor, imageOffset = 0): Tensor {
     const s = this.config.inputSize;
     if (x.shape[2] !== s || x.shape[3] !== s) {
-      throw new OpError(`VGG-${this.config.net}`, `the FC form takes ${s}×${s} inputs (use denseForward for other sizes)`, { input: x.shape });
+      throw new OpError(
+        `VGG-${this.config.net}`,
+        `the FC form takes ${s}×${s} inputs (use denseForward for other sizes)`,
+        { input: x.shape },
+      );
     }
     let h = flatten(this.runFeatures(x));
     for (const c of this.classifier) {
@@ -103,7 +113,9 @@ export class Vgg {
   denseScoreMap(x: Tensor): Tensor {
     const s = this.config.inputSize;
     if (x.shape.length === 4 && (x.shape[2] < s || x.shape[3] < s)) {
-      throw new OpError(`VGG-${this.config.net} dense`, `inputs must be at least the training size ${s}×${s}`, { input: x.shape });
+      throw new OpError(`VGG-${this.config.net} dense`, `inputs must be at least the training size ${s}×${s}`, {
+        input: x.shape,
+      });
     }
     const lastPool = [...this.plan].reverse().find((l) => l.kind === 'pool')!;
     const k = lastPool.size;

@@ -1,7 +1,19 @@
 // Runs in a page of headless Chromium (test/browser.test.ts): the engine core on the browser host,
 // each kernel family against the float64 CPU reference on small odd shapes, a few training steps
 // of a small VGG, and a lost device. Bundled for the browser by tools/demo.ts.
-import { backward, buildVgg, engine, init, installBrowserHost, linear, lrn, maxPool2d, SGD, softmaxCrossEntropy, Tensor } from '../../src/browser/index.js';
+import {
+  backward,
+  buildVgg,
+  engine,
+  init,
+  installBrowserHost,
+  linear,
+  lrn,
+  maxPool2d,
+  SGD,
+  softmaxCrossEntropy,
+  Tensor,
+} from '../../src/browser/index.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from '../../src/ops/conv2d.js';
 import { matmulVariants, stridedMatmul } from '../../src/ops/matmul.js';
 import { lossesOnFixedBatch } from '../fixed_batch.js';
@@ -22,7 +34,14 @@ function rand(n: number, seed: number, scale = 1): Float32Array {
   });
 }
 
-function compare(family: string, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number): Check {
+function compare(
+  family: string,
+  what: string,
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+): Check {
   let maxErr = 0;
   let ok = actual.length === expected.length;
   for (let i = 0; i < expected.length; i++) {
@@ -35,7 +54,11 @@ function compare(family: string, what: string, actual: ArrayLike<number>, expect
 
 async function convChecks(out: Check[]): Promise<void> {
   // [N, C, H, W, Cout, k, pad]: odd widths, 4×4 planes (whole-plane tiles), a 1×1 layer.
-  for (const [N, C, H, W, Co, K, pad] of [[2, 5, 9, 12, 7, 3, 1], [3, 6, 4, 4, 9, 3, 1], [1, 9, 6, 8, 5, 1, 0]]) {
+  for (const [N, C, H, W, Co, K, pad] of [
+    [2, 5, 9, 12, 7, 3, 1],
+    [3, 6, 4, 4, 9, 3, 1],
+    [1, 9, 6, 8, 5, 1, 0],
+  ]) {
     const xs = [N, C, H, W];
     const ws = [Co, C, K, K];
     const [Ho, Wo] = [H + 2 * pad - K + 1, W + 2 * pad - K + 1];
@@ -43,7 +66,12 @@ async function convChecks(out: Check[]): Promise<void> {
     const wd = rand(Co * C * K * K, 2, 0.3);
     const bd = rand(Co, 3);
     const dyd = rand(N * Co * Ho * Wo, 4);
-    const [x, w, b, dy] = [Tensor.from(xd, xs), Tensor.from(wd, ws), Tensor.from(bd, [Co]), Tensor.from(dyd, [N, Co, Ho, Wo])];
+    const [x, w, b, dy] = [
+      Tensor.from(xd, xs),
+      Tensor.from(wd, ws),
+      Tensor.from(bd, [Co]),
+      Tensor.from(dyd, [N, Co, Ho, Wo]),
+    ];
     const yRef = ref.conv2d(xd, xs, wd, ws, bd, true, pad);
     const g = ref.conv2dBackward(xd, xs, wd, ws, dyd, pad);
     for (const pass of ['conv_forward', 'conv_grad_input', 'conv_grad_weight'] as ConvPass[]) {
@@ -72,13 +100,25 @@ async function convChecks(out: Check[]): Promise<void> {
 }
 
 async function gemmChecks(out: Check[]): Promise<void> {
-  for (const [M, N, K] of [[13, 20, 12], [3, 4, 16]]) {
+  for (const [M, N, K] of [
+    [13, 20, 12],
+    [3, 4, 16],
+  ]) {
     const ad = rand(M * K, 5);
     const bd = rand(K * N, 6);
     const [a, b, c] = [Tensor.from(ad, [M * K]), Tensor.from(bd, [K * N]), Tensor.empty([M * N])];
     const want = new Float64Array(M * N);
-    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) want[i * N + j] += ad[i * K + k] * bd[k * N + j];
-    const p = { M, N, K, a: { t: a, start: 0, count: M * K, s0: K, s1: 1 }, b: { t: b, start: 0, count: K * N, s0: N, s1: 1 }, c: { t: c, start: 0, count: M * N, s0: N, s1: 1 }, label: 'check' };
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) want[i * N + j] += ad[i * K + k] * bd[k * N + j];
+    const p = {
+      M,
+      N,
+      K,
+      a: { t: a, start: 0, count: M * K, s0: K, s1: 1 },
+      b: { t: b, start: 0, count: K * N, s0: N, s1: 1 },
+      c: { t: c, start: 0, count: M * N, s0: N, s1: 1 },
+      label: 'check',
+    };
     for (const v of matmulVariants(p).candidates) {
       stridedMatmul(p, v);
       out.push(compare('GEMM', `${v} ${M}x${N}x${K}`, await c.toArray(), want, 1e-4, 1e-4));
@@ -88,8 +128,18 @@ async function gemmChecks(out: Check[]): Promise<void> {
 }
 
 /** An op and its backward through the tape, against the reference's forward and input gradient. */
-async function opCheck(out: Check[], family: string, shape: number[], run: (x: Tensor) => Tensor, refY: (x: Float32Array) => ArrayLike<number>, refDx: (x: Float32Array, dy: Float32Array) => ArrayLike<number>): Promise<void> {
-  const xd = rand(shape.reduce((a, b) => a * b, 1), 11);
+async function opCheck(
+  out: Check[],
+  family: string,
+  shape: number[],
+  run: (x: Tensor) => Tensor,
+  refY: (x: Float32Array) => ArrayLike<number>,
+  refDx: (x: Float32Array, dy: Float32Array) => ArrayLike<number>,
+): Promise<void> {
+  const xd = rand(
+    shape.reduce((a, b) => a * b, 1),
+    11,
+  );
   const x = Tensor.from(xd, shape);
   x.requiresGrad = true;
   const y = run(x);
@@ -103,10 +153,24 @@ async function opCheck(out: Check[], family: string, shape: number[], run: (x: T
 
 async function otherChecks(out: Check[]): Promise<void> {
   const ps = [2, 3, 5, 7];
-  await opCheck(out, 'max-pool', ps, maxPool2d, (x) => ref.maxPool(x, ps).y, (x, dy) => ref.maxPoolBackward(x, ps, dy));
+  await opCheck(
+    out,
+    'max-pool',
+    ps,
+    maxPool2d,
+    (x) => ref.maxPool(x, ps).y,
+    (x, dy) => ref.maxPoolBackward(x, ps, dy),
+  );
   const ls = [2, 7, 3, 5];
   const alphaEff = 1e-4 / 5;
-  await opCheck(out, 'LRN', ls, (x) => lrn(x), (x) => ref.lrn(x, ls, 5, 2, alphaEff, 0.75).y, (x, dy) => ref.lrnBackward(x, ls, 5, 2, alphaEff, 0.75, dy));
+  await opCheck(
+    out,
+    'LRN',
+    ls,
+    (x) => lrn(x),
+    (x) => ref.lrn(x, ls, 5, 2, alphaEff, 0.75).y,
+    (x, dy) => ref.lrnBackward(x, ls, 5, 2, alphaEff, 0.75, dy),
+  );
   // FC: y = relu(x·Wᵀ + b), every gradient.
   const [B, IN, OUT] = [3, 13, 9];
   const [xd, wd, bd] = [rand(B * IN, 21), rand(OUT * IN, 22, 0.3), rand(OUT, 23)];
@@ -114,7 +178,9 @@ async function otherChecks(out: Check[]): Promise<void> {
   for (const t of [x, w, b]) t.requiresGrad = true;
   const y = linear(x, w, b);
   const dyd = rand(B * OUT, 24);
-  out.push(compare('FC forward', `${B}×${IN}→${OUT}`, await y.toArray(), ref.linear(xd, B, IN, wd, OUT, bd), 1e-5, 1e-4));
+  out.push(
+    compare('FC forward', `${B}×${IN}→${OUT}`, await y.toArray(), ref.linear(xd, B, IN, wd, OUT, bd), 1e-5, 1e-4),
+  );
   backward(y, Tensor.from(dyd, y.shape));
   const g = ref.linearBackward(xd, B, IN, wd, OUT, dyd);
   out.push(compare('FC backward', 'dX', await x.grad!.toArray(), g.dx, 1e-5, 1e-4));
@@ -177,5 +243,10 @@ addEventListener('error', (ev) => showError(ev.error ?? ev.message));
 installBrowserHost({ settings: { VGGPU_TUNE: '0' } });
 const e = await init();
 Object.assign(globalThis, {
-  checks: { adapter: { line: e.rt.describe(), featureLevel: e.rt.adapter.featureLevel, description: e.rt.adapter.description }, runChecks, runTraining, loseDeviceThenStep },
+  checks: {
+    adapter: { line: e.rt.describe(), featureLevel: e.rt.adapter.featureLevel, description: e.rt.adapter.description },
+    runChecks,
+    runTraining,
+    loseDeviceThenStep,
+  },
 });

@@ -10,7 +10,18 @@
 //   MANIFEST.json     versions, sizes and checksums
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -22,7 +33,10 @@ const fail = (msg: string): never => {
   console.error(`gpu-kit: ${msg}`);
   process.exit(1);
 };
-if (process.platform !== 'linux' || process.arch !== 'x64') fail(`builds for x86-64 Linux GPU machines from an x86-64 Linux machine; this is ${process.platform}-${process.arch}`);
+if (process.platform !== 'linux' || process.arch !== 'x64')
+  fail(
+    `builds for x86-64 Linux GPU machines from an x86-64 Linux machine; this is ${process.platform}-${process.arch}`,
+  );
 
 rmSync(kit, { recursive: true, force: true });
 mkdirSync(join(kit, 'webgpu'), { recursive: true });
@@ -39,12 +53,15 @@ await build({
   target: 'node20',
   external: ['webgpu', 'koffi', 'sharp'],
   // CommonJS dependencies (pngjs, jpeg-js) call require(); an ES module has none of its own.
-  banner: { js: "import { createRequire as __kitRequire } from 'node:module'; const require = __kitRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __kitRequire } from 'node:module'; const require = __kitRequire(import.meta.url);",
+  },
   legalComments: 'none',
   logLevel: 'warning',
 });
 
-const xz = (from: string, to: string) => writeFileSync(to, execFileSync('xz', ['-6', '-T0', '-c', from], { maxBuffer: 1 << 30 }));
+const xz = (from: string, to: string) =>
+  writeFileSync(to, execFileSync('xz', ['-6', '-T0', '-c', from], { maxBuffer: 1 << 30 }));
 // Node: the running binary, compressed (~99 MB → ~25 MB).
 const node = realpathSync(process.execPath);
 xz(node, join(kit, 'node.xz'));
@@ -65,7 +82,10 @@ for (const [pkg, soname] of Object.entries(packages)) {
   try {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     version = execFileSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' });
-    file = execFileSync('dpkg', ['-L', pkg], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(`/${soname}`)) ?? '';
+    file =
+      execFileSync('dpkg', ['-L', pkg], { encoding: 'utf8' })
+        .split('\n')
+        .find((l) => l.endsWith(`/${soname}`)) ?? '';
   } catch {
     const tmp = mkdtempSync(join(tmpdir(), 'gpu-kit-'));
     try {
@@ -73,9 +93,13 @@ for (const [pkg, soname] of Object.entries(packages)) {
       const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'))!;
       version = deb.split('_')[1];
       execFileSync('dpkg-deb', ['-x', deb, 'x'], { cwd: tmp });
-      file = execFileSync('find', [join(tmp, 'x'), '-name', soname], { encoding: 'utf8' }).trim().split('\n')[0];
+      file = execFileSync('find', [join(tmp, 'x'), '-name', soname], { encoding: 'utf8' })
+        .trim()
+        .split('\n')[0];
     } catch (e) {
-      fail(`${pkg} is neither installed nor downloadable (${(e as Error).message.split('\n')[0]}); run \`npm run setup\`, which installs it`);
+      fail(
+        `${pkg} is neither installed nor downloadable (${(e as Error).message.split('\n')[0]}); run \`npm run setup\`, which installs it`,
+      );
     }
   }
   if (!file) fail(`${pkg} ${version} has no ${soname}`);
@@ -85,7 +109,9 @@ for (const [pkg, soname] of Object.entries(packages)) {
 
 // Dawn's binary needs GLIBCXX_3.4.30 (GCC 12's libstdc++): this machine's, for GPU machines with an older one.
 mkdirSync(join(kit, 'compat'));
-const libstdcxx = ['/usr/lib/x86_64-linux-gnu/libstdc++.so.6', '/usr/lib64/libstdc++.so.6'].find((f) => statSync(f, { throwIfNoEntry: false }));
+const libstdcxx = ['/usr/lib/x86_64-linux-gnu/libstdc++.so.6', '/usr/lib64/libstdc++.so.6'].find((f) =>
+  statSync(f, { throwIfNoEntry: false }),
+);
 if (!libstdcxx) fail('no libstdc++.so.6 here to carry for GPU machines with an older one');
 copyFileSync(realpathSync(libstdcxx!), join(kit, 'compat', 'libstdc++.so.6'));
 
@@ -98,7 +124,11 @@ const walk = (dir: string, rel = ''): void => {
   for (const f of readdirSync(dir).sort()) {
     const p = join(dir, f);
     if (statSync(p).isDirectory()) walk(p, `${rel}${f}/`);
-    else files[`${rel}${f}`] = { bytes: statSync(p).size, sha256: createHash('sha256').update(readFileSync(p)).digest('hex') };
+    else
+      files[`${rel}${f}`] = {
+        bytes: statSync(p).size,
+        sha256: createHash('sha256').update(readFileSync(p)).digest('hex'),
+      };
   }
 };
 walk(kit);
@@ -110,9 +140,21 @@ const git = (() => {
   }
 })();
 const total = Object.values(files).reduce((a, f) => a + f.bytes, 0);
-const manifest = { built: new Date().toISOString(), commit: git, node: process.version, webgpu: JSON.parse(readFileSync(join(webgpu, 'package.json'), 'utf8')).version, libraries: libs, bytes: total, files };
+const manifest = {
+  built: new Date().toISOString(),
+  commit: git,
+  node: process.version,
+  webgpu: JSON.parse(readFileSync(join(webgpu, 'package.json'), 'utf8')).version,
+  libraries: libs,
+  bytes: total,
+  files,
+};
 writeFileSync(join(kit, 'MANIFEST.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 const mib = (total / 2 ** 20).toFixed(1);
-console.log(`gpu-kit: built ${kit} in ${((performance.now() - started) / 1000).toFixed(0)} s: ${mib} MiB (Node ${process.version}, webgpu ${manifest.webgpu}, commit ${git})`);
-console.log('gpu-kit: copy the folder to the GPU machine and run `bash gpu-kit/run.sh` there (results in ./gpu-kit-out, or $OUT); see the header of run.sh');
+console.log(
+  `gpu-kit: built ${kit} in ${((performance.now() - started) / 1000).toFixed(0)} s: ${mib} MiB (Node ${process.version}, webgpu ${manifest.webgpu}, commit ${git})`,
+);
+console.log(
+  'gpu-kit: copy the folder to the GPU machine and run `bash gpu-kit/run.sh` there (results in ./gpu-kit-out, or $OUT); see the header of run.sh',
+);
 if (total > 50 * 2 ** 20) fail(`the kit is ${mib} MiB, over its 50 MiB budget`);

@@ -39,13 +39,30 @@ export interface CheckLog {
 
 export const newLog = (): CheckLog => ({ checked: new Set(), failures: [] });
 
-function compare(log: CheckLog, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number): void {
-  const bad = actual.length !== expected.length ? { index: -1, actual: actual.length, expected: expected.length } : ref.worstMismatch(actual, expected, atol, rtol);
-  if (bad) log.failures.push(`${what}: element ${bad.index} is ${bad.actual}, expected ${bad.expected} (atol ${atol}, rtol ${rtol})`);
+function compare(
+  log: CheckLog,
+  what: string,
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+): void {
+  const bad =
+    actual.length !== expected.length
+      ? { index: -1, actual: actual.length, expected: expected.length }
+      : ref.worstMismatch(actual, expected, atol, rtol);
+  if (bad)
+    log.failures.push(
+      `${what}: element ${bad.index} is ${bad.actual}, expected ${bad.expected} (atol ${atol}, rtol ${rtol})`,
+    );
 }
 
 /** Every variant of the given passes of one convolution case against the whole float64 reference. */
-export async function checkConvCase([N, C, H, W, Co, K, pad]: number[], log: CheckLog, passes = CONV_PASSES): Promise<void> {
+export async function checkConvCase(
+  [N, C, H, W, Co, K, pad]: number[],
+  log: CheckLog,
+  passes = CONV_PASSES,
+): Promise<void> {
   const xs = [N, C, H, W];
   const ws = [Co, C, K, K];
   const [Ho, Wo] = [H + 2 * pad - K + 1, W + 2 * pad - K + 1];
@@ -53,7 +70,12 @@ export async function checkConvCase([N, C, H, W, Co, K, pad]: number[], log: Che
   const wd = ref.randn(Co * C * K * K, 2, 0.3);
   const bd = ref.randn(Co, 3);
   const dyd = ref.randn(N * Co * Ho * Wo, 4);
-  const [x, w, b, dy] = [Tensor.from(xd, xs), Tensor.from(wd, ws), Tensor.from(bd, [Co]), Tensor.from(dyd, [N, Co, Ho, Wo])];
+  const [x, w, b, dy] = [
+    Tensor.from(xd, xs),
+    Tensor.from(wd, ws),
+    Tensor.from(bd, [Co]),
+    Tensor.from(dyd, [N, Co, Ho, Wo]),
+  ];
   const yRef = ref.conv2d(xd, xs, wd, ws, bd, true, pad);
   const g = ref.conv2dBackward(xd, xs, wd, ws, dyd, pad);
   try {
@@ -85,12 +107,28 @@ export async function checkConvCase([N, C, H, W, Co, K, pad]: number[], log: Che
 }
 
 /** [M, N, K] of the matmul checks: odd edges, K of 4 and of 16. */
-export const MATMUL_CASES: number[][] = [[13, 20, 12], [8, 8, 8], [3, 4, 16], [17, 36, 4]];
+export const MATMUL_CASES: number[][] = [
+  [13, 20, 12],
+  [8, 8, 8],
+  [3, 4, 16],
+  [17, 36, 4],
+];
 
 /** A product C = A·B over whole tensors, A stored along K (rows) or along M (columns), B along N or along K. */
-export function matmulProblem(M: number, N: number, K: number, aAlongK: boolean, bAlongN: boolean, a: Tensor, b: Tensor, c: Tensor): StridedMatmul {
+export function matmulProblem(
+  M: number,
+  N: number,
+  K: number,
+  aAlongK: boolean,
+  bAlongN: boolean,
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+): StridedMatmul {
   return {
-    M, N, K,
+    M,
+    N,
+    K,
     a: aAlongK ? { t: a, start: 0, count: M * K, s0: K, s1: 1 } : { t: a, start: 0, count: M * K, s0: 1, s1: M },
     b: bAlongN ? { t: b, start: 0, count: K * N, s0: N, s1: 1 } : { t: b, start: 0, count: K * N, s0: 1, s1: K },
     c: { t: c, start: 0, count: M * N, s0: N, s1: 1 },
@@ -110,11 +148,19 @@ export async function checkMatmul(log: CheckLog): Promise<void> {
         const want = new Float64Array(M * N);
         for (let i = 0; i < M; i++)
           for (let j = 0; j < N; j++)
-            for (let k = 0; k < K; k++) want[i * N + j] += ad[aAlongK ? i * K + k : k * M + i] * bd[bAlongN ? k * N + j : j * K + k];
+            for (let k = 0; k < K; k++)
+              want[i * N + j] += ad[aAlongK ? i * K + k : k * M + i] * bd[bAlongN ? k * N + j : j * K + k];
         const p = matmulProblem(M, N, K, aAlongK, bAlongN, a, b, c);
         for (const v of matmulVariants(p).candidates) {
           stridedMatmul(p, v);
-          compare(log, `gemm ${v} ${M}x${N}x${K} aAlongK=${aAlongK} bAlongN=${bAlongN}`, await c.toArray(), want, 1e-4, 1e-4);
+          compare(
+            log,
+            `gemm ${v} ${M}x${N}x${K} aAlongK=${aAlongK} bAlongN=${bAlongN}`,
+            await c.toArray(),
+            want,
+            1e-4,
+            1e-4,
+          );
           log.checked.add(`gemm ${v}`);
         }
         [a, b, c].forEach((t) => t.dispose());
@@ -157,7 +203,14 @@ export async function checkOtherKernels(log: CheckLog): Promise<void> {
   compare(log, 'linear forward', await y.toArray(), yRef, 1e-5, 1e-4);
   const dyd = ref.randn(B * OUT, 8);
   backward(y, Tensor.from(dyd, y.shape));
-  const g = ref.linearBackward(xd, B, IN, wd, OUT, Float64Array.from(dyd, (v, i) => (yRef[i] > 0 ? v : 0)));
+  const g = ref.linearBackward(
+    xd,
+    B,
+    IN,
+    wd,
+    OUT,
+    Float64Array.from(dyd, (v, i) => (yRef[i] > 0 ? v : 0)),
+  );
   compare(log, 'linear dX', await x.grad!.toArray(), g.dx, 1e-5, 1e-4);
   compare(log, 'linear dW', await w.grad!.toArray(), g.dw, 1e-5, 1e-4);
   compare(log, 'linear dbias', await b.grad!.toArray(), g.db, 1e-5, 1e-4);
@@ -188,12 +241,21 @@ export async function checkOtherKernels(log: CheckLog): Promise<void> {
 export function tunerConvCandidates(): Set<string> {
   const all = new Set<string>();
   for (const net of NET_NAMES) {
-    for (const [size, width] of [[32, 0.25], [32, 1], [224, 1]]) {
+    for (const [size, width] of [
+      [32, 0.25],
+      [32, 1],
+      [224, 1],
+    ]) {
       const config = resolveConfig({ net, width, inputSize: size, classes: 10, inChannels: 3 });
       for (const l of planLayers(config)) {
         if (l.kind !== 'conv') continue;
-        const [x, w, pad] = [[2, l.inChannels, l.size, l.size], [l.outChannels, l.inChannels, l.kernel, l.kernel], (l.kernel - 1) / 2];
-        for (const pass of CONV_PASSES) for (const v of convVariants(pass, x, w, pad).candidates) all.add(`${pass} ${v}`);
+        const [x, w, pad] = [
+          [2, l.inChannels, l.size, l.size],
+          [l.outChannels, l.inChannels, l.kernel, l.kernel],
+          (l.kernel - 1) / 2,
+        ];
+        for (const pass of CONV_PASSES)
+          for (const v of convVariants(pass, x, w, pad).candidates) all.add(`${pass} ${v}`);
       }
     }
   }
@@ -207,7 +269,7 @@ function hashFill(n: number, seed: number): Float32Array {
     let z = Math.imul((i ^ seed) >>> 0, 0x9e3779b1) ^ seed;
     z = Math.imul(z ^ (z >>> 15), 0x85ebca6b);
     z ^= z >>> 13;
-    out[i] = ((z >>> 8) / 8388608) - 1;
+    out[i] = (z >>> 8) / 8388608 - 1;
   }
   return out;
 }
@@ -239,7 +301,14 @@ export interface LargeLayerResult {
  * for outputs summing 9·C terms, 1e-3 for the weight gradient's N·H·W). Variants past `budgetMs`
  * are left out and named in `skipped`.
  */
-export async function checkLargeLayer(N: number, C: number, Co: number, S: number, log: CheckLog, budgetMs: number): Promise<{ results: LargeLayerResult[]; skipped: string[] }> {
+export async function checkLargeLayer(
+  N: number,
+  C: number,
+  Co: number,
+  S: number,
+  log: CheckLog,
+  budgetMs: number,
+): Promise<{ results: LargeLayerResult[]; skipped: string[] }> {
   const [K, P] = [3, 1];
   const xs = [N, C, S, S];
   const ws = [Co, C, K, K];
@@ -257,7 +326,11 @@ export async function checkLargeLayer(N: number, C: number, Co: number, S: numbe
       const outShape = pass === 'conv_forward' ? ys : pass === 'conv_grad_input' ? xs : ws;
       const points = samplePoints(outShape, pass === 'conv_grad_weight' ? 16 : 240, 21);
       const expected = points.map((p) =>
-        pass === 'conv_forward' ? ref.conv2dAt(xd, xs, wd, ws, bd, P, p[0], p[1], p[2], p[3]) : pass === 'conv_grad_input' ? ref.conv2dGradInputAt(dyd, xs, wd, ws, P, p[0], p[1], p[2], p[3]) : ref.conv2dGradWeightAt(dyd, xd, xs, ws, P, p[0], p[1], p[2], p[3]),
+        pass === 'conv_forward'
+          ? ref.conv2dAt(xd, xs, wd, ws, bd, P, p[0], p[1], p[2], p[3])
+          : pass === 'conv_grad_input'
+            ? ref.conv2dGradInputAt(dyd, xs, wd, ws, P, p[0], p[1], p[2], p[3])
+            : ref.conv2dGradWeightAt(dyd, xd, xs, ws, P, p[0], p[1], p[2], p[3]),
       );
       const crossTol = pass === 'conv_grad_weight' ? 1e-3 : 1e-4;
       let baseline: Float32Array | null = null;
@@ -298,7 +371,10 @@ export async function checkLargeLayer(N: number, C: number, Co: number, S: numbe
           vsDefault = worst / rms;
         }
         const ok = sampleError <= 4e-6 && vsDefault <= crossTol;
-        if (!ok) log.failures.push(`${what}: sampled error ${sampleError.toExponential(2)} of the terms' scale (at most 4e-6), ${vsDefault.toExponential(2)} of the RMS from the default variant (at most ${crossTol})`);
+        if (!ok)
+          log.failures.push(
+            `${what}: sampled error ${sampleError.toExponential(2)} of the terms' scale (at most 4e-6), ${vsDefault.toExponential(2)} of the RMS from the default variant (at most ${crossTol})`,
+          );
         log.checked.add(`${pass} ${v}`);
         results.push({ pass, variant: v, ms, sampleError, vsDefault, ok });
       }

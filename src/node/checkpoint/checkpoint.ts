@@ -9,7 +9,14 @@ import type { Tensor } from '../../tensor.js';
 import type { InputNorm } from '../../data/transforms.js';
 import { resolveConfig, type VggConfig } from '../../vgg/config.js';
 import type { Vgg } from '../../vgg/model.js';
-import { CheckpointError, readSafetensors, type SafetensorsFile, type StoredTensor, writeSafetensors, writeSafetensorsAsync } from './safetensors.js';
+import {
+  CheckpointError,
+  readSafetensors,
+  type SafetensorsFile,
+  type StoredTensor,
+  writeSafetensors,
+  writeSafetensorsAsync,
+} from './safetensors.js';
 
 const CONFIG_KEY = 'vggpu.config';
 const STEP_KEY = 'vggpu.step';
@@ -45,7 +52,11 @@ export async function saveModel(file: string, net: Vgg, step = 0, preprocess?: P
 }
 
 function modelMetadata(net: Vgg, step: number, preprocess?: Preprocess): Record<string, string> {
-  const meta: Record<string, string> = { format: 'pt', [CONFIG_KEY]: JSON.stringify(net.config), [STEP_KEY]: String(step) };
+  const meta: Record<string, string> = {
+    format: 'pt',
+    [CONFIG_KEY]: JSON.stringify(net.config),
+    [STEP_KEY]: String(step),
+  };
   if (preprocess) meta[PREPROCESS_KEY] = JSON.stringify(preprocess);
   return meta;
 }
@@ -78,16 +89,30 @@ export function loadParameters(net: Vgg, file: SafetensorsFile, path: string): v
   for (const [name, t] of params) {
     const s = file.tensors.get(name);
     if (!s && file.tensors.has(`module.${name}`)) {
-      throw new CheckpointError(path, `its tensor names carry a 'module.' prefix ('module.${name}'), as a DataParallel/DDP state dict saves them; strip the prefix (npm run eval and loadForEval do it for you)`);
+      throw new CheckpointError(
+        path,
+        `its tensor names carry a 'module.' prefix ('module.${name}'), as a DataParallel/DDP state dict saves them; strip the prefix (npm run eval and loadForEval do it for you)`,
+      );
     }
-    if (!s) throw new CheckpointError(path, `has no tensor '${name}' that ${describe} needs; is it a checkpoint of another net?`);
+    if (!s)
+      throw new CheckpointError(
+        path,
+        `has no tensor '${name}' that ${describe} needs; is it a checkpoint of another net?`,
+      );
     if (!sameShape(s.shape, t.shape)) {
-      throw new CheckpointError(path, `tensor '${name}' is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} in ${describe}`);
+      throw new CheckpointError(
+        path,
+        `tensor '${name}' is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} in ${describe}`,
+      );
     }
   }
   const names = new Set(params.map(([n]) => n));
   for (const name of file.tensors.keys()) {
-    if (!names.has(name)) throw new CheckpointError(path, `has a tensor '${name}' that ${describe} does not have; is it a checkpoint of another net?`);
+    if (!names.has(name))
+      throw new CheckpointError(
+        path,
+        `has a tensor '${name}' that ${describe} does not have; is it a checkpoint of another net?`,
+      );
   }
   for (const [name, t] of params) t.write(file.tensors.get(name)!.data);
 }
@@ -113,7 +138,12 @@ export function initFromNetA(net: Vgg, path: string): string[] {
   const aConvNames = [...file.tensors.keys()].filter((n) => n.startsWith('features.') && n.endsWith('.weight'));
   aConvNames.sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
   // Net A's first four convs sit at (block, position) (0,0), (1,0), (2,0), (2,1).
-  const targets: Array<[number, number]> = [[0, 0], [1, 0], [2, 0], [2, 1]];
+  const targets: Array<[number, number]> = [
+    [0, 0],
+    [1, 0],
+    [2, 0],
+    [2, 1],
+  ];
   const convs = net.convLayers();
   const copied: string[] = [];
   const pairs: Array<[Tensor, StoredTensor, string]> = [];
@@ -136,7 +166,10 @@ export function initFromNetA(net: Vgg, path: string): string[] {
   }
   for (const [t, s, what] of pairs) {
     if (!sameShape(s.shape, t.shape)) {
-      throw new CheckpointError(path, `cannot initialise from net A: ${what} is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} here (same width, channels, input size and classes are needed)`);
+      throw new CheckpointError(
+        path,
+        `cannot initialise from net A: ${what} is ${fmtShape(s.shape)} in the checkpoint but ${fmtShape(t.shape)} here (same width, channels, input size and classes are needed)`,
+      );
     }
   }
   for (const [t, s, what] of pairs) {
@@ -156,7 +189,13 @@ const MOMENTUM_PREFIX = 'momentum.';
  * configuration, preprocessing and training state), so a crash at any moment leaves either the
  * old or the new checkpoint whole. The plain model file `modelFile` (torchvision layout) follows.
  */
-export async function saveTrainingCheckpoint(modelFile: string, net: Vgg, opt: SGD, state: TrainState, preprocess?: Preprocess): Promise<void> {
+export async function saveTrainingCheckpoint(
+  modelFile: string,
+  net: Vgg,
+  opt: SGD,
+  state: TrainState,
+  preprocess?: Preprocess,
+): Promise<void> {
   await (await snapshotTrainingCheckpoint(modelFile, net, opt, state, preprocess))();
 }
 
@@ -165,14 +204,24 @@ export async function saveTrainingCheckpoint(modelFile: string, net: Vgg, opt: S
  * between steps) and returns the function that writes the files, which may run while training
  * goes on. The state is copied now, so later changes to it do not reach the files.
  */
-export async function snapshotTrainingCheckpoint(modelFile: string, net: Vgg, opt: SGD, state: TrainState, preprocess?: Preprocess): Promise<() => Promise<void>> {
+export async function snapshotTrainingCheckpoint(
+  modelFile: string,
+  net: Vgg,
+  opt: SGD,
+  state: TrainState,
+  preprocess?: Preprocess,
+): Promise<() => Promise<void>> {
   const params = await readParams(net);
   const tensors = [...params];
   for (const [name, p] of net.namedParameters()) {
     const b = opt.buffers.get(p);
     if (b) tensors.push([MOMENTUM_PREFIX + name, { shape: [...b.shape], data: await b.toArray() }]);
   }
-  const meta: Record<string, string> = { [CONFIG_KEY]: JSON.stringify(net.config), [STATE_KEY]: JSON.stringify(state), [STEP_KEY]: String(state.step) };
+  const meta: Record<string, string> = {
+    [CONFIG_KEY]: JSON.stringify(net.config),
+    [STATE_KEY]: JSON.stringify(state),
+    [STEP_KEY]: String(state.step),
+  };
   if (preprocess) meta[PREPROCESS_KEY] = JSON.stringify(preprocess);
   const modelMeta = modelMetadata(net, state.step, preprocess);
   return async () => {
@@ -184,11 +233,16 @@ export async function snapshotTrainingCheckpoint(modelFile: string, net: Vgg, op
 /** Loads a resumable checkpoint (the `.train.safetensors` beside `modelFile`) into `net` and `opt`. */
 export function loadTrainingCheckpoint(modelFile: string, net: Vgg, opt: SGD): TrainState {
   const path = trainStatePath(modelFile);
-  if (!existsSync(path)) throw new CheckpointError(path, 'is missing: without it training cannot resume (the model file alone holds no optimiser state)');
+  if (!existsSync(path))
+    throw new CheckpointError(
+      path,
+      'is missing: without it training cannot resume (the model file alone holds no optimiser state)',
+    );
   const st = readSafetensors(path);
   const params = new Map<string, StoredTensor>();
   const momentum = new Map<string, StoredTensor>();
-  for (const [name, t] of st.tensors) (name.startsWith(MOMENTUM_PREFIX) ? momentum : params).set(name.replace(MOMENTUM_PREFIX, ''), t);
+  for (const [name, t] of st.tensors)
+    (name.startsWith(MOMENTUM_PREFIX) ? momentum : params).set(name.replace(MOMENTUM_PREFIX, ''), t);
   loadParameters(net, { tensors: params, metadata: st.metadata }, path);
   const byName = new Map(net.namedParameters());
   for (const [name, s] of momentum) {

@@ -3,9 +3,22 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { bytesOf, CheckpointError, encodeHeader, parseSafetensors, type SafetensorsFile, type StoredTensor } from '../../checkpoint/safetensors.js';
+import {
+  bytesOf,
+  CheckpointError,
+  encodeHeader,
+  parseSafetensors,
+  type SafetensorsFile,
+  type StoredTensor,
+} from '../../checkpoint/safetensors.js';
 
-export { CheckpointError, parseSafetensors, serializeSafetensors, type SafetensorsFile, type StoredTensor } from '../../checkpoint/safetensors.js';
+export {
+  CheckpointError,
+  parseSafetensors,
+  serializeSafetensors,
+  type SafetensorsFile,
+  type StoredTensor,
+} from '../../checkpoint/safetensors.js';
 
 /** Reads a safetensors file, converting F16/BF16/F64 tensors to f32. */
 export function readSafetensors(file: string): SafetensorsFile {
@@ -20,7 +33,11 @@ export function readSafetensors(file: string): SafetensorsFile {
 const tmpPath = (file: string) => join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
 
 /** Writes f32 tensors (in the order given) and string metadata atomically. */
-export function writeSafetensors(file: string, tensors: Array<[string, StoredTensor]>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  file: string,
+  tensors: Array<[string, StoredTensor]>,
+  metadata: Record<string, string> = {},
+): void {
   const head = encodeHeader(tensors, metadata);
   const tmp = tmpPath(file);
   const fd = openSync(tmp, 'w');
@@ -44,7 +61,11 @@ export function writeSafetensors(file: string, tensors: Array<[string, StoredTen
 }
 
 /** writeSafetensors without blocking the thread: the same atomic write, on libuv's threads. */
-export async function writeSafetensorsAsync(file: string, tensors: Array<[string, StoredTensor]>, metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensorsAsync(
+  file: string,
+  tensors: Array<[string, StoredTensor]>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const head = encodeHeader(tensors, metadata);
   const tmp = tmpPath(file);
   const fh = await open(tmp, 'w');

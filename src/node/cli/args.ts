@@ -17,15 +17,21 @@ export interface FlagSpec {
 }
 
 /** Parses argv strictly: unknown flags and stray positionals are errors. Only given flags are returned. */
-export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Record<string, string | boolean | string[] | undefined> {
+export function parseFlags(
+  argv: string[],
+  specs: Record<string, FlagSpec>,
+): Record<string, string | boolean | string[] | undefined> {
   try {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type, multiple: s.multiple === true }])),
+      options: Object.fromEntries(
+        Object.entries(specs).map(([k, s]) => [k, { type: s.type, multiple: s.multiple === true }]),
+      ),
       allowPositionals: true,
       strict: true,
     });
-    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; flags start with -- (see --help)`);
+    if (positionals.length)
+      throw new UsageError(`unexpected argument '${positionals[0]}'; flags start with -- (see --help)`);
     return values as Record<string, string | boolean | string[] | undefined>;
   } catch (e) {
     if (e instanceof UsageError) throw e;
@@ -34,15 +40,36 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Rec
 }
 
 export function helpText(title: string, specs: Record<string, FlagSpec>): string {
-  const rows = Object.entries(specs).map(([k, s]) => [`--${k}${s.type === 'string' ? ' VALUE' : ''}`, `${s.help}${s.default !== undefined && s.default !== false ? ` (default: ${s.default})` : ''}`]);
+  const rows = Object.entries(specs).map(([k, s]) => [
+    `--${k}${s.type === 'string' ? ' VALUE' : ''}`,
+    `${s.help}${s.default !== undefined && s.default !== false ? ` (default: ${s.default})` : ''}`,
+  ]);
   const w = Math.max(...rows.map((r) => r[0].length));
   return `${title}\n\n${rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`).join('\n')}\n`;
 }
 
-export function num(flag: string, raw: string, check: { int?: boolean; min?: number; max?: number; gt?: number } = {}): number {
+export function num(
+  flag: string,
+  raw: string,
+  check: { int?: boolean; min?: number; max?: number; gt?: number } = {},
+): number {
   const v = Number(raw);
-  const want = [check.int ? 'an integer' : 'a number', check.gt !== undefined ? `> ${check.gt}` : '', check.min !== undefined ? `≥ ${check.min}` : '', check.max !== undefined ? `≤ ${check.max}` : ''].filter(Boolean).join(' ');
-  if (raw.trim() === '' || !Number.isFinite(v) || (check.int && !Number.isInteger(v)) || (check.min !== undefined && v < check.min) || (check.max !== undefined && v > check.max) || (check.gt !== undefined && !(v > check.gt))) {
+  const want = [
+    check.int ? 'an integer' : 'a number',
+    check.gt !== undefined ? `> ${check.gt}` : '',
+    check.min !== undefined ? `≥ ${check.min}` : '',
+    check.max !== undefined ? `≤ ${check.max}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(v) ||
+    (check.int && !Number.isInteger(v)) ||
+    (check.min !== undefined && v < check.min) ||
+    (check.max !== undefined && v > check.max) ||
+    (check.gt !== undefined && !(v > check.gt))
+  ) {
     throw new UsageError(`--${flag} ${raw}: must be ${want}`);
   }
   return v;

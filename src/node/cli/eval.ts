@@ -16,7 +16,19 @@ import type { ImageDataset } from '../../data/dataset.js';
 import { defaultWorkers } from './train_options.js';
 import { NET_NAMES } from '../../vgg/config.js';
 import { fmtDuration, Progress } from './progress.js';
-import { applyTuneBudget, applyVariants, type FlagSpec, helpText, num, numList, oneOf, parseFlags, TUNE_BUDGET_FLAG, UsageError, VARIANTS_FLAG } from './args.js';
+import {
+  applyTuneBudget,
+  applyVariants,
+  type FlagSpec,
+  helpText,
+  num,
+  numList,
+  oneOf,
+  parseFlags,
+  TUNE_BUDGET_FLAG,
+  UsageError,
+  VARIANTS_FLAG,
+} from './args.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { type: 'string', multiple: true, help: 'checkpoint to evaluate; repeat to fuse several nets' },
@@ -26,14 +38,33 @@ const FLAGS: Record<string, FlagSpec> = {
   'multi-scale': { type: 'boolean', help: 'average over the paper’s three test scales instead of one' },
   limit: { type: 'string', help: 'evaluate only the first N validation images' },
   batch: { type: 'string', help: 'views per forward pass', default: '128' },
-  net: { type: 'string', help: `which VGG a foreign (torchvision) checkpoint is: ${NET_NAMES.join(', ')}`, default: 'inferred from its tensors' },
-  classes: { type: 'string', help: 'class count of a foreign checkpoint (checked against its last layer)', default: 'inferred from its last layer' },
+  net: {
+    type: 'string',
+    help: `which VGG a foreign (torchvision) checkpoint is: ${NET_NAMES.join(', ')}`,
+    default: 'inferred from its tensors',
+  },
+  classes: {
+    type: 'string',
+    help: 'class count of a foreign checkpoint (checked against its last layer)',
+    default: 'inferred from its last layer',
+  },
   mean: { type: 'string', help: 'per-channel mean on [0, 1] pixels, comma-separated (replaces the checkpoint’s)' },
-  std: { type: 'string', help: 'per-channel std, comma-separated (replaces the checkpoint’s; torchvision files: ImageNet’s)' },
+  std: {
+    type: 'string',
+    help: 'per-channel std, comma-separated (replaces the checkpoint’s; torchvision files: ImageNet’s)',
+  },
   json: { type: 'string', help: 'also write the results as JSON to this file ("-" for standard output)' },
-  'val-fraction': { type: 'string', help: 'held-out share for data without a test split (as in training)', default: '0.1' },
+  'val-fraction': {
+    type: 'string',
+    help: 'held-out share for data without a test split (as in training)',
+    default: '0.1',
+  },
   seed: { type: 'string', help: 'seed of the held-out split (as in training)', default: '1' },
-  workers: { type: 'string', help: 'input-pipeline processes decoding images ahead of the GPU (0: on the main thread)', default: 'cores − 1' },
+  workers: {
+    type: 'string',
+    help: 'input-pipeline processes decoding images ahead of the GPU (0: on the main thread)',
+    default: 'cores − 1',
+  },
   variants: VARIANTS_FLAG,
   'tune-budget': TUNE_BUDGET_FLAG,
   verbose: { type: 'boolean', help: 'show engine-internal detail (Dawn’s start-up messages)' },
@@ -54,19 +85,32 @@ interface Row {
 async function main(): Promise<number> {
   const f = parseFlags(process.argv.slice(2), FLAGS);
   if (f.help) {
-    process.stdout.write(helpText('npm run eval -- --checkpoint FILE [--checkpoint FILE …] [flags]   Test a trained VGG with the paper’s protocols.', FLAGS));
+    process.stdout.write(
+      helpText(
+        'npm run eval -- --checkpoint FILE [--checkpoint FILE …] [flags]   Test a trained VGG with the paper’s protocols.',
+        FLAGS,
+      ),
+    );
     return 0;
   }
   applyVariants(f.variants);
   applyTuneBudget(f['tune-budget']);
   if (f.verbose) process.env.VGGPU_VERBOSE = '1';
   const files = (f.checkpoint as string[] | undefined) ?? [];
-  if (files.length === 0) throw new UsageError('--checkpoint FILE is required (e.g. runs/<run>/best.safetensors); repeat it to fuse several nets');
+  if (files.length === 0)
+    throw new UsageError(
+      '--checkpoint FILE is required (e.g. runs/<run>/best.safetensors); repeat it to fuse several nets',
+    );
   const methodArg = (f.method as string | undefined) ?? 'centre';
-  const methods: Method[] = methodArg === 'all' ? [...METHODS] : methodArg.split(',').map((m) => oneOf('method', m, METHODS));
+  const methods: Method[] =
+    methodArg === 'all' ? [...METHODS] : methodArg.split(',').map((m) => oneOf('method', m, METHODS));
   const saved = savedOptions(dirname(files[0]));
   const dataArg = (f.data as string | undefined) ?? saved?.data ?? 'fashion-mnist';
-  const valFraction = num('val-fraction', (f['val-fraction'] as string | undefined) ?? String(saved?.valFraction ?? 0.1), { gt: 0, max: 0.9 });
+  const valFraction = num(
+    'val-fraction',
+    (f['val-fraction'] as string | undefined) ?? String(saved?.valFraction ?? 0.1),
+    { gt: 0, max: 0.9 },
+  );
   const seed = num('seed', (f.seed as string | undefined) ?? String(saved?.seed ?? 1), { int: true, min: 0 });
   const batch = num('batch', (f.batch as string | undefined) ?? '128', { int: true, min: 1 });
   const workers = f.workers ? num('workers', f.workers as string, { int: true, min: 0, max: 64 }) : defaultWorkers();
@@ -91,9 +135,16 @@ async function main(): Promise<number> {
   }
   if (f.limit) {
     const limit = num('limit', f.limit as string, { int: true, min: 1 });
-    if (limit < val.length) val = new Subset(val, Array.from({ length: limit }, (_, i) => i), `${val.name} (first ${limit})`);
+    if (limit < val.length)
+      val = new Subset(
+        val,
+        Array.from({ length: limit }, (_, i) => i),
+        `${val.name} (first ${limit})`,
+      );
   }
-  console.log(`evaluating ${nets.length > 1 ? `a fusion of ${nets.length} nets` : nets[0].file} on ${val.name} (${val.length} images)`);
+  console.log(
+    `evaluating ${nets.length > 1 ? `a fusion of ${nets.length} nets` : nets[0].file} on ${val.name} (${val.length} images)`,
+  );
   const pipeline = new BatchMaker(val, null, seed, workers);
   const variants = new Map<string, StepVariant>();
   let rows: Row[];
@@ -105,7 +156,9 @@ async function main(): Promise<number> {
   printTable(rows);
   const chosen = [...variants.values()];
   const timed = chosen.filter((v) => v.timedNow).length;
-  console.log(`kernel variants: ${chosen.length} layer passes at the sizes met${timed ? `, ${timed} timed now` : ''}${tuningEnabled() ? '' : ' (VGGPU_TUNE=0: defaults)'}${f.verbose ? ':' : ' (--verbose lists them)'}`);
+  console.log(
+    `kernel variants: ${chosen.length} layer passes at the sizes met${timed ? `, ${timed} timed now` : ''}${tuningEnabled() ? '' : ' (VGGPU_TUNE=0: defaults)'}${f.verbose ? ':' : ' (--verbose lists them)'}`,
+  );
   if (f.verbose) for (const v of chosen) console.log(`  ${v.pass} ${v.shape}: ${v.variant}`);
   if (f.json) {
     const text = JSON.stringify({ checkpoints: files, data: dataArg, results: rows, variants: chosen }, null, 2);
@@ -116,18 +169,37 @@ async function main(): Promise<number> {
 }
 
 /** Runs each protocol over the validation images and returns the table's rows. */
-async function runMethods(methods: Method[], nets: LoadedNet[], val: ImageDataset, forced: number[] | null, multiScale: boolean, batch: number, pipeline: BatchMaker, variants: Map<string, StepVariant>): Promise<Row[]> {
+async function runMethods(
+  methods: Method[],
+  nets: LoadedNet[],
+  val: ImageDataset,
+  forced: number[] | null,
+  multiScale: boolean,
+  batch: number,
+  pipeline: BatchMaker,
+  variants: Map<string, StepVariant>,
+): Promise<Row[]> {
   const rows: Row[] = [];
   const progress = new Progress();
   for (const method of methods) {
-    const models = nets.map((n) => ({ model: n.model, norm: n.preprocess, scales: forced ?? testScales(n.preprocess.scale, multiScale, n.model.config.inputSize) }));
+    const models = nets.map((n) => ({
+      model: n.model,
+      norm: n.preprocess,
+      scales: forced ?? testScales(n.preprocess.scale, multiScale, n.model.config.inputSize),
+    }));
     const t0 = Date.now();
     const probs = await posteriors(models, val, method, {
       batch,
       pipeline,
       onProgress: (done) => progress.update(`  ${method}`, done, val.length, ''),
       tuning: {
-        onProgress: (p) => progress.update(`  timing kernels for ${method}'s view sizes (once per adapter)`, p.done, p.total, `passes, ~${fmtDuration(p.etaSec)} left`),
+        onProgress: (p) =>
+          progress.update(
+            `  timing kernels for ${method}'s view sizes (once per adapter)`,
+            p.done,
+            p.total,
+            `passes, ~${fmtDuration(p.etaSec)} left`,
+          ),
         onVariants: (vs) => {
           for (const v of vs) variants.set(`${v.pass} ${v.shape}`, v);
         },
@@ -140,7 +212,13 @@ async function runMethods(methods: Method[], nets: LoadedNet[], val: ImageDatase
     const r = counter.rates();
     rows.push({
       net: nets.map((n) => n.model.config.net).join('+'),
-      trainScale: nets.map((n) => (n.preprocess.scale[0] === n.preprocess.scale[1] ? `${n.preprocess.scale[0]}` : `[${n.preprocess.scale.join(';')}]`)).join(', '),
+      trainScale: nets
+        .map((n) =>
+          n.preprocess.scale[0] === n.preprocess.scale[1]
+            ? `${n.preprocess.scale[0]}`
+            : `[${n.preprocess.scale.join(';')}]`,
+        )
+        .join(', '),
       testScales: models.map((m) => m.scales.join(',')).join(' | '),
       method,
       top1: r.top1,
@@ -154,7 +232,16 @@ async function runMethods(methods: Method[], nets: LoadedNet[], val: ImageDatase
 
 function printTable(rows: Row[]): void {
   const head = ['net', 'train S', 'test Q', 'method', 'top-1 err %', 'top-5 err %', 'images', 'time'];
-  const body = rows.map((r) => [r.net, r.trainScale, r.testScales, r.method, (r.top1 * 100).toFixed(2), (r.top5 * 100).toFixed(2), String(r.images), fmtDuration(r.seconds)]);
+  const body = rows.map((r) => [
+    r.net,
+    r.trainScale,
+    r.testScales,
+    r.method,
+    (r.top1 * 100).toFixed(2),
+    (r.top5 * 100).toFixed(2),
+    String(r.images),
+    fmtDuration(r.seconds),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 4 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
   console.log([line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n'));

@@ -18,7 +18,9 @@ export class Progress {
     if (this.tty) {
       const width = 30;
       const filled = Math.round((done / Math.max(total, 1)) * width);
-      process.stderr.write(`\r${label} [${'='.repeat(filled)}${filled < width ? '>' : ''}${' '.repeat(Math.max(0, width - filled - 1))}] ${done}/${total} ${extra}\x1b[K`);
+      process.stderr.write(
+        `\r${label} [${'='.repeat(filled)}${filled < width ? '>' : ''}${' '.repeat(Math.max(0, width - filled - 1))}] ${done}/${total} ${extra}\x1b[K`,
+      );
     } else if (now - this.lastLine > 30_000 || done === total) {
       process.stderr.write(`${label} ${done}/${total} ${extra}\n`);
       this.lastLine = now;

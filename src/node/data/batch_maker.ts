@@ -87,7 +87,9 @@ function openResultFile(): { fd: number; path: string } {
       failure = e;
     }
   }
-  throw new Error(`input pipeline: cannot create a file for the workers' batches in ${folders.join(' or ')} (${(failure as Error).message}); make one writable (TMPDIR names the last), or use --workers 0`);
+  throw new Error(
+    `input pipeline: cannot create a file for the workers' batches in ${folders.join(' or ')} (${(failure as Error).message}); make one writable (TMPDIR names the last), or use --workers 0`,
+  );
 }
 
 /**
@@ -102,14 +104,19 @@ function startWorker(fd: number): ChildProcess {
   const options = { serialization: 'advanced' as const, stdio };
   if (existsSync(js)) return fork(js, [], { ...options, execArgv: ['--no-warnings'] });
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return fork(fileURLToPath(new URL('./batch_worker.ts', import.meta.url)), [], { ...options, execArgv: ['--no-warnings', '--import', tsx] });
+  return fork(fileURLToPath(new URL('./batch_worker.ts', import.meta.url)), [], {
+    ...options,
+    execArgv: ['--no-warnings', '--import', tsx],
+  });
 }
 
 /** Splits `indices` into at most `parts` contiguous runs of near-equal length. */
 function shards(indices: ArrayLike<number>, parts: number): number[][] {
   const n = indices.length;
   const k = Math.max(1, Math.min(parts, n));
-  return Array.from({ length: k }, (_, p) => Array.from(Array.prototype.slice.call(indices, Math.floor((p * n) / k), Math.floor(((p + 1) * n) / k)) as number[]));
+  return Array.from({ length: k }, (_, p) =>
+    Array.from(Array.prototype.slice.call(indices, Math.floor((p * n) / k), Math.floor(((p + 1) * n) / k)) as number[]),
+  );
 }
 
 /**
@@ -143,9 +150,13 @@ export class BatchMaker {
       unlinkSync(path); // both hold it open; it goes when both have closed it
       w.proc.send({ specs: this.sets.map((d) => d.spec), seed } satisfies WorkerSetup);
       w.proc.on('message', (msg: WorkerReply) => this.answer(w, msg));
-      const die = (why: string) => this.fail(new Error(`input pipeline: a worker process stopped (${why})${this.lastImage(w)}`));
+      const die = (why: string) =>
+        this.fail(new Error(`input pipeline: a worker process stopped (${why})${this.lastImage(w)}`));
       w.proc.on('error', (e) => die(e.message));
-      w.proc.on('exit', (code, signal) => this.pool.includes(w) && die(signal ? `killed by ${signal}` : `exit code ${code}`));
+      w.proc.on(
+        'exit',
+        (code, signal) => this.pool.includes(w) && die(signal ? `killed by ${signal}` : `exit code ${code}`),
+      );
       this.pool.push(w);
     }
     this.pump();
@@ -164,7 +175,10 @@ export class BatchMaker {
   /** The training batch of these images (positions in dataset `set`) for `epoch`. */
   make(indices: ArrayLike<number>, epoch: number, set = 0): Promise<Batch> {
     const aug = this.augment;
-    if (!aug) return Promise.reject(new Error('input pipeline: training batches need augmentation options (BatchMaker.augment)'));
+    if (!aug)
+      return Promise.reject(
+        new Error('input pipeline: training batches need augmentation options (BatchMaker.augment)'),
+      );
     return this.batch(indices, set, aug.crop, (part) => ({ kind: 'train', set, indices: part, epoch, aug }));
   }
 
@@ -174,7 +188,12 @@ export class BatchMaker {
   }
 
   /** These images decoded and, for our own sampling, rescaled to q (the test protocols); as stored when q is null. */
-  async images(indices: ArrayLike<number>, q: number | null, norm: InputNorm = { mean: null }, set = 0): Promise<RawImage[]> {
+  async images(
+    indices: ArrayLike<number>,
+    q: number | null,
+    norm: InputNorm = { mean: null },
+    set = 0,
+  ): Promise<RawImage[]> {
     const job = (part: number[]): Job => ({ kind: 'images', set, indices: part, q, norm });
     if (this.onCallingThread) return (await runJob(this.sets, this.seed, job(Array.from(indices)), 1)) as RawImage[];
     const parts = await Promise.all(shards(indices, this.pool.length).map((part) => this.submit(job(part))));
@@ -182,7 +201,12 @@ export class BatchMaker {
   }
 
   /** A batch of `crop`² images, its parts made by all workers and read straight into place. */
-  private async batch(indices: ArrayLike<number>, set: number, crop: number, job: (part: number[]) => Job): Promise<Batch> {
+  private async batch(
+    indices: ArrayLike<number>,
+    set: number,
+    crop: number,
+    job: (part: number[]) => Job,
+  ): Promise<Batch> {
     if (this.onCallingThread) return (await runJob(this.sets, this.seed, job(Array.from(indices)), 1)) as Batch;
     const per = this.sets[set].channels * crop * crop;
     const length = indices.length * per;
@@ -191,7 +215,11 @@ export class BatchMaker {
     const labels = new Int32Array(indices.length);
     let start = 0;
     const parts = shards(indices, this.pool.length).map((part) => {
-      const into = { x: x.subarray(start * per, (start + part.length) * per), labels: labels.subarray(start, start + part.length), at: 0 };
+      const into = {
+        x: x.subarray(start * per, (start + part.length) * per),
+        labels: labels.subarray(start, start + part.length),
+        at: 0,
+      };
       start += part.length;
       return this.submit(job(part), into);
     });
@@ -233,7 +261,8 @@ export class BatchMaker {
         w.proc.send({ job: p.job, resultAt: p.into?.at } satisfies WorkerRequest);
       }
     }
-    for (const w of this.pool) for (const handle of [w.proc, w.proc.channel]) w.held.length ? handle?.ref() : handle?.unref();
+    for (const w of this.pool)
+      for (const handle of [w.proc, w.proc.channel]) w.held.length ? handle?.ref() : handle?.unref();
   }
 
   /** Where in worker w's result file (past its header) `bytes` more fit, beside the one range a held request may use. */
@@ -274,7 +303,10 @@ export class BatchMaker {
     if ('result' in msg) {
       if (msg.noRoom && !this.saidNoRoom) {
         this.saidNoRoom = true;
-        process.emitWarning(`input pipeline: ${msg.noRoom}; batches come through the IPC channel instead, ~1 ms of the main thread per image (in a container, give it more shared memory: docker run --shm-size=2g)`, { code: 'VGGPU_SHM_FULL' });
+        process.emitWarning(
+          `input pipeline: ${msg.noRoom}; batches come through the IPC channel instead, ~1 ms of the main thread per image (in a container, give it more shared memory: docker run --shm-size=2g)`,
+          { code: 'VGGPU_SHM_FULL' },
+        );
       }
       if (p.into && 'x' in msg.result) {
         p.into.x.set(msg.result.x);
@@ -289,7 +321,12 @@ export class BatchMaker {
     into.labels.set(msg.labels);
     const bytes = new Uint8Array(into.x.buffer, into.x.byteOffset, into.x.byteLength);
     read(w.fd, bytes, 0, bytes.length, into.at, (e, n) => {
-      if (e || n !== bytes.length) done(new Error(`input pipeline: reading a worker's batch failed (${e ? e.message : `${n} of ${bytes.length} bytes`})`));
+      if (e || n !== bytes.length)
+        done(
+          new Error(
+            `input pipeline: reading a worker's batch failed (${e ? e.message : `${n} of ${bytes.length} bytes`})`,
+          ),
+        );
       else done();
     });
   }

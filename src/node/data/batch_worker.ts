@@ -4,7 +4,13 @@
 // parent said; everything else, and a batch the file has no room for, through the IPC channel.
 import { writeSync } from 'node:fs';
 import type { ImageDataset } from '../../data/dataset.js';
-import { RESULT_FD, RESULT_HEADER_BYTES, type WorkerReply, type WorkerRequest, type WorkerSetup } from './batch_maker.js';
+import {
+  RESULT_FD,
+  RESULT_HEADER_BYTES,
+  type WorkerReply,
+  type WorkerRequest,
+  type WorkerSetup,
+} from './batch_maker.js';
 import { runJob } from './batches.js';
 import { openSpec } from './open.js';
 

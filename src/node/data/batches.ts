@@ -5,7 +5,17 @@
 import { Rng } from '../../rng.js';
 import type { ImageDataset, RawImage } from '../../data/dataset.js';
 import { Prefetch } from '../../data/prefetch.js';
-import { type AugmentOptions, centreOffsets, centreSample, cropCorner, drawScale, finishTrainSample, type InputNorm, normalisedCrop, trainSampleAt } from '../../data/transforms.js';
+import {
+  type AugmentOptions,
+  centreOffsets,
+  centreSample,
+  cropCorner,
+  drawScale,
+  finishTrainSample,
+  type InputNorm,
+  normalisedCrop,
+  trainSampleAt,
+} from '../../data/transforms.js';
 
 /** One batch: images [B, C, H, W] and their labels. */
 export interface Batch {
@@ -46,7 +56,15 @@ export function epochOrder(length: number, seed: number, epoch: number): Int32Ar
  * `decodeAhead` images are decoded (on libuv's threads) while this thread finishes the one before;
  * the pixels go to `out` (a new array by default).
  */
-export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, aug: AugmentOptions, seed: number, epoch: number, decodeAhead = 1, out = newPixels): Promise<Batch> {
+export async function makeBatch(
+  ds: ImageDataset,
+  indices: ArrayLike<number>,
+  aug: AugmentOptions,
+  seed: number,
+  epoch: number,
+  decodeAhead = 1,
+  out = newPixels,
+): Promise<Batch> {
   const per = ds.channels * aug.crop * aug.crop;
   const x = out(indices.length * per);
   const labels = new Int32Array(indices.length);
@@ -77,7 +95,15 @@ export async function makeBatch(ds: ImageDataset, indices: ArrayLike<number>, au
 }
 
 /** Centre crops at test scale q (single-scale validation), normalised as `norm` says. */
-export async function makeCentreBatch(ds: ImageDataset, indices: ArrayLike<number>, q: number, crop: number, norm: InputNorm, decodeAhead = 1, out = newPixels): Promise<Batch> {
+export async function makeCentreBatch(
+  ds: ImageDataset,
+  indices: ArrayLike<number>,
+  q: number,
+  crop: number,
+  norm: InputNorm,
+  decodeAhead = 1,
+  out = newPixels,
+): Promise<Batch> {
   const per = ds.channels * crop * crop;
   const x = out(indices.length * per);
   const labels = new Int32Array(indices.length);
@@ -86,7 +112,12 @@ export async function makeCentreBatch(ds: ImageDataset, indices: ArrayLike<numbe
     const [x0, y0] = centreOffsets(w, h, crop);
     return { x0, y0, width: crop, height: crop };
   };
-  const images = new Prefetch(async (b) => (cropped ? ds.load!(indices[b], q, window) : evalImage(ds, indices[b], q, norm)), 0, indices.length, decodeAhead);
+  const images = new Prefetch(
+    async (b) => (cropped ? ds.load!(indices[b], q, window) : evalImage(ds, indices[b], q, norm)),
+    0,
+    indices.length,
+    decodeAhead,
+  );
   for (let b = 0; b < indices.length; b++) {
     const img = await images.next();
     if (cropped) normalisedCrop(img, norm, x, b * per);
@@ -101,7 +132,12 @@ export async function makeCentreBatch(ds: ImageDataset, indices: ArrayLike<numbe
  * (as training rescaled it); as stored for torchvision's (whose resampling transforms.ts does), for
  * in-memory datasets (rescaled while sampling), and where q is null.
  */
-export function evalImage(ds: ImageDataset, i: number, q: number | null, norm: InputNorm): Promise<RawImage> | RawImage {
+export function evalImage(
+  ds: ImageDataset,
+  i: number,
+  q: number | null,
+  norm: InputNorm,
+): Promise<RawImage> | RawImage {
   if (!ds.load) return ds.image(i);
   return ds.load(i, q !== null && (norm.sampling ?? 'vggpu') === 'vggpu' ? q : undefined);
 }
@@ -119,11 +155,22 @@ export type Job =
 export type JobResult = Batch | RawImage[];
 
 /** Runs a job here (0 workers) or in a worker process, decoding `decodeAhead` images ahead; a batch's pixels go to `out`. */
-export async function runJob(sets: ImageDataset[], seed: number, job: Job, decodeAhead: number, out = newPixels): Promise<JobResult> {
+export async function runJob(
+  sets: ImageDataset[],
+  seed: number,
+  job: Job,
+  decodeAhead: number,
+  out = newPixels,
+): Promise<JobResult> {
   const ds = sets[job.set];
   if (job.kind === 'train') return makeBatch(ds, job.indices, job.aug, seed, job.epoch, decodeAhead, out);
   if (job.kind === 'centre') return makeCentreBatch(ds, job.indices, job.q, job.crop, job.norm, decodeAhead, out);
-  const images = new Prefetch(async (b) => evalImage(ds, job.indices[b], job.q, job.norm), 0, job.indices.length, decodeAhead);
+  const images = new Prefetch(
+    async (b) => evalImage(ds, job.indices[b], job.q, job.norm),
+    0,
+    job.indices.length,
+    decodeAhead,
+  );
   const decoded: RawImage[] = [];
   for (let b = 0; b < job.indices.length; b++) decoded.push(await images.next());
   return decoded;

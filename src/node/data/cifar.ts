@@ -5,7 +5,18 @@ import { join } from 'node:path';
 import { DatasetError, type ImageDataset, type RawImage } from '../../data/dataset.js';
 
 /** CIFAR-10's class names in label order. */
-export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_CLASSES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 const RECORD = 1 + 3 * 32 * 32;
 
 /** CIFAR-10 from its binary batch files. */
@@ -23,10 +34,17 @@ export class CifarDataset implements ImageDataset {
     const parts: Uint8Array[] = [];
     for (const n of names) {
       const file = join(dir, n);
-      if (!existsSync(file)) throw new DatasetError(file, 'missing; a CIFAR-10 binary folder holds data_batch_1.bin … data_batch_5.bin and test_batch.bin');
+      if (!existsSync(file))
+        throw new DatasetError(
+          file,
+          'missing; a CIFAR-10 binary folder holds data_batch_1.bin … data_batch_5.bin and test_batch.bin',
+        );
       const bytes = readFileSync(file);
       if (bytes.length === 0 || bytes.length % RECORD !== 0) {
-        throw new DatasetError(file, `${bytes.length} bytes is not a whole number of ${RECORD}-byte records (truncated or not CIFAR-10 binary)`);
+        throw new DatasetError(
+          file,
+          `${bytes.length} bytes is not a whole number of ${RECORD}-byte records (truncated or not CIFAR-10 binary)`,
+        );
       }
       for (let r = 0; r < bytes.length; r += RECORD) {
         if (bytes[r] >= 10) throw new DatasetError(file, `record ${r / RECORD} has label ${bytes[r]}, outside 0–9`);

@@ -25,7 +25,10 @@ function loadSharp(): typeof SharpType | null {
     sharp.cache(false);
   } catch (e) {
     sharp = null;
-    process.emitWarning(`sharp (libvips) could not load (${(e as Error).message.split('\n')[0]}); decoding images with the slower pure-JS decoders`, { code: 'VGGPU_NO_SHARP' });
+    process.emitWarning(
+      `sharp (libvips) could not load (${(e as Error).message.split('\n')[0]}); decoding images with the slower pure-JS decoders`,
+      { code: 'VGGPU_NO_SHARP' },
+    );
   }
   return sharp;
 }
@@ -42,7 +45,11 @@ export function nativeDecoder(): boolean {
  * and only that part is computed. A file that cannot be read, or is truncated, is a DatasetError
  * naming it; never a partial image. On the pure-JS fallback the same is computed by resample.ts.
  */
-export async function readImage(file: string, smallestSide?: number, window?: (w: number, h: number) => Window): Promise<RawImage> {
+export async function readImage(
+  file: string,
+  smallestSide?: number,
+  window?: (w: number, h: number) => Window,
+): Promise<RawImage> {
   const s = loadSharp();
   if (!s) return rescaleInJs(decodeImage(file), smallestSide, window);
   try {
@@ -121,9 +128,17 @@ export function decodeImage(file: string): RawImage {
       for (let p = 0; p < png.width * png.height; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = png.data[p * 4 + c];
       return { width: png.width, height: png.height, channels: 3, data: rgb };
     }
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 200, maxMemoryUsageInMB: 1024 });
+    const img = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      maxResolutionInMP: 200,
+      maxMemoryUsageInMB: 1024,
+    });
     return { width: img.width, height: img.height, channels: 3, data: img.data };
   } catch (e) {
-    throw new DatasetError(file, `unreadable ${ext === '.png' ? 'PNG' : 'JPEG'} image (${(e as Error).message}); remove or replace it`);
+    throw new DatasetError(
+      file,
+      `unreadable ${ext === '.png' ? 'PNG' : 'JPEG'} image (${(e as Error).message}); remove or replace it`,
+    );
   }
 }

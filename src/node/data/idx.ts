@@ -51,7 +51,8 @@ export class IdxDataset implements ImageDataset {
     const labels = parseIdx(lab.bytes, lab.file);
     if (images.dims.length !== 3) throw new DatasetError(img.file, `expected [N, H, W] images, found [${images.dims}]`);
     if (labels.dims.length !== 1) throw new DatasetError(lab.file, `expected [N] labels, found [${labels.dims}]`);
-    if (images.dims[0] !== labels.dims[0]) throw new DatasetError(lab.file, `${labels.dims[0]} labels for ${images.dims[0]} images in ${img.file}`);
+    if (images.dims[0] !== labels.dims[0])
+      throw new DatasetError(lab.file, `${labels.dims[0]} labels for ${images.dims[0]} images in ${img.file}`);
     const bad = labels.data.findIndex((l) => l >= 10);
     if (bad >= 0) throw new DatasetError(lab.file, `label ${bad} is ${labels.data[bad]}, outside 0–9`);
     [this.length, this.h, this.w] = images.dims;

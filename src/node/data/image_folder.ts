@@ -34,17 +34,30 @@ export class ImageFolderDataset implements ImageDataset {
     classNames?: readonly string[],
   ) {
     const found = listClassFolders(root);
-    if (found.length < 2) throw new DatasetError(root, `has ${found.length} class folder(s); an image folder needs one sub-folder per class, at least two`);
+    if (found.length < 2)
+      throw new DatasetError(
+        root,
+        `has ${found.length} class folder(s); an image folder needs one sub-folder per class, at least two`,
+      );
     if (classNames && found.join('\n') !== classNames.join('\n')) {
       const missing = classNames.filter((c) => !found.includes(c));
       const extra = found.filter((c) => !classNames.includes(c));
-      throw new DatasetError(root, `its class folders differ from the training set's (missing: ${missing.join(', ') || 'none'}; extra: ${extra.join(', ') || 'none'}); make both splits hold the same classes`);
+      throw new DatasetError(
+        root,
+        `its class folders differ from the training set's (missing: ${missing.join(', ') || 'none'}; extra: ${extra.join(', ') || 'none'}); make both splits hold the same classes`,
+      );
     }
     this.classNames = found;
     found.forEach((cls, label) => {
       const dir = join(root, cls);
-      const images = readdirSync(dir).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).sort();
-      if (images.length === 0) throw new DatasetError(dir, 'is an empty class folder (no .png/.jpg/.jpeg files); add images or remove the folder');
+      const images = readdirSync(dir)
+        .filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()))
+        .sort();
+      if (images.length === 0)
+        throw new DatasetError(
+          dir,
+          'is an empty class folder (no .png/.jpg/.jpeg files); add images or remove the folder',
+        );
       for (const f of images) {
         this.files.push(join(dir, f));
         this.labels.push(label);

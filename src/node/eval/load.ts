@@ -42,7 +42,9 @@ function ownPreprocess(file: string, meta: Preprocess | null, inputSize: number)
   const state = join(dir, 'last.train.safetensors');
   if (existsSync(opts) && existsSync(state)) {
     const o = JSON.parse(readFileSync(opts, 'utf8')) as { scale: [number, number]; subtractMean: boolean };
-    const st = JSON.parse(readSafetensors(state).metadata['vggpu.train_state'] ?? '{}') as { stats?: { mean: number[] } };
+    const st = JSON.parse(readSafetensors(state).metadata['vggpu.train_state'] ?? '{}') as {
+      stats?: { mean: number[] };
+    };
     return { scale: o.scale, mean: o.subtractMean && st.stats ? st.stats.mean : null };
   }
   const s = inputSize === 224 ? 256 : inputSize;
@@ -91,10 +93,12 @@ function inferConfigs(st: SafetensorsFile): VggConfig[] {
       continue;
     }
     const want = expectedShapes(config);
-    const same = want.size === st.tensors.size && [...want].every(([name, shape]) => {
-      const s = st.tensors.get(name)?.shape;
-      return s !== undefined && sameShape(s, shape);
-    });
+    const same =
+      want.size === st.tensors.size &&
+      [...want].every(([name, shape]) => {
+        const s = st.tensors.get(name)?.shape;
+        return s !== undefined && sameShape(s, shape);
+      });
     if (same) found.push(config);
   }
   return found;
@@ -120,8 +124,16 @@ export function loadForEval(file: string, overrides: EvalOverrides | NetName = {
   let config: VggConfig;
   let preprocess: Preprocess;
   if (own) {
-    if (o.net && o.net !== own.net) throw new CheckpointError(file, `is a VGG-${own.net} checkpoint (its metadata says so), not VGG-${o.net}; drop --net`);
-    if (o.classes !== undefined && o.classes !== own.classes) throw new CheckpointError(file, `is a ${own.classes}-class net (its metadata says so), not ${o.classes}; drop --classes`);
+    if (o.net && o.net !== own.net)
+      throw new CheckpointError(
+        file,
+        `is a VGG-${own.net} checkpoint (its metadata says so), not VGG-${o.net}; drop --net`,
+      );
+    if (o.classes !== undefined && o.classes !== own.classes)
+      throw new CheckpointError(
+        file,
+        `is a ${own.classes}-class net (its metadata says so), not ${o.classes}; drop --classes`,
+      );
     config = own;
     preprocess = ownPreprocess(file, checkpointPreprocess(st), own.inputSize);
   } else {
@@ -138,17 +150,28 @@ export function loadForEval(file: string, overrides: EvalOverrides | NetName = {
         }
         config = o.classes ? { ...guess, classes: o.classes } : guess;
       } else {
-        throw new CheckpointError(file, 'has no vggpu metadata, and its tensor names and shapes are not those of a torchvision VGG (vgg11/13/16/19 without batch norm); pass --net to say which VGG it is');
+        throw new CheckpointError(
+          file,
+          'has no vggpu metadata, and its tensor names and shapes are not those of a torchvision VGG (vgg11/13/16/19 without batch norm); pass --net to say which VGG it is',
+        );
       }
     } else {
       config = inferred[0];
-      notes.push(`${file}: no vggpu metadata; its tensors are torchvision's layout of VGG-${config.net} (${config.inChannels} channels, ${config.inputSize}px, width ×${config.width}), with ${config.classes} classes (inferred from classifier.6.weight)`);
+      notes.push(
+        `${file}: no vggpu metadata; its tensors are torchvision's layout of VGG-${config.net} (${config.inChannels} channels, ${config.inputSize}px, width ×${config.width}), with ${config.classes} classes (inferred from classifier.6.weight)`,
+      );
     }
     if (o.classes !== undefined && o.classes !== config.classes) {
-      throw new CheckpointError(file, `classifier.6.weight has ${config.classes} rows: it is a ${config.classes}-class net, not ${o.classes}; drop --classes`);
+      throw new CheckpointError(
+        file,
+        `classifier.6.weight has ${config.classes} rows: it is a ${config.classes}-class net, not ${o.classes}; drop --classes`,
+      );
     }
     const s = Math.round((config.inputSize * 256) / 224);
-    preprocess = config.inChannels === 3 ? { mean: IMAGENET_MEAN, std: IMAGENET_STD, scale: [s, s], sampling: 'torchvision' } : { mean: null, scale: [s, s], sampling: 'torchvision' };
+    preprocess =
+      config.inChannels === 3
+        ? { mean: IMAGENET_MEAN, std: IMAGENET_STD, scale: [s, s], sampling: 'torchvision' }
+        : { mean: null, scale: [s, s], sampling: 'torchvision' };
     notes.push(
       `${file}: preprocessing as torchvision's reference for such weights: Resize(${s}) (antialiased bilinear), CenterCrop(${config.inputSize}), ToTensor` +
         (preprocess.std ? `, Normalize(mean=[${fmtList(IMAGENET_MEAN)}], std=[${fmtList(IMAGENET_STD)}])` : '') +
@@ -156,11 +179,20 @@ export function loadForEval(file: string, overrides: EvalOverrides | NetName = {
     );
   }
   if (o.mean || o.std) {
-    for (const [flag, v] of [['--mean', o.mean], ['--std', o.std]] as const) {
-      if (v && v.length !== config.inChannels) throw new CheckpointError(file, `takes ${config.inChannels}-channel images, but ${flag} gives ${v.length} values`);
+    for (const [flag, v] of [
+      ['--mean', o.mean],
+      ['--std', o.std],
+    ] as const) {
+      if (v && v.length !== config.inChannels)
+        throw new CheckpointError(
+          file,
+          `takes ${config.inChannels}-channel images, but ${flag} gives ${v.length} values`,
+        );
     }
     preprocess = { ...preprocess, ...(o.mean ? { mean: o.mean } : {}), ...(o.std ? { std: o.std } : {}) };
-    notes.push(`${file}: normalising with mean [${fmtList(preprocess.mean ?? [0])}], std [${fmtList(preprocess.std ?? [1])}] as given`);
+    notes.push(
+      `${file}: normalising with mean [${fmtList(preprocess.mean ?? [0])}], std [${fmtList(preprocess.std ?? [1])}] as given`,
+    );
   }
   const model = new Vgg({ ...config, dropout: 0 });
   loadParameters(model, st, file);
@@ -172,10 +204,16 @@ export function loadForEval(file: string, overrides: EvalOverrides | NetName = {
 export function checkFits(n: LoadedNet, ds: ImageDataset): void {
   const c = n.model.config;
   if (c.classes !== ds.classNames.length) {
-    throw new CheckpointError(n.file, `is a ${c.classes}-class VGG-${c.net} but ${ds.name} has ${ds.classNames.length} classes; evaluate it on the data it was trained for (--data)`);
+    throw new CheckpointError(
+      n.file,
+      `is a ${c.classes}-class VGG-${c.net} but ${ds.name} has ${ds.classNames.length} classes; evaluate it on the data it was trained for (--data)`,
+    );
   }
   if (c.inChannels !== ds.channels) {
-    throw new CheckpointError(n.file, `takes ${c.inChannels}-channel images but ${ds.name} has ${ds.channels}-channel images; evaluate it on the data it was trained for (--data)`);
+    throw new CheckpointError(
+      n.file,
+      `takes ${c.inChannels}-channel images but ${ds.name} has ${ds.channels}-channel images; evaluate it on the data it was trained for (--data)`,
+    );
   }
 }
 
@@ -184,6 +222,7 @@ export function testScales(scale: [number, number], multi: boolean, crop: number
   const [lo, hi] = scale;
   const mid = Math.round((lo + hi) / 2);
   if (!multi) return [lo === hi ? lo : mid];
-  const qs = lo === hi ? [lo - Math.max(1, Math.round(lo / 8)), lo, lo + Math.max(1, Math.round(lo / 8))] : [lo, mid, hi];
+  const qs =
+    lo === hi ? [lo - Math.max(1, Math.round(lo / 8)), lo, lo + Math.max(1, Math.round(lo / 8))] : [lo, mid, hi];
   return [...new Set(qs.map((q) => Math.max(q, crop)))];
 }

@@ -61,16 +61,25 @@ export interface View {
 }
 
 /** The views `method` takes of an image at test scale q (rescaled to w×h). */
-export function viewsOf(method: Method, w: number, h: number, crop: number, image: number, sampling: InputNorm['sampling'] = 'vggpu'): View[] {
+export function viewsOf(
+  method: Method,
+  w: number,
+  h: number,
+  crop: number,
+  image: number,
+  sampling: InputNorm['sampling'] = 'vggpu',
+): View[] {
   const views: View[] = [];
   if (method === 'centre') {
     const [x0, y0] = centreOffsets(w, h, crop, sampling);
     views.push({ image, whole: false, x0, y0, flip: false });
   }
   if (method === 'multi-crop' || method === 'dense+multi-crop') {
-    for (const [x0, y0] of gridPositions(w, h, crop)) for (const flip of [false, true]) views.push({ image, whole: false, x0, y0, flip });
+    for (const [x0, y0] of gridPositions(w, h, crop))
+      for (const flip of [false, true]) views.push({ image, whole: false, x0, y0, flip });
   }
-  if (method === 'dense' || method === 'dense+multi-crop') for (const flip of [false, true]) views.push({ image, whole: true, x0: 0, y0: 0, flip });
+  if (method === 'dense' || method === 'dense+multi-crop')
+    for (const flip of [false, true]) views.push({ image, whole: true, x0: 0, y0: 0, flip });
   return views;
 }
 
@@ -81,7 +90,13 @@ const tunedViews = new WeakMap<Vgg, Set<string>>();
  * Times the variants the net runs on batches of `counts` views of `view` [C, H, W] (whole images
  * through the dense form, or crops), the first time this net meets them.
  */
-async function tuneViews(model: Vgg, counts: number[], view: number[], whole: boolean, tuning: EvalTuning): Promise<void> {
+async function tuneViews(
+  model: Vgg,
+  counts: number[],
+  view: number[],
+  whole: boolean,
+  tuning: EvalTuning,
+): Promise<void> {
   const seen = tunedViews.get(model) ?? new Set<string>();
   tunedViews.set(model, seen);
   const key = (n: number) => `${whole ? 'dense' : 'crops'} ${[n, ...view]}`;
@@ -103,7 +118,15 @@ async function tuneViews(model: Vgg, counts: number[], view: number[], whole: bo
  * Runs a batch of views of the same size through the net (crops through the FC net, whole images
  * through the dense form) and returns their posteriors, `batch` views per forward pass.
  */
-async function runViews(model: Vgg, images: RawImage[], views: View[], q: number, norm: InputNorm, batch: number, tuning: EvalTuning): Promise<Float64Array> {
+async function runViews(
+  model: Vgg,
+  images: RawImage[],
+  views: View[],
+  q: number,
+  norm: InputNorm,
+  batch: number,
+  tuning: EvalTuning,
+): Promise<Float64Array> {
   const { inputSize: crop, classes } = model.config;
   const out = new Float64Array(views.length * classes);
   const whole = views[0].whole;
@@ -125,7 +148,15 @@ async function runViews(model: Vgg, images: RawImage[], views: View[], q: number
 }
 
 /** Posteriors [images, classes] of `images` under `method` at test scale q. */
-export async function imagesPosteriors(model: Vgg, images: RawImage[], method: Method, q: number, norm: InputNorm, batch = 128, tuning: EvalTuning = {}): Promise<Float64Array> {
+export async function imagesPosteriors(
+  model: Vgg,
+  images: RawImage[],
+  method: Method,
+  q: number,
+  norm: InputNorm,
+  batch = 128,
+  tuning: EvalTuning = {},
+): Promise<Float64Array> {
   const { inputSize: crop, classes } = model.config;
   const views = images.flatMap((img, i) => {
     const [w, h] = rescaledSize(img, q, norm.sampling);
@@ -153,7 +184,9 @@ export async function imagesPosteriors(model: Vgg, images: RawImage[], method: M
   const out = new Float64Array(images.length * classes);
   for (let i = 0; i < images.length; i++) {
     const kinds = [0, 1].filter((k) => counts[i * 2 + k] > 0);
-    for (const k of kinds) for (let c = 0; c < classes; c++) out[i * classes + c] += sums[(i * 2 + k) * classes + c] / counts[i * 2 + k] / kinds.length;
+    for (const k of kinds)
+      for (let c = 0; c < classes; c++)
+        out[i * classes + c] += sums[(i * 2 + k) * classes + c] / counts[i * 2 + k] / kinds.length;
   }
   return out;
 }
@@ -167,7 +200,13 @@ export async function posteriors(
   models: Array<{ model: Vgg; norm: InputNorm; scales: number[] }>,
   ds: ImageDataset,
   method: Method,
-  options: { batch?: number; chunk?: number; onProgress?: (done: number) => void; pipeline?: BatchMaker; tuning?: EvalTuning } = {},
+  options: {
+    batch?: number;
+    chunk?: number;
+    onProgress?: (done: number) => void;
+    pipeline?: BatchMaker;
+    tuning?: EvalTuning;
+  } = {},
 ): Promise<Float64Array> {
   const classes = models[0].model.config.classes;
   const chunk = options.chunk ?? 64;
@@ -175,7 +214,8 @@ export async function posteriors(
   const weight = 1 / models.reduce((a, m) => a + m.scales.length, 0);
   for (const m of models) m.model.setTraining(false);
   // Work items: a chunk of images at one scale and sampling, with the nets that view it so.
-  const items: Array<{ start: number; indices: number[]; q: number; nets: Array<{ model: Vgg; norm: InputNorm }> }> = [];
+  const items: Array<{ start: number; indices: number[]; q: number; nets: Array<{ model: Vgg; norm: InputNorm }> }> =
+    [];
   for (let s = 0; s < ds.length; s += chunk) {
     const indices = Array.from({ length: Math.min(chunk, ds.length - s) }, (_, k) => s + k);
     const groups = new Map<string, (typeof items)[number]>();
@@ -189,7 +229,9 @@ export async function posteriors(
     items.push(...groups.values());
   }
   const load = ({ indices, q, nets }: (typeof items)[number]): Promise<RawImage[]> =>
-    options.pipeline ? options.pipeline.images(indices, q, nets[0].norm) : Promise.all(indices.map((i) => evalImage(ds, i, q, nets[0].norm)));
+    options.pipeline
+      ? options.pipeline.images(indices, q, nets[0].norm)
+      : Promise.all(indices.map((i) => evalImage(ds, i, q, nets[0].norm)));
   const loaded = new Prefetch((k) => load(items[k]), 0, items.length, 1);
   for (let k = 0; k < items.length; k++) {
     const item = items[k];
@@ -198,7 +240,8 @@ export async function posteriors(
       const p = await imagesPosteriors(model, images, method, item.q, norm, options.batch, options.tuning);
       for (let i = 0; i < p.length; i++) out[item.start * classes + i] += p[i] * weight;
     }
-    if (k + 1 === items.length || items[k + 1].start !== item.start) options.onProgress?.(item.start + item.indices.length);
+    if (k + 1 === items.length || items[k + 1].start !== item.start)
+      options.onProgress?.(item.start + item.indices.length);
   }
   return out;
 }

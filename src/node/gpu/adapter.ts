@@ -22,7 +22,10 @@ function nativeBackend(): BackendName {
 
 function describe(a: GPUAdapter): string {
   const i = a.info;
-  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' / ') || 'unknown adapter';
+  return (
+    [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' / ') ||
+    'unknown adapter'
+  );
 }
 
 const CPU_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
@@ -37,7 +40,11 @@ const CPU_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
  * - disable_workgroup_init: no zeroing of workgroup memory; every kernel writes the workgroup
  *   memory it reads before the barrier that precedes the read.
  */
-export const RELEASE_TOGGLES = ['disable_robustness', 'disable_polyfills_on_integer_div_and_mod', 'disable_workgroup_init'] as const;
+export const RELEASE_TOGGLES = [
+  'disable_robustness',
+  'disable_polyfills_on_integer_div_and_mod',
+  'disable_workgroup_init',
+] as const;
 
 /** The Dawn toggles adapters are opened with: RELEASE_TOGGLES, or none under VGGPU_SAFE=1. */
 export function dawnToggles(): string[] {
@@ -48,11 +55,20 @@ export function dawnToggles(): string[] {
  * An adapter of `backend`, opened with `toggles` (default: dawnToggles()), or null when the
  * backend has none. Exported for opening one in the other mode beside the engine's (tests).
  */
-export async function tryBackend(backend: BackendName, featureLevel: 'core' | 'compatibility', adapterName?: string, toggles = dawnToggles()): Promise<AdapterChoice | null> {
+export async function tryBackend(
+  backend: BackendName,
+  featureLevel: 'core' | 'compatibility',
+  adapterName?: string,
+  toggles = dawnToggles(),
+): Promise<AdapterChoice | null> {
   if (backend === 'opengles' && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
   let gpu: GPU;
   try {
-    gpu = create([`backend=${backend}`, ...(adapterName ? [`adapter=${adapterName}`] : []), ...(toggles.length ? [`enable-dawn-features=${toggles.join(',')}`] : [])]);
+    gpu = create([
+      `backend=${backend}`,
+      ...(adapterName ? [`adapter=${adapterName}`] : []),
+      ...(toggles.length ? [`enable-dawn-features=${toggles.join(',')}`] : []),
+    ]);
     instances.push(gpu);
   } catch {
     return null;
@@ -60,7 +76,8 @@ export async function tryBackend(backend: BackendName, featureLevel: 'core' | 'c
   const adapter = await gpu.requestAdapter({ featureLevel, powerPreference: 'high-performance' });
   if (!adapter) return null;
   const description = describe(adapter);
-  const isCpu = CPU_ADAPTER.test(description) || (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const isCpu =
+    CPU_ADAPTER.test(description) || (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   return { adapter, backend, featureLevel, isCpu, description, reason: '', nativeLog: '', toggles };
 }
 
@@ -93,7 +110,10 @@ export async function chooseAdapter(): Promise<AdapterChoice> {
   const tried: string[] = [];
   const order: Array<[BackendName, 'core' | 'compatibility']> = forced
     ? [[forced, forced === 'opengles' ? 'compatibility' : 'core']]
-    : [[nativeBackend(), 'core'], ['opengles', 'compatibility']];
+    : [
+        [nativeBackend(), 'core'],
+        ['opengles', 'compatibility'],
+      ];
   const { value: choice, text } = await captureNativeStderr(async () => {
     const cpu: AdapterChoice[] = [];
     for (const [backend, level] of order) {
@@ -112,7 +132,13 @@ export async function chooseAdapter(): Promise<AdapterChoice> {
     return fastestCpu(cpu);
   });
   if (choice) return { ...choice, nativeLog: text };
-  const dawnSaid = text.trim() ? ` Dawn said: ${text.trim().split('\n').filter((l) => l.startsWith('Warning:')).join(' ')}` : '';
+  const dawnSaid = text.trim()
+    ? ` Dawn said: ${text
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('Warning:'))
+        .join(' ')}`
+    : '';
   const fix = forced
     ? `VGGPU_BACKEND=${forced} forces that backend; unset it to let the engine choose.`
     : 'On Debian/Ubuntu without a GPU, install the Mesa EGL/GLES packages with `npm run setup` (libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri).';
@@ -145,15 +171,23 @@ export async function moreAdapters(first: AdapterChoice, from: number, count: nu
   const { value, text } = await captureNativeStderr(async () => {
     if (first.isCpu) {
       const cores = availableParallelism();
-      if (count > cores) throw new Error(`--devices ${count}: there is no GPU here, and the CPU fallback (${first.description}) offers at most one device per core (${cores}); use --devices ${cores} or fewer`);
+      if (count > cores)
+        throw new Error(
+          `--devices ${count}: there is no GPU here, and the CPU fallback (${first.description}) offers at most one device per core (${cores}); use --devices ${cores} or fewer`,
+        );
       return Promise.all(wanted.map(() => tryBackend(first.backend, first.featureLevel)));
     }
     const names = (await listAdapterNames(first.backend, first.featureLevel)).filter((n) => !CPU_ADAPTER.test(n));
     const others = names.filter((n) => !first.description.includes(n));
     const distinct = [...new Set(others)];
     if (1 + distinct.length < count) {
-      const shared = others.length > distinct.length ? ` Several GPUs share a name (${names.join(', ')}), and Dawn's Node bindings select adapters by name only, so one process can open just one of them.` : '';
-      throw new Error(`--devices ${count}: this machine offers ${1 + distinct.length} ${first.backend} GPU adapter${distinct.length ? 's' : ''} (${[first.description, ...distinct].join('; ')}).${shared} Use --devices ${1 + distinct.length} or fewer.`);
+      const shared =
+        others.length > distinct.length
+          ? ` Several GPUs share a name (${names.join(', ')}), and Dawn's Node bindings select adapters by name only, so one process can open just one of them.`
+          : '';
+      throw new Error(
+        `--devices ${count}: this machine offers ${1 + distinct.length} ${first.backend} GPU adapter${distinct.length ? 's' : ''} (${[first.description, ...distinct].join('; ')}).${shared} Use --devices ${1 + distinct.length} or fewer.`,
+      );
     }
     return Promise.all(wanted.map((i) => tryBackend(first.backend, first.featureLevel, distinct[i - 1])));
   });

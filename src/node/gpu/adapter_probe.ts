@@ -41,8 +41,14 @@ export async function probeGemmMs(adapter: GPUAdapter): Promise<number> {
     };
     const ones = new Float32Array(N * N).fill(1);
     const [a, b, c] = [buffer(ones, ones.byteLength), buffer(ones, ones.byteLength), buffer(null, ones.byteLength)];
-    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: PROBE }), entryPoint: 'main' } });
-    const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [a, b, c].map((buf, i) => ({ binding: i, resource: { buffer: buf } })) });
+    const pipeline = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code: PROBE }), entryPoint: 'main' },
+    });
+    const bind = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [a, b, c].map((buf, i) => ({ binding: i, resource: { buffer: buf } })),
+    });
     const run = async () => {
       const t0 = performance.now();
       const enc = device.createCommandEncoder();
@@ -75,7 +81,9 @@ function readProbes(): Record<string, number> {
  * Probe times (ms) for these adapters, keyed "backend: description": from the cache where known,
  * else measured (each measured adapter is used up: request a new one to use it) and saved.
  */
-export async function probeTimes(candidates: Array<{ key: string; adapter: GPUAdapter }>): Promise<{ ms: Record<string, number>; measured: boolean }> {
+export async function probeTimes(
+  candidates: Array<{ key: string; adapter: GPUAdapter }>,
+): Promise<{ ms: Record<string, number>; measured: boolean }> {
   const cached = readProbes();
   const ms: Record<string, number> = {};
   let measured = false;

@@ -8,15 +8,50 @@ import type { EpochRecord } from './options.js';
 type RGB = [number, number, number];
 
 const GLYPHS: Record<string, string> = {
-  '0': '111101101101111', '1': '010110010010111', '2': '111001111100111', '3': '111001111001111', '4': '101101111001001',
-  '5': '111100111001111', '6': '111100111101111', '7': '111001001001001', '8': '111101111101111', '9': '111101111001111',
-  A: '010101111101101', B: '110101110101110', C: '011100100100011', D: '110101101101110', E: '111100110100111',
-  F: '111100110100100', G: '011100101101011', H: '101101111101101', I: '111010010010111', J: '001001001101010',
-  K: '101101110101101', L: '100100100100111', M: '101111111101101', N: '110101101101101', O: '010101101101010',
-  P: '110101110100100', Q: '010101101110011', R: '110101110101101', S: '011100010001110', T: '111010010010010',
-  U: '101101101101111', V: '101101101101010', W: '101101111111101', X: '101101010101101', Y: '101101010010010',
-  Z: '111001010100111', '.': '000000000000010', '-': '000000111000000', '%': '101001010100101', ':': '000010000010000',
-  '/': '001001010100100', ' ': '000000000000000', '(': '010100100100010', ')': '010001001001010',
+  '0': '111101101101111',
+  '1': '010110010010111',
+  '2': '111001111100111',
+  '3': '111001111001111',
+  '4': '101101111001001',
+  '5': '111100111001111',
+  '6': '111100111101111',
+  '7': '111001001001001',
+  '8': '111101111101111',
+  '9': '111101111001111',
+  A: '010101111101101',
+  B: '110101110101110',
+  C: '011100100100011',
+  D: '110101101101110',
+  E: '111100110100111',
+  F: '111100110100100',
+  G: '011100101101011',
+  H: '101101111101101',
+  I: '111010010010111',
+  J: '001001001101010',
+  K: '101101110101101',
+  L: '100100100100111',
+  M: '101111111101101',
+  N: '110101101101101',
+  O: '010101101101010',
+  P: '110101110100100',
+  Q: '010101101110011',
+  R: '110101110101101',
+  S: '011100010001110',
+  T: '111010010010010',
+  U: '101101101101111',
+  V: '101101101101010',
+  W: '101101111111101',
+  X: '101101010101101',
+  Y: '101101010010010',
+  Z: '111001010100111',
+  '.': '000000000000010',
+  '-': '000000111000000',
+  '%': '101001010100101',
+  ':': '000010000010000',
+  '/': '001001010100100',
+  ' ': '000000000000000',
+  '(': '010100100100010',
+  ')': '010001001001010',
 };
 
 class Canvas {
@@ -40,12 +75,14 @@ class Canvas {
   }
   line(x0: number, y0: number, x1: number, y1: number, c: RGB, thick = 2): void {
     const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
-    for (let t = 0; t <= n; t++) this.rect(x0 + ((x1 - x0) * t) / n - thick / 2, y0 + ((y1 - y0) * t) / n - thick / 2, thick, thick, c);
+    for (let t = 0; t <= n; t++)
+      this.rect(x0 + ((x1 - x0) * t) / n - thick / 2, y0 + ((y1 - y0) * t) / n - thick / 2, thick, thick, c);
   }
   text(x: number, y: number, s: string, c: RGB = [40, 40, 40], scale = 2): void {
     for (const ch of s.toUpperCase()) {
       const g = GLYPHS[ch] ?? GLYPHS[' '];
-      for (let r = 0; r < 5; r++) for (let q = 0; q < 3; q++) if (g[r * 3 + q] === '1') this.rect(x + q * scale, y + r * scale, scale, scale, c);
+      for (let r = 0; r < 5; r++)
+        for (let q = 0; q < 3; q++) if (g[r * 3 + q] === '1') this.rect(x + q * scale, y + r * scale, scale, scale, c);
       x += 4 * scale;
     }
   }
@@ -61,7 +98,15 @@ function fmt(v: number): string {
 }
 
 /** One panel: series over epochs with y-range labels. */
-function panel(cv: Canvas, x0: number, y0: number, w: number, h: number, title: string, series: Array<{ name: string; values: number[]; color: RGB }>): void {
+function panel(
+  cv: Canvas,
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  title: string,
+  series: Array<{ name: string; values: number[]; color: RGB }>,
+): void {
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
   const lo = Math.min(0, ...all);
   const hi = Math.max(...all, lo + 1e-6);
@@ -78,7 +123,8 @@ function panel(cv: Canvas, x0: number, y0: number, w: number, h: number, title: 
   series.forEach((s, k) => {
     cv.text(x0 + w - 150, y0 + 34 + 14 * k, s.name, s.color);
     s.values.forEach((v, i) => {
-      if (i > 0 && Number.isFinite(v) && Number.isFinite(s.values[i - 1])) cv.line(px(i - 1), py(s.values[i - 1]), px(i), py(v), s.color);
+      if (i > 0 && Number.isFinite(v) && Number.isFinite(s.values[i - 1]))
+        cv.line(px(i - 1), py(s.values[i - 1]), px(i), py(v), s.color);
       cv.rect(px(i) - 2, py(v) - 2, 5, 5, s.color);
     });
   });
@@ -87,7 +133,9 @@ function panel(cv: Canvas, x0: number, y0: number, w: number, h: number, title: 
 /** Training loss and validation top-1 / top-5 error (%) per epoch. */
 export async function writeTrainingChart(file: string, history: EpochRecord[]): Promise<void> {
   const cv = new Canvas(900, 360);
-  panel(cv, 0, 0, 450, 360, 'TRAIN LOSS', [{ name: 'LOSS', values: history.map((r) => r.trainLoss), color: [200, 60, 40] }]);
+  panel(cv, 0, 0, 450, 360, 'TRAIN LOSS', [
+    { name: 'LOSS', values: history.map((r) => r.trainLoss), color: [200, 60, 40] },
+  ]);
   panel(cv, 450, 0, 450, 360, 'VAL ERROR %', [
     { name: 'TOP-1', values: history.map((r) => r.valTop1 * 100), color: [40, 90, 200] },
     { name: 'TOP-5', values: history.map((r) => r.valTop5 * 100), color: [40, 160, 80] },

@@ -9,7 +9,16 @@ import type { Vgg } from '../../vgg/model.js';
 import { ErrorCounter, type ErrorRates } from '../../train/metrics.js';
 
 /** Top-1/top-5 error of `model` on the `length` images of the pipeline's dataset `set`, centre crops at scale q. */
-export async function evaluateCentreCrop(model: Vgg, pipeline: BatchMaker, set: number, length: number, q: number, norm: InputNorm, batch: number, onBatch?: (done: number) => void): Promise<ErrorRates> {
+export async function evaluateCentreCrop(
+  model: Vgg,
+  pipeline: BatchMaker,
+  set: number,
+  length: number,
+  q: number,
+  norm: InputNorm,
+  batch: number,
+  onBatch?: (done: number) => void,
+): Promise<ErrorRates> {
   const { inputSize: crop, classes, inChannels: C } = model.config;
   const counter = new ErrorCounter();
   const steps = Math.ceil(length / batch);

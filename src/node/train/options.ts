@@ -61,7 +61,16 @@ export interface TrainOptions {
 /** Progress events a Trainer reports. */
 export type TrainEvent =
   | { kind: 'start'; message: string }
-  | { kind: 'step'; epoch: number; step: number; steps: number; loss: number | null; imagesPerSec: number; etaSec: number; dataWait: number }
+  | {
+      kind: 'step';
+      epoch: number;
+      step: number;
+      steps: number;
+      loss: number | null;
+      imagesPerSec: number;
+      etaSec: number;
+      dataWait: number;
+    }
   | { kind: 'eval'; epoch: number; done: number; total: number }
   | ({ kind: 'tune' } & TuneProgress)
   | { kind: 'epoch'; record: EpochRecord }

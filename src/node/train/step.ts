@@ -69,7 +69,8 @@ export class StepRunner {
     if (this.replicas.length) return;
     const first = this.model.parameters()[0].engine;
     const engines = [first, ...(await initDevices(this.devices)).filter((e) => e !== first)].slice(0, this.devices);
-    if (engines.length < this.devices) throw new Error(`--devices ${this.devices}: only ${engines.length} could be opened`);
+    if (engines.length < this.devices)
+      throw new Error(`--devices ${this.devices}: only ${engines.length} could be opened`);
     const sgd = { lr: this.opt.lr, momentum: this.opt.momentum, weightDecay: this.opt.weightDecay };
     this.replicas = engines.map((e, d) => {
       if (d === 0) return { engine: e, model: this.model, opt: this.opt, params: this.model.parameters() };
@@ -79,7 +80,10 @@ export class StepRunner {
     if (this.devices > 1) {
       await broadcastReplica(this.replicas);
       this.exchange = new GradientExchange(this.replicas);
-      this.emit({ kind: 'message', message: `data parallel over ${this.devices} devices: each takes ${Math.floor(this.o.batch / this.devices)}${this.o.batch % this.devices ? `–${Math.ceil(this.o.batch / this.devices)}` : ''} images of a batch; gradients are summed through the host in ${this.exchange.buckets.length} bucket${this.exchange.buckets.length > 1 ? 's' : ''}` });
+      this.emit({
+        kind: 'message',
+        message: `data parallel over ${this.devices} devices: each takes ${Math.floor(this.o.batch / this.devices)}${this.o.batch % this.devices ? `–${Math.ceil(this.o.batch / this.devices)}` : ''} images of a batch; gradients are summed through the host in ${this.exchange.buckets.length} bucket${this.exchange.buckets.length > 1 ? 's' : ''}`,
+      });
     }
   }
 
@@ -112,7 +116,11 @@ export class StepRunner {
             return j1 - j0 === B ? l : scale(l, (j1 - j0) / B);
           });
           // The last micro-batch's backward starts sending finished gradients to the other devices.
-          backward(loss, undefined, this.exchange && m === parts - 1 ? { onGradReady: this.exchange.onGradReady(d) } : {});
+          backward(
+            loss,
+            undefined,
+            this.exchange && m === parts - 1 ? { onGradReady: this.exchange.onGradReady(d) } : {},
+          );
           accumulateInto(lossSums[d], loss);
           loss.dispose();
         }
@@ -155,8 +163,14 @@ export class StepRunner {
         setCurrentDevice(was);
       }
     }
-    const later = deferred ? `; ${deferred} more run their default variant until a later run times them (the timing budget, --tune-budget, was spent)` : '';
-    if (timed || deferred) this.emit({ kind: 'message', message: `timed kernel variants for ${timed} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})${later}` });
+    const later = deferred
+      ? `; ${deferred} more run their default variant until a later run times them (the timing budget, --tune-budget, was spent)`
+      : '';
+    if (timed || deferred)
+      this.emit({
+        kind: 'message',
+        message: `timed kernel variants for ${timed} layer passes in ${((performance.now() - t0) / 1000).toFixed(1)} s (once per adapter; saved in ${tuningFile()}, details in ${logFile})${later}`,
+      });
   }
 
   /** Compiles a step's kernels now, in parallel where the backend allows, rather than during step 1. */
@@ -177,4 +191,3 @@ function onePerAdapter<T extends { engine: Engine }>(replicas: T[]): T[] {
     return !seen.has(key) && !!seen.add(key);
   });
 }
-

@@ -15,7 +15,16 @@ import { TuningStopped, tuningEnabled } from '../../ops/tune.js';
 import { SGD } from '../../optim/sgd.js';
 import { Rng } from '../../rng.js';
 import { keep, type Tensor } from '../../tensor.js';
-import { checkpointConfig, initFromNetA, loadTrainingCheckpoint, type Preprocess, saveModel, saveTrainingCheckpoint, snapshotTrainingCheckpoint, trainStatePath } from '../checkpoint/checkpoint.js';
+import {
+  checkpointConfig,
+  initFromNetA,
+  loadTrainingCheckpoint,
+  type Preprocess,
+  saveModel,
+  saveTrainingCheckpoint,
+  snapshotTrainingCheckpoint,
+  trainStatePath,
+} from '../checkpoint/checkpoint.js';
 import { readSafetensors } from '../checkpoint/safetensors.js';
 import { resolveConfig } from '../../vgg/config.js';
 import { fmtBytes, GpuError } from '../../gpu/runtime.js';
@@ -87,28 +96,69 @@ export class Trainer {
     this.val = data.val;
     mkdirSync(o.out, { recursive: true });
     const classes = this.train.classNames.length;
-    if (o.classes != null && o.classes !== classes) throw new Error(`--classes ${o.classes}: ${this.train.name} has ${classes} classes; drop --classes or train on data with ${o.classes}`);
-    if (o.std && o.std.length !== this.train.channels) throw new Error(`--std: ${this.train.name} has ${this.train.channels}-channel images but ${o.std.length} values were given`);
-    if (o.inChannels != null && o.inChannels !== this.train.channels) throw new Error(`--in-channels ${o.inChannels}: ${this.train.name} has ${this.train.channels}-channel images; drop --in-channels or use matching data`);
+    if (o.classes != null && o.classes !== classes)
+      throw new Error(
+        `--classes ${o.classes}: ${this.train.name} has ${classes} classes; drop --classes or train on data with ${o.classes}`,
+      );
+    if (o.std && o.std.length !== this.train.channels)
+      throw new Error(
+        `--std: ${this.train.name} has ${this.train.channels}-channel images but ${o.std.length} values were given`,
+      );
+    if (o.inChannels != null && o.inChannels !== this.train.channels)
+      throw new Error(
+        `--in-channels ${o.inChannels}: ${this.train.name} has ${this.train.channels}-channel images; drop --in-channels or use matching data`,
+      );
     const modelFile = join(o.out, 'last.safetensors');
     const resumeFile = trainStatePath(modelFile);
-    if (o.resume && !existsSync(resumeFile)) throw new Error(`--resume: no checkpoint at ${resumeFile}; start without --resume or point --out at the run's folder`);
+    if (o.resume && !existsSync(resumeFile))
+      throw new Error(
+        `--resume: no checkpoint at ${resumeFile}; start without --resume or point --out at the run's folder`,
+      );
     if (o.resume) {
       const cfg = checkpointConfig(readSafetensors(resumeFile), resumeFile);
-      if (cfg && (cfg.net !== o.net || cfg.width !== o.width || cfg.inputSize !== o.inputSize || cfg.classes !== classes || cfg.inChannels !== this.train.channels)) {
-        throw new Error(`--resume: ${resumeFile} holds VGG-${cfg.net} width ${cfg.width}, ${cfg.inputSize}px, ${cfg.classes} classes, ${cfg.inChannels} channels; run with the same --net, --width and --input-size (or another --out)`);
+      if (
+        cfg &&
+        (cfg.net !== o.net ||
+          cfg.width !== o.width ||
+          cfg.inputSize !== o.inputSize ||
+          cfg.classes !== classes ||
+          cfg.inChannels !== this.train.channels)
+      ) {
+        throw new Error(
+          `--resume: ${resumeFile} holds VGG-${cfg.net} width ${cfg.width}, ${cfg.inputSize}px, ${cfg.classes} classes, ${cfg.inChannels} channels; run with the same --net, --width and --input-size (or another --out)`,
+        );
       }
     }
     engine().rng.setState({ state: mixSeed(o.seed, 0x1417), spare: null });
-    const config = resolveConfig({ net: o.net, width: o.width, inputSize: o.inputSize, classes, inChannels: this.train.channels, dropout: o.dropout, lrnConvention: o.lrnConvention });
+    const config = resolveConfig({
+      net: o.net,
+      width: o.width,
+      inputSize: o.inputSize,
+      classes,
+      inChannels: this.train.channels,
+      dropout: o.dropout,
+      lrnConvention: o.lrnConvention,
+    });
     this.devices = o.devices ?? 1;
-    if (this.devices > o.batch) throw new Error(`--devices ${this.devices}: more devices than the ${o.batch} images of a batch; use a batch of at least ${this.devices}`);
+    if (this.devices > o.batch)
+      throw new Error(
+        `--devices ${this.devices}: more devices than the ${o.batch} images of a batch; use a batch of at least ${this.devices}`,
+      );
     // Each device holds its slice of the batch (slices differ by at most one image).
-    this.plan = preflight(config, Math.ceil(o.batch / this.devices), engine().rt, { accumulate: o.accumulate, memoryBytes: o.gpuMemoryBytes });
+    this.plan = preflight(config, Math.ceil(o.batch / this.devices), engine().rt, {
+      accumulate: o.accumulate,
+      memoryBytes: o.gpuMemoryBytes,
+    });
     const mem = this.plan;
     const split = mem.accumulate > 1 ? ` at ${mem.accumulate} micro-batches of ${mem.microBatch}` : '';
-    const where = this.devices > 1 ? `each of ${this.devices} devices holds its ${Math.ceil(o.batch / this.devices)} images of a training step${split}: about` : `a training step${split} holds about`;
-    emit({ kind: 'message', message: `${(mem.parameters / 1e6).toFixed(2)} M parameters; ${where} ${fmtBytes(mem.totalBytes)} on the GPU (${fmtBytes(mem.paramBytes)} weights, gradients and momentum)` });
+    const where =
+      this.devices > 1
+        ? `each of ${this.devices} devices holds its ${Math.ceil(o.batch / this.devices)} images of a training step${split}: about`
+        : `a training step${split} holds about`;
+    emit({
+      kind: 'message',
+      message: `${(mem.parameters / 1e6).toFixed(2)} M parameters; ${where} ${fmtBytes(mem.totalBytes)} on the GPU (${fmtBytes(mem.paramBytes)} weights, gradients and momentum)`,
+    });
     if (mem.reason) emit({ kind: 'message', message: mem.reason });
     this.model = buildVgg({ ...config, init: o.init });
     this.opt = new SGD(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
@@ -122,14 +172,26 @@ export class Trainer {
       // metrics.jsonl as the checkpoint knows it: a crash between an epoch's line and its
       // checkpoint would otherwise leave that epoch in the file twice after the resume.
       writeFileSync(join(o.out, 'metrics.jsonl'), this.state.history.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      emit({ kind: 'message', message: `resumed from ${resumeFile} at epoch ${this.state.epoch + 1}, step ${this.state.step}, lr ${this.opt.lr}` });
+      emit({
+        kind: 'message',
+        message: `resumed from ${resumeFile} at epoch ${this.state.epoch + 1}, step ${this.state.step}, lr ${this.opt.lr}`,
+      });
     } else {
       if (o.initFrom) {
         const copied = initFromNetA(this.model, o.initFrom);
         emit({ kind: 'message', message: `initialised ${copied.length} tensors from net A (${o.initFrom})` });
       }
       // The channel statistics are computed at the start of run(), by the input pipeline.
-      this.state = { step: 0, epoch: 0, stepInEpoch: 0, lossSum: 0, lossCount: 0, schedule: this.schedule.state, history: [], stats: null };
+      this.state = {
+        step: 0,
+        epoch: 0,
+        stepInEpoch: 0,
+        lossSum: 0,
+        lossCount: 0,
+        schedule: this.schedule.state,
+        history: [],
+        stats: null,
+      };
       writeFileSync(join(o.out, 'options.json'), JSON.stringify(o, null, 2));
     }
   }
@@ -165,14 +227,30 @@ export class Trainer {
       stopBeforeStart();
       return pipeline.images(indices, null, undefined, TRAIN_SET);
     });
-    const aug = { crop: o.inputSize, scale: o.scale, flip: o.flip, colorShift: o.colorShift, subtractMean: o.subtractMean, stats: st.stats, std: o.std ?? null };
+    const aug = {
+      crop: o.inputSize,
+      scale: o.scale,
+      flip: o.flip,
+      colorShift: o.colorShift,
+      subtractMean: o.subtractMean,
+      stats: st.stats,
+      std: o.std ?? null,
+    };
     pipeline.augment = aug;
     const stepsPerEpoch = Math.ceil(this.train.length / o.batch);
     await this.steps.open();
     const pending = st.lossPending ?? 0;
     // Each device's f32 running loss sum; a checkpoint of another device count resumes on device 0.
     const lossSums = this.steps.replicas.map((r, d) => {
-      const start = Array.isArray(pending) ? (pending.length === this.devices ? pending[d] : d === 0 ? pending.reduce((a, b) => a + b, 0) : 0) : d === 0 ? pending : 0;
+      const start = Array.isArray(pending)
+        ? pending.length === this.devices
+          ? pending[d]
+          : d === 0
+            ? pending.reduce((a, b) => a + b, 0)
+            : 0
+        : d === 0
+          ? pending
+          : 0;
       return onDevice(r.engine, () => keep(fill([1], start)));
     });
     if (tuningEnabled()) {
@@ -190,7 +268,13 @@ export class Trainer {
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);
-        const batches = new Prefetch((k) => pipeline.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch, TRAIN_SET), st.stepInEpoch, stepsPerEpoch, LOOKAHEAD);
+        const batches = new Prefetch(
+          (k) =>
+            pipeline.make(order.subarray(k * o.batch, Math.min((k + 1) * o.batch, order.length)), st.epoch, TRAIN_SET),
+          st.stepInEpoch,
+          stepsPerEpoch,
+          LOOKAHEAD,
+        );
         const t0 = performance.now();
         this.steps.exchangeMs = 0;
         let images = 0;
@@ -218,7 +302,16 @@ export class Trainer {
           const elapsed = (performance.now() - t0) / 1000;
           const rate = images / Math.max(elapsed, 1e-9);
           const dataWait = batches.waitMs / 1000 / Math.max(elapsed, 1e-9);
-          this.emit({ kind: 'step', epoch: st.epoch + 1, step: k + 1, steps: stepsPerEpoch, loss: shown, imagesPerSec: rate, etaSec: ((stepsPerEpoch - k - 1) * o.batch) / Math.max(rate, 1e-9), dataWait });
+          this.emit({
+            kind: 'step',
+            epoch: st.epoch + 1,
+            step: k + 1,
+            steps: stepsPerEpoch,
+            loss: shown,
+            imagesPerSec: rate,
+            etaSec: ((stepsPerEpoch - k - 1) * o.batch) / Math.max(rate, 1e-9),
+            dataWait,
+          });
           if (this.stopRequested || (o.maxSteps !== null && st.step >= o.maxSteps)) {
             await pipeline.close(); // its look-ahead batches are not needed
             st.lossPending = await pendingLoss(lossSums);
@@ -233,13 +326,34 @@ export class Trainer {
         }
         const trainLoss = st.lossSum / Math.max(1, st.lossCount); // flushed at the epoch's last step
         const seconds = (performance.now() - t0) / 1000;
-        const rates = await evaluateCentreCrop(this.model, pipeline, VAL_SET, this.val.length, this.evalScale, this.preprocess, o.evalBatch, (done) =>
-          this.emit({ kind: 'eval', epoch: st.epoch + 1, done, total: this.val.length }),
+        const rates = await evaluateCentreCrop(
+          this.model,
+          pipeline,
+          VAL_SET,
+          this.val.length,
+          this.evalScale,
+          this.preprocess,
+          o.evalBatch,
+          (done) => this.emit({ kind: 'eval', epoch: st.epoch + 1, done, total: this.val.length }),
         );
         const lr = this.opt.lr;
         const outcome = this.schedule.step(rates.top1);
         this.opt.lr = this.schedule.state.lr;
-        const record: EpochRecord = { epoch: st.epoch + 1, step: st.step, trainLoss, valTop1: rates.top1, valTop5: rates.top5, lr, seconds, imagesPerSec: images / seconds, dataWait: batches.waitMs / 1000 / seconds, batch: o.batch, accumulate: this.plan.accumulate, ...(this.devices > 1 ? { devices: this.devices, exchange: this.steps.exchangeMs / 1000 / seconds } : {}), schedule: outcome };
+        const record: EpochRecord = {
+          epoch: st.epoch + 1,
+          step: st.step,
+          trainLoss,
+          valTop1: rates.top1,
+          valTop5: rates.top5,
+          lr,
+          seconds,
+          imagesPerSec: images / seconds,
+          dataWait: batches.waitMs / 1000 / seconds,
+          batch: o.batch,
+          accumulate: this.plan.accumulate,
+          ...(this.devices > 1 ? { devices: this.devices, exchange: this.steps.exchangeMs / 1000 / seconds } : {}),
+          schedule: outcome,
+        };
         st.history.push(record);
         st.epoch++;
         st.stepInEpoch = 0;
@@ -248,7 +362,8 @@ export class Trainer {
         st.lossCount = 0;
         appendFileSync(join(o.out, 'metrics.jsonl'), `${JSON.stringify(record)}\n`);
         await this.checkpoint();
-        if (outcome === 'improved') await saveModel(join(o.out, 'best.safetensors'), this.model, st.step, this.preprocess);
+        if (outcome === 'improved')
+          await saveModel(join(o.out, 'best.safetensors'), this.model, st.step, this.preprocess);
         await writeTrainingChart(join(o.out, 'chart.png'), st.history);
         await writeFilterGrid(join(o.out, 'filters.png'), this.model);
         this.emit({ kind: 'epoch', record });
@@ -256,7 +371,9 @@ export class Trainer {
     } catch (e) {
       if (e instanceof GpuError && /device lost/.test(e.message)) {
         const last = this.lastCheckpoint();
-        throw new GpuError(`${e.message}. ${last ? `The last checkpoint is ${last}; --resume continues from it` : 'No checkpoint was written yet'}.`);
+        throw new GpuError(
+          `${e.message}. ${last ? `The last checkpoint is ${last}; --resume continues from it` : 'No checkpoint was written yet'}.`,
+        );
       }
       throw e;
     } finally {
@@ -278,7 +395,13 @@ export class Trainer {
     await this.flushCheckpoint();
     this.state.schedule = this.schedule.state;
     this.state.accumulate = this.plan.accumulate; // for the record: a resume may use another K
-    await saveTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state, this.preprocess);
+    await saveTrainingCheckpoint(
+      join(this.o.out, 'last.safetensors'),
+      this.model,
+      this.opt,
+      this.state,
+      this.preprocess,
+    );
     this.lastSaved = { step: this.state.step, time: performance.now() };
   }
 
@@ -292,7 +415,13 @@ export class Trainer {
     const t0 = performance.now();
     this.state.schedule = this.schedule.state;
     this.state.accumulate = this.plan.accumulate;
-    const write = await snapshotTrainingCheckpoint(join(this.o.out, 'last.safetensors'), this.model, this.opt, this.state, this.preprocess);
+    const write = await snapshotTrainingCheckpoint(
+      join(this.o.out, 'last.safetensors'),
+      this.model,
+      this.opt,
+      this.state,
+      this.preprocess,
+    );
     this.pendingWrite = write();
     this.pendingWrite.catch(() => {}); // surfaced by flushCheckpoint
     this.lastSaved = { step: this.state.step, time: performance.now() };
@@ -310,12 +439,19 @@ export class Trainer {
   private checkpointDue(): boolean {
     const every = this.o.checkpointEvery ?? { seconds: 600, steps: null };
     if (!this.lastSaved) return false;
-    return (every.steps !== null && this.state.step - this.lastSaved.step >= every.steps) || (every.seconds !== null && performance.now() - this.lastSaved.time >= every.seconds * 1000);
+    return (
+      (every.steps !== null && this.state.step - this.lastSaved.step >= every.steps) ||
+      (every.seconds !== null && performance.now() - this.lastSaved.time >= every.seconds * 1000)
+    );
   }
 
   /** Stored with every checkpoint so evaluation prepares images as training did. */
   get preprocess(): Preprocess {
-    const p: Preprocess = { mean: this.o.subtractMean && this.state.stats ? this.state.stats.mean : null, scale: this.o.scale, classNames: [...this.train.classNames] };
+    const p: Preprocess = {
+      mean: this.o.subtractMean && this.state.stats ? this.state.stats.mean : null,
+      scale: this.o.scale,
+      classNames: [...this.train.classNames],
+    };
     if (this.o.std) p.std = this.o.std;
     return p;
   }
@@ -343,8 +479,12 @@ export class StoppedBeforeStart extends Error {
 /** Training stopped because the loss became NaN or infinite. */
 export class DivergedError extends Error {
   constructor(step: number, lastGood: string | null) {
-    const kept = lastGood ? `The last good checkpoint is ${lastGood} (kept, not overwritten; --resume continues from it)` : 'No checkpoint was written before it';
-    super(`the loss became NaN or infinite by step ${step}; training stopped. ${kept}. Try a lower --lr or another --init.`);
+    const kept = lastGood
+      ? `The last good checkpoint is ${lastGood} (kept, not overwritten; --resume continues from it)`
+      : 'No checkpoint was written before it';
+    super(
+      `the loss became NaN or infinite by step ${step}; training stopped. ${kept}. Try a lower --lr or another --init.`,
+    );
     this.name = 'DivergedError';
   }
 }

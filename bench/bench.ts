@@ -17,6 +17,7 @@ import { type GemmShape, gemmVariants, tuneConv, tuneGemm, tuneStep } from '../s
 import { chooseVariantName, forceVariants, type Pass, tuningsForAdapter } from '../src/ops/variants.js';
 import { benchData } from './data.js';
 import { benchDevices } from './devices.js';
+import { BENCH_FLAGS } from './flags.js';
 
 interface Result {
   group: string;
@@ -39,6 +40,16 @@ const flag = (n: string) => {
   const i = args.indexOf(`--${n}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
+for (const a of args) {
+  if (a.startsWith('--') && !(a.slice(2) in BENCH_FLAGS)) {
+    console.error(
+      `bench: unknown flag ${a}; flags: ${Object.keys(BENCH_FLAGS)
+        .map((f) => `--${f}`)
+        .join(', ')}`,
+    );
+    process.exit(2);
+  }
+}
 const filter = flag('filter');
 // `--json` alone prints JSON instead of the table; `--json FILE` writes it to FILE as well.
 const jsonFlag = args.includes('--json');

@@ -18,6 +18,7 @@ export {
   type Uniforms,
 } from './gpu/runtime.js';
 export { H100_LIMITS } from './gpu/limits_device.js';
+export { PipelineCache, type WantedPipeline } from './gpu/pipelines.js';
 export type { AdapterChoice, BackendName } from './gpu/adapter_choice.js';
 export { setHost, host, type Host } from './host.js';
 export { BufferPool, type PoolStats } from './gpu/pool.js';
@@ -127,7 +128,14 @@ export {
 
 // Data
 export { parseIdx, FASHION_MNIST_CLASSES } from './data/idx_format.js';
-export { DatasetError, Subset, type ImageDataset, type RawImage, type DatasetSpec } from './data/dataset.js';
+export {
+  DatasetError,
+  Subset,
+  type ImageDataset,
+  type RawImage,
+  type DatasetSpec,
+  type Window,
+} from './data/dataset.js';
 export {
   rescaledSize,
   centreOffsets,
@@ -147,5 +155,5 @@ export { resizeAntialiased } from './data/resample.js';
 
 // Training and evaluation
 export { topKMisses, ErrorCounter, type ErrorRates } from './train/metrics.js';
-export { estimateMemory, preflight, type MemoryEstimate } from './train/preflight.js';
+export { estimateMemory, preflight, type MemoryEstimate, type StepPlan } from './train/preflight.js';
 export { GradientExchange, broadcastReplica, BUCKET_BYTES, type Replica } from './train/data_parallel.js';

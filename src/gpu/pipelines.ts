@@ -9,6 +9,7 @@ export interface WantedPipeline {
   entry: string;
 }
 
+/** Compute pipelines by kernel source and entry point, compiled once per device. */
 export class PipelineCache {
   private pipelines = new Map<string, GPUComputePipeline>();
   /** Milliseconds spent creating pipelines (shader compilation), for the bench. */
@@ -31,6 +32,7 @@ export class PipelineCache {
     return { key, code, entry, cacheKey: `${key}#${entry}` };
   }
 
+  /** True when the pipeline of `cacheKey` (PipelineCache.source's) is compiled. */
   has(cacheKey: string): boolean {
     return this.pipelines.has(cacheKey);
   }

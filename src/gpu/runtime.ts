@@ -341,7 +341,12 @@ export class Runtime {
   async mapMany(
     parts: Array<{ buffer: GPUBuffer; elemOffset: number; count: number }>,
     reuse?: GPUBuffer,
-  ): Promise<{ data: Float32Array; release: () => void }> {
+  ): Promise<{
+    /** The values read, a view of the mapped staging buffer. */
+    data: Float32Array;
+    /** Unmaps the staging buffer (and destroys it unless it was `reuse`); `data` is gone after. */
+    release: () => void;
+  }> {
     for (const p of parts) this.checkOwned(p.buffer, 'read-back');
     const count = parts.reduce((n, p) => n + p.count, 0);
     if (reuse && reuse.size < count * 4)

@@ -149,3 +149,22 @@ export function fmtBytes(n: number): string {
   if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
   return `${n} B`;
 }
+
+/**
+ * The binding for elements [start, start+count) of a buffer. Offsets must be `align`-byte
+ * aligned, so the range starts at the aligned-down byte and the shader adds `elemOffset`.
+ */
+export function bindingRange(
+  buffer: GPUBuffer,
+  start: number,
+  count: number,
+  align: number,
+  maxBytes: number,
+): BufferRange {
+  const byteStart = start * 4;
+  const byteOffset = Math.floor(byteStart / align) * align;
+  const byteSize = Math.max(4, byteStart - byteOffset + count * 4);
+  if (byteSize > maxBytes)
+    throw new GpuError(`a binding of ${fmtBytes(byteSize)} exceeds the adapter's ${fmtBytes(maxBytes)} limit`);
+  return { buffer, byteOffset, byteSize, elemOffset: (byteStart - byteOffset) / 4 };
+}

@@ -1,7 +1,8 @@
 // A stand-in for a GPU that has only limits: its buffers have sizes and no memory, and nothing
 // can run on it. A Runtime over one (Runtime.limitsOnly) dry-runs any code — a training step of
 // VGG-19 at batch 256, say — and checks every dispatch and binding it would make against that
-// GPU's limits (Runtime.dispatch), on a machine without that GPU.
+// GPU's limits (Runtime.dispatch), on a machine without that GPU. And the limits a real device
+// is opened with (requestDevice).
 import type { AdapterChoice } from './adapter_choice.js';
 
 /**
@@ -73,4 +74,20 @@ export function limitsOnlyAdapter(
       toggles: [],
     },
   };
+}
+
+/** A device on `adapter` with everything it offers of the limits the kernels use (the defaults are small). */
+export async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  const a = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+    maxBufferSize: a.maxBufferSize,
+    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+    maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+    maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
+  };
+  return adapter.requestDevice({ requiredLimits, label: 'vggpu' });
 }

@@ -3,9 +3,10 @@
 // buffer pool are its parts, in their own files).
 import type { AdapterChoice } from './adapter_choice.js';
 import { host } from '../host.js';
-import { H100_LIMITS, limitsOnlyAdapter } from './limits_device.js';
+import { H100_LIMITS, limitsOnlyAdapter, requestDevice } from './limits_device.js';
 import { BufferPool } from './pool.js';
 import {
+  bindingRange,
   checkDispatch,
   checkFootprint,
   cutsLoops,
@@ -76,20 +77,7 @@ export class Runtime {
   /** Opens a device on `choice` (by default the best adapter here) with the limits the kernels need. */
   static async create(choice?: AdapterChoice): Promise<Runtime> {
     choice ??= await host().chooseAdapter();
-    const a = choice.adapter.limits;
-    // Ask for everything the adapter offers that the kernels use: the defaults are small.
-    const requiredLimits: Record<string, number> = {
-      maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
-      maxBufferSize: a.maxBufferSize,
-      maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
-      maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
-      maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
-      maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
-      maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
-      maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
-    };
-    const device = await choice.adapter.requestDevice({ requiredLimits, label: 'vggpu' });
-    return new Runtime(device, choice);
+    return new Runtime(await requestDevice(choice.adapter), choice);
   }
 
   /**
@@ -399,16 +387,7 @@ export class Runtime {
    * so the range starts at the aligned-down byte and the shader adds `elemOffset`.
    */
   range(buffer: GPUBuffer, start: number, count: number): BufferRange {
-    const align = this.limits.minStorageBufferOffsetAlignment;
-    const byteStart = start * 4;
-    const byteOffset = Math.floor(byteStart / align) * align;
-    const byteSize = Math.max(4, byteStart - byteOffset + count * 4);
-    if (byteSize > this.maxBindingBytes) {
-      throw new GpuError(
-        `a binding of ${fmtBytes(byteSize)} exceeds the adapter's ${fmtBytes(this.maxBindingBytes)} limit`,
-      );
-    }
-    return { buffer, byteOffset, byteSize, elemOffset: (byteStart - byteOffset) / 4 };
+    return bindingRange(buffer, start, count, this.limits.minStorageBufferOffsetAlignment, this.maxBindingBytes);
   }
 
   /** Releases every buffer and the device. */

@@ -1,5 +1,5 @@
-// A training run's options (the CLI's flags), the events a Trainer reports, and an epoch's record:
-// the trainer's vocabulary, apart from the loop itself.
+// A training run's options (the CLI's flags), the events a Trainer reports, an epoch's record, and
+// the errors that end a run early: the trainer's vocabulary, apart from the loop itself.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LrnConvention } from '../../ops/lrn.js';
@@ -102,4 +102,25 @@ export interface EpochRecord {
 export function savedOptions(out: string): Partial<TrainOptions> | null {
   const f = join(out, 'options.json');
   return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Partial<TrainOptions>) : null;
+}
+
+/** A stop request (Ctrl-C, SIGTERM) before the first step: nothing to checkpoint. */
+export class StoppedBeforeStart extends Error {
+  constructor(when: string) {
+    super(`stopped ${when}; no step had run, so there is no checkpoint`);
+    this.name = 'StoppedBeforeStart';
+  }
+}
+
+/** Training stopped because the loss became NaN or infinite. */
+export class DivergedError extends Error {
+  constructor(step: number, lastGood: string | null) {
+    const kept = lastGood
+      ? `The last good checkpoint is ${lastGood} (kept, not overwritten; --resume continues from it)`
+      : 'No checkpoint was written before it';
+    super(
+      `the loss became NaN or infinite by step ${step}; training stopped. ${kept}. Try a lower --lr or another --init.`,
+    );
+    this.name = 'DivergedError';
+  }
 }

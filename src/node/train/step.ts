@@ -191,3 +191,14 @@ function onePerAdapter<T extends { engine: Engine }>(replicas: T[]): T[] {
     return !seen.has(key) && !!seen.add(key);
   });
 }
+
+/** Each device's running loss sum (f32), read back. */
+export async function readSums(sums: Tensor[]): Promise<number[]> {
+  return Promise.all(sums.map(async (t) => (await t.toArray())[0]));
+}
+
+/** The running loss sums as a checkpoint keeps them: one number, or one per device. */
+export async function pendingLoss(sums: Tensor[]): Promise<number | number[]> {
+  const v = await readSums(sums);
+  return v.length === 1 ? v[0] : v;
+}

@@ -8,21 +8,19 @@ import { epochOrder, mixSeed } from '../data/batches.js';
 import { Prefetch } from '../../data/prefetch.js';
 import type { ImageDataset } from '../../data/dataset.js';
 import { openData } from '../data/open.js';
-import { type ChannelStats, channelStats } from '../../data/transforms.js';
+import { channelStats } from '../../data/transforms.js';
 import { engine, onDevice } from '../../engine.js';
 import { fill, fillInPlace } from '../../ops/elementwise.js';
 import { TuningStopped, tuningEnabled } from '../../ops/tune.js';
 import { SGD } from '../../optim/sgd.js';
 import { Rng } from '../../rng.js';
-import { keep, type Tensor } from '../../tensor.js';
+import { keep } from '../../tensor.js';
 import {
   checkpointConfig,
   initFromNetA,
   loadTrainingCheckpoint,
   type Preprocess,
   saveModel,
-  saveTrainingCheckpoint,
-  snapshotTrainingCheckpoint,
   trainStatePath,
 } from '../checkpoint/checkpoint.js';
 import { readSafetensors } from '../checkpoint/safetensors.js';
@@ -31,33 +29,20 @@ import { fmtBytes, GpuError } from '../../gpu/runtime.js';
 import { preflight, type StepPlan } from '../../train/preflight.js';
 import { buildVgg, type Vgg } from '../../vgg/model.js';
 import { evaluateCentreCrop } from './evaluate.js';
-import { StepRunner } from './step.js';
-import { PlateauSchedule, type PlateauState } from '../../train/schedule.js';
-import type { EpochRecord, TrainEvent, TrainOptions } from './options.js';
+import { pendingLoss, readSums, StepRunner } from './step.js';
+import { RunCheckpoints, type RunState } from './run_checkpoints.js';
+import { PlateauSchedule } from '../../train/schedule.js';
+import { DivergedError, type EpochRecord, StoppedBeforeStart, type TrainEvent, type TrainOptions } from './options.js';
 
-export { savedOptions, type EpochRecord, type TrainEvent, type TrainOptions } from './options.js';
+export {
+  DivergedError,
+  savedOptions,
+  StoppedBeforeStart,
+  type EpochRecord,
+  type TrainEvent,
+  type TrainOptions,
+} from './options.js';
 import { writeFilterGrid, writeTrainingChart } from './charts.js';
-
-interface RunState {
-  [key: string]: unknown;
-  step: number;
-  epoch: number;
-  stepInEpoch: number;
-  /**
-   * The epoch's training loss so far: the GPU adds each step's loss to an f32 running sum, which is
-   * moved into `lossSum` (f64) every 10 steps, at the same steps in every run; a checkpoint between
-   * those keeps the f32 sum as it stands (`lossPending`), and a resumed run continues from it, so
-   * resumed runs report bit-identical losses.
-   */
-  lossSum: number;
-  /** One value per device when training on several (each keeps its own f32 running sum). */
-  lossPending?: number | number[];
-  lossCount: number;
-  schedule: PlateauState;
-  history: EpochRecord[];
-  /** Null until run() has measured them (a new run). */
-  stats: ChannelStats | null;
-}
 
 /**
  * Training batches requested beyond the one in use (each split across all workers): enough to keep
@@ -84,8 +69,7 @@ export class Trainer {
   private schedule: PlateauSchedule;
   private state: RunState;
   private stopRequested = false;
-  private lastSaved: { step: number; time: number } | null = null;
-  private pendingWrite: Promise<void> | null = null;
+  private checkpoints: RunCheckpoints;
 
   constructor(
     readonly o: TrainOptions,
@@ -163,6 +147,7 @@ export class Trainer {
     this.model = buildVgg({ ...config, init: o.init });
     this.opt = new SGD(this.model.parameters(), { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
     this.schedule = new PlateauSchedule(o.lr, o.patience, o.maxDecays);
+    this.checkpoints = new RunCheckpoints(o.out, this.model, this.opt, o.checkpointEvery);
     this.steps = new StepRunner(this.model, this.opt, o, this.plan, this.train.channels, this.val.length, emit);
     if (o.resume) {
       this.state = loadTrainingCheckpoint(modelFile, this.model, this.opt) as RunState;
@@ -264,7 +249,7 @@ export class Trainer {
     // Compile a step's kernels now, in parallel where the backend allows, rather than during step 1.
     await this.steps.precompile();
     stopBeforeStart();
-    this.lastSaved = { step: st.step, time: performance.now() }; // --checkpoint-every counts from here
+    this.checkpoints.countFrom(st.step); // --checkpoint-every counts from here
     try {
       while (st.epoch < o.epochs && !this.schedule.state.done) {
         const order = epochOrder(this.train.length, o.seed, st.epoch);
@@ -293,7 +278,7 @@ export class Trainer {
             // Reading the running sums syncs with the GPU only every few steps.
             const pending = (await readSums(lossSums)).reduce((a, b) => a + b, 0);
             shown = (st.lossSum + pending) / st.lossCount;
-            if (!Number.isFinite(pending)) throw new DivergedError(st.step, this.lastCheckpoint());
+            if (!Number.isFinite(pending)) throw new DivergedError(st.step, this.checkpoints.last());
             if (flush) {
               st.lossSum += pending;
               for (const t of lossSums) fillInPlace(t, 0);
@@ -315,13 +300,17 @@ export class Trainer {
           if (this.stopRequested || (o.maxSteps !== null && st.step >= o.maxSteps)) {
             await pipeline.close(); // its look-ahead batches are not needed
             st.lossPending = await pendingLoss(lossSums);
-            await this.checkpoint();
+            await this.checkpoints.write(this.stateToSave(), this.preprocess);
             return { stoppedEarly: true, history: st.history };
           }
-          if (k + 1 < stepsPerEpoch && this.checkpointDue()) {
+          if (k + 1 < stepsPerEpoch && this.checkpoints.due(st.step)) {
             // Within the epoch (its end writes one anyway): the f32 loss sum as it stands goes along.
             st.lossPending = await pendingLoss(lossSums);
-            this.emit({ kind: 'checkpoint', step: st.step, seconds: await this.checkpointInBackground() });
+            this.emit({
+              kind: 'checkpoint',
+              step: st.step,
+              seconds: await this.checkpoints.writeInBackground(this.stateToSave(), this.preprocess),
+            });
           }
         }
         const trainLoss = st.lossSum / Math.max(1, st.lossCount); // flushed at the epoch's last step
@@ -361,7 +350,7 @@ export class Trainer {
         st.lossPending = 0;
         st.lossCount = 0;
         appendFileSync(join(o.out, 'metrics.jsonl'), `${JSON.stringify(record)}\n`);
-        await this.checkpoint();
+        await this.checkpoints.write(this.stateToSave(), this.preprocess);
         if (outcome === 'improved')
           await saveModel(join(o.out, 'best.safetensors'), this.model, st.step, this.preprocess);
         await writeTrainingChart(join(o.out, 'chart.png'), st.history);
@@ -370,14 +359,14 @@ export class Trainer {
       }
     } catch (e) {
       if (e instanceof GpuError && /device lost/.test(e.message)) {
-        const last = this.lastCheckpoint();
+        const last = this.checkpoints.last();
         throw new GpuError(
           `${e.message}. ${last ? `The last checkpoint is ${last}; --resume continues from it` : 'No checkpoint was written yet'}.`,
         );
       }
       throw e;
     } finally {
-      await this.flushCheckpoint();
+      await this.checkpoints.flush();
       for (const t of lossSums) t.dispose();
       this.steps.dispose();
     }
@@ -386,63 +375,14 @@ export class Trainer {
 
   /** The resumable checkpoint on disk, or null before the first one. */
   lastCheckpoint(): string | null {
-    const f = trainStatePath(join(this.o.out, 'last.safetensors'));
-    return existsSync(f) ? f : null;
+    return this.checkpoints.last();
   }
 
-  /** Writes a checkpoint now (after any still being written in the background). */
-  private async checkpoint(): Promise<void> {
-    await this.flushCheckpoint();
-    this.state.schedule = this.schedule.state;
-    this.state.accumulate = this.plan.accumulate; // for the record: a resume may use another K
-    await saveTrainingCheckpoint(
-      join(this.o.out, 'last.safetensors'),
-      this.model,
-      this.opt,
-      this.state,
-      this.preprocess,
-    );
-    this.lastSaved = { step: this.state.step, time: performance.now() };
-  }
-
-  /**
-   * A checkpoint within an epoch: training waits only while the parameters and momentum are read
-   * off the GPU; the files are written while it goes on (atomically, as always: a crash meanwhile
-   * leaves the previous checkpoint). Returns the seconds training waited.
-   */
-  private async checkpointInBackground(): Promise<number> {
-    await this.flushCheckpoint();
-    const t0 = performance.now();
+  /** The run's state as a checkpoint keeps it (the schedule's, and the micro-batches, for the record: a resume may use another K). */
+  private stateToSave(): RunState {
     this.state.schedule = this.schedule.state;
     this.state.accumulate = this.plan.accumulate;
-    const write = await snapshotTrainingCheckpoint(
-      join(this.o.out, 'last.safetensors'),
-      this.model,
-      this.opt,
-      this.state,
-      this.preprocess,
-    );
-    this.pendingWrite = write();
-    this.pendingWrite.catch(() => {}); // surfaced by flushCheckpoint
-    this.lastSaved = { step: this.state.step, time: performance.now() };
-    return (performance.now() - t0) / 1000;
-  }
-
-  /** Waits for a checkpoint being written in the background; its failure is thrown here. */
-  private async flushCheckpoint(): Promise<void> {
-    const p = this.pendingWrite;
-    this.pendingWrite = null;
-    await p;
-  }
-
-  /** True when --checkpoint-every's steps or training time have passed since the last checkpoint. */
-  private checkpointDue(): boolean {
-    const every = this.o.checkpointEvery ?? { seconds: 600, steps: null };
-    if (!this.lastSaved) return false;
-    return (
-      (every.steps !== null && this.state.step - this.lastSaved.step >= every.steps) ||
-      (every.seconds !== null && performance.now() - this.lastSaved.time >= every.seconds * 1000)
-    );
+    return this.state;
   }
 
   /** Stored with every checkpoint so evaluation prepares images as training did. */
@@ -454,37 +394,5 @@ export class Trainer {
     };
     if (this.o.std) p.std = this.o.std;
     return p;
-  }
-}
-
-/** Each device's running loss sum (f32), read back. */
-async function readSums(sums: Tensor[]): Promise<number[]> {
-  return Promise.all(sums.map(async (t) => (await t.toArray())[0]));
-}
-
-/** The running loss sums as a checkpoint keeps them: one number, or one per device. */
-async function pendingLoss(sums: Tensor[]): Promise<number | number[]> {
-  const v = await readSums(sums);
-  return v.length === 1 ? v[0] : v;
-}
-
-/** A stop request (Ctrl-C, SIGTERM) before the first step: nothing to checkpoint. */
-export class StoppedBeforeStart extends Error {
-  constructor(when: string) {
-    super(`stopped ${when}; no step had run, so there is no checkpoint`);
-    this.name = 'StoppedBeforeStart';
-  }
-}
-
-/** Training stopped because the loss became NaN or infinite. */
-export class DivergedError extends Error {
-  constructor(step: number, lastGood: string | null) {
-    const kept = lastGood
-      ? `The last good checkpoint is ${lastGood} (kept, not overwritten; --resume continues from it)`
-      : 'No checkpoint was written before it';
-    super(
-      `the loss became NaN or infinite by step ${step}; training stopped. ${kept}. Try a lower --lr or another --init.`,
-    );
-    this.name = 'DivergedError';
   }
 }

@@ -22,10 +22,11 @@ function train(
   out: string,
   extra: string[],
   kill?: { signal: NodeJS.Signals; afterMs: number },
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number | null; stdout: string }> {
   const args = [join(root, 'dist/node/cli/train.js'), '--out', out, ...extra];
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let armed = false;
     p.stdout.on('data', (d) => {
@@ -223,30 +224,8 @@ describe('signals and budget before the first step', () => {
 
   it('a spent timing budget leaves the remaining layer passes on their default variant and says so', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'vggpu-tune-budget-'));
-    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const args = [
-        join(root, 'dist/node/cli/train.js'),
-        '--out',
-        join(runs, 'tune-budget'),
-        ...data(),
-        '--net',
-        'A',
-        '--width',
-        '0.0625',
-        '--batch',
-        '16',
-        '--workers',
-        '1',
-        '--max-steps',
-        '1',
-        '--tune-budget',
-        '0',
-      ];
-      const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], env: tuned(cache) });
-      let stdout = '';
-      p.stdout.on('data', (d) => (stdout += d));
-      p.on('close', (code) => resolve({ code, stdout }));
-    });
+    const extra = [...data(), '--net', 'A', '--width', '0.0625', '--batch', '16', '--workers', '1', '--max-steps', '1'];
+    const r = await train(join(runs, 'tune-budget'), [...extra, '--tune-budget', '0'], undefined, tuned(cache));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       /timed kernel variants for 0 layer passes in .*; \d+ more run their default variant until a later run times them \(the timing budget, --tune-budget, was spent\)/,

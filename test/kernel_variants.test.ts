@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { engine, init, Tensor } from '../src/node/index.js';
+import { conv2d, engine, init, noGrad, Tensor } from '../src/node/index.js';
 import { type ConvPass, convVariants } from '../src/ops/conv2d.js';
 import { matmulVariants } from '../src/ops/matmul.js';
-import { tuneConv, tuneGemm } from '../src/ops/tune.js';
+import { tuneConv, tuneGemm, TuningStopped, tuneStep } from '../src/ops/tune.js';
 import { unrollLoops } from '../src/gpu/kernels.js';
 import {
   chooseVariant,
@@ -106,6 +106,35 @@ describe('matmul variants', () => {
 });
 
 describe('tuner', () => {
+  it('tuneStep times the largest passes first within its budget, defers the rest, and stops when asked', async () => {
+    const was = process.env.VGGPU_TUNE;
+    process.env.VGGPU_TUNE = '1';
+    try {
+      resetTunings();
+      // Two layers' forward passes: 27,648 and 19,440 FLOPs per run.
+      const fn = () =>
+        noGrad(() => {
+          conv2d(Tensor.empty([2, 4, 8, 8]), Tensor.empty([6, 4, 3, 3])).dispose();
+          conv2d(Tensor.empty([2, 3, 6, 6]), Tensor.empty([5, 3, 3, 3])).dispose();
+        });
+      const none = await tuneStep(fn, undefined, { budgetSec: 0 });
+      expect(none).toHaveLength(2);
+      expect(none.every((v) => v.deferred && !v.timedNow)).toBe(true);
+      let runs = 0;
+      await expect(tuneStep(fn, undefined, { budgetSec: Infinity, shouldStop: () => ++runs > 3 })).rejects.toThrow(
+        TuningStopped,
+      );
+      const lines: string[] = [];
+      const all = await tuneStep(fn, (p) => lines.push(p.line), { budgetSec: Infinity });
+      expect(all.every((v) => v.timedNow && !v.deferred)).toBe(true);
+      expect(lines[0]).toMatch(/^conv_forward 4x8x8 k3 p1 -> 6:/);
+      expect(lines[1]).toMatch(/^conv_forward 3x6x6 k3 p1 -> 5:/);
+    } finally {
+      process.env.VGGPU_TUNE = was;
+      resetTunings();
+    }
+  });
+
   it('times the variants once, records the fastest on disk per adapter, and reuses the choice', async () => {
     const shape = { x: [2, 4, 8, 8], w: [8, 4, 3, 3], pad: 1 };
     const first = await tuneConv([shape]);

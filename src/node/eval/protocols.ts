@@ -21,6 +21,8 @@ import type { Vgg } from '../../vgg/model.js';
  */
 export interface EvalTuning {
   onProgress?: (p: TuneProgress) => void;
+  /** When the timing budget of the whole evaluation runs out (a performance.now() time); absent: each view size gets tuneStep's own. */
+  deadlineMs?: number;
   /** The variants each new view size runs, timed now or from the cache. */
   onVariants?: (v: StepVariant[]) => void;
 }
@@ -104,13 +106,17 @@ async function tuneViews(
   if (!fresh.length) return;
   for (const n of fresh) seen.add(key(n));
   const forward = (t: Tensor) => (whole ? model.denseForward(t) : model.forward(t));
-  const variants = await tuneStep(() => {
-    for (const n of fresh) {
-      tidy(() => {
-        noGrad(() => forward(Tensor.empty([n, ...view])));
-      });
-    }
-  }, tuning.onProgress);
+  const variants = await tuneStep(
+    () => {
+      for (const n of fresh) {
+        tidy(() => {
+          noGrad(() => forward(Tensor.empty([n, ...view])));
+        });
+      }
+    },
+    tuning.onProgress,
+    tuning.deadlineMs === undefined ? {} : { budgetSec: Math.max(0, (tuning.deadlineMs - performance.now()) / 1000) },
+  );
   tuning.onVariants?.(variants);
 }
 

@@ -28,16 +28,25 @@ function train(
   return new Promise((resolve) => {
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
+    let stderr = '';
     let armed = false;
-    p.stdout.on('data', (d) => {
-      stdout += d;
-      // Start the clock once training has begun (after start-up and shader compilation).
-      if (kill && !armed && stdout.includes(' on fashion-mnist')) {
+    // Start the clock once the run has begun: SIGKILL at any moment after start-up; a stop request
+    // once the first step has run (before it, a stop ends the run with nothing to checkpoint).
+    const arm = () => {
+      const begun = kill?.signal === 'SIGKILL' ? stdout.includes(' on fashion-mnist') : stderr.includes('epoch 1 ');
+      if (kill && !armed && begun) {
         armed = true;
         setTimeout(() => p.kill(kill.signal), kill.afterMs);
       }
+    };
+    p.stdout.on('data', (d) => {
+      stdout += d;
+      arm();
     });
-    p.stderr.on('data', () => {});
+    p.stderr.on('data', (d) => {
+      stderr += d;
+      arm();
+    });
     p.on('close', (code) => resolve({ code, stdout }));
   });
 }

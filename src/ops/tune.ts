@@ -166,7 +166,7 @@ export async function tuneConv(
     const [Cout, , KS] = s.w;
     const [Ho, Wo] = [H + 2 * s.pad - KS + 1, W + 2 * s.pad - KS + 1];
     const perImage = 2 * Cout * C * KS * KS * Ho * Wo;
-    const N = engine().rt.adapter.isCpu ? Math.max(1, Math.min(s.x[0], Math.floor(CPU_RUN_FLOPS / perImage))) : s.x[0];
+    const N = timedImages(s.x[0], perImage);
     const xShape = [N, C, H, W];
     const yShape = [N, Cout, Ho, Wo];
     const x = random(xShape, 1);
@@ -281,11 +281,24 @@ function jobFlops(c: Choice): number {
   return 2 * x[0] * w[0] * w[1] * w[2] * w[3] * x[2] * x[3];
 }
 
+/** The images a convolution of `batch` is timed on: on a CPU adapter, as many as stay within CPU_RUN_FLOPS a run. */
+function timedImages(batch: number, flopsPerImage: number): number {
+  return engine().rt.adapter.isCpu ? Math.max(1, Math.min(batch, Math.floor(CPU_RUN_FLOPS / flopsPerImage))) : batch;
+}
+
+/** Floating-point operations of one timed run of a job (what its timing costs, at the rate seen so far). */
+function timedFlops(c: Choice): number {
+  const all = jobFlops(c);
+  if (c.job.pass === 'gemm') return all;
+  const n = c.job.conv.x[0];
+  return (all / n) * timedImages(n, all / n);
+}
+
 /**
  * Tunes what `fn` runs: a dry run of `fn` on the current device (nothing executes; `fn` must not
  * read results) lists every (pass, shape) it asks a variant for; those never timed on this
  * adapter are timed now (the same timing as tuneConv/tuneGemm, kept on disk), the largest first,
- * within `budgetSec` (default 120 s, VGGPU_TUNE_BUDGET): passes the budget does not reach run
+ * within `budgetSec` (a pass starts only if it ends within it at the rate of the passes so far) (default 120 s, VGGPU_TUNE_BUDGET): passes the budget does not reach run
  * their default variant (`deferred`) and are timed by a later call. Returns every pass with the
  * variant it now gets. `fn` is e.g. one training step on `Tensor.empty` inputs, or a forward pass
  * at the sizes an evaluation will meet. With VGGPU_TUNE=0 nothing is timed. `shouldStop` ends the
@@ -309,12 +322,17 @@ export async function tuneStep(
   };
   const timed = new Set<string>();
   const deferred = new Set<string>();
+  // Seconds of timing per FLOP of a run, from the passes so far: a pass is started only if, at
+  // that rate, it ends within the budget (an FC product timed at full size costs many conv passes).
+  let flopsSoFar = 0;
   try {
     for (const c of todo) {
-      if (elapsed() >= budgetSec) {
+      const estimate = flopsSoFar ? (elapsed() / flopsSoFar) * timedFlops(c) : 0;
+      if (budgetSec <= 0 || elapsed() + estimate > budgetSec) {
         deferred.add(`${c.pass} ${c.shape}`);
         continue;
       }
+      flopsSoFar += timedFlops(c);
       const results =
         c.job.pass === 'gemm'
           ? await tuneGemm([c.job.gemm], log, options.shouldStop)

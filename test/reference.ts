@@ -36,30 +36,24 @@ export function conv2d(
 }
 
 /** Gradients of conv2d (without ReLU) given dY. */
-export function conv2dBackward(x: Arr, [N, C, H, W]: number[], w: Arr, [Co, , K]: number[], dy: Arr, P = (K - 1) / 2) {
-  const Ho = H + 2 * P - K + 1;
-  const Wo = W + 2 * P - K + 1;
+export function conv2dBackward(x: Arr, xShape: number[], w: Arr, wShape: number[], dy: Arr, P = (wShape[2] - 1) / 2) {
+  const [N, C, H, W] = xShape;
+  const [Co, , K] = wShape;
   const dx = new Float64Array(N * C * H * W);
   const dw = new Float64Array(Co * C * K * K);
   const db = new Float64Array(Co);
   for (let n = 0; n < N; n++)
-    for (let co = 0; co < Co; co++)
-      for (let oy = 0; oy < Ho; oy++)
-        for (let ox = 0; ox < Wo; ox++) {
-          const g = dy[((n * Co + co) * Ho + oy) * Wo + ox];
-          db[co] += g;
-          for (let ci = 0; ci < C; ci++)
-            for (let ky = 0; ky < K; ky++)
-              for (let kx = 0; kx < K; kx++) {
-                const iy = oy + ky - P;
-                const ix = ox + kx - P;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                const wi = ((co * C + ci) * K + ky) * K + kx;
-                const xi = ((n * C + ci) * H + iy) * W + ix;
-                dw[wi] += g * x[xi];
-                dx[xi] += g * w[wi];
-              }
-        }
+    for (let ci = 0; ci < C; ci++)
+      for (let iy = 0; iy < H; iy++)
+        for (let ix = 0; ix < W; ix++)
+          dx[((n * C + ci) * H + iy) * W + ix] = conv2dGradInputAt(dy, xShape, w, wShape, P, n, ci, iy, ix).value;
+  for (let co = 0; co < Co; co++) {
+    db[co] = conv2dGradWeightAt(dy, x, xShape, wShape, P, co, -1, 0, 0).value;
+    for (let ci = 0; ci < C; ci++)
+      for (let ky = 0; ky < K; ky++)
+        for (let kx = 0; kx < K; kx++)
+          dw[((co * C + ci) * K + ky) * K + kx] = conv2dGradWeightAt(dy, x, xShape, wShape, P, co, ci, ky, kx).value;
+  }
   return { dx, dw, db };
 }
 

@@ -3,7 +3,7 @@
 // run, test/kernel_variants.test.ts) and on one large VGG-16 layer, where the reference is taken at
 // sampled elements and every variant's whole output is held against the default variant's; and
 // the kernels that come in one variant (pooling, LRN, fully-connected, loss, SGD), forward and backward.
-import { backward, linear, lrn, maxPool2d, Rng, SGD, softmaxCrossEntropy, Tensor } from '../../src/node/index.js';
+import { backward, linear, lrn, maxPool2d, Rng, SGD, softmaxCrossEntropy, Tensor } from '../../src/index.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from '../../src/ops/conv2d.js';
 import { matmulVariants, stridedMatmul, type StridedMatmul } from '../../src/ops/matmul.js';
 import { NET_NAMES, planLayers, resolveConfig } from '../../src/vgg/config.js';

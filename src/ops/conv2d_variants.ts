@@ -6,12 +6,15 @@
 //   p — pixels along a row;  r — rows;  i — images
 // `direct-…` slides along rows (kernels/conv2d_direct.wgsl, conv2d_grad_weight_rows.wgsl),
 // `plane-…` holds whole planes of at most 16 pixels (conv2d_plane.wgsl, conv2d_grad_weight_plane.wgsl),
-// and the implicit GEMMs are named by their GEMM body (`gemm-reg`, `gemm-wg`: ops/gemm.ts).
+// the implicit GEMMs are named by their GEMM body (`gemm-reg`, `gemm-wg`, …: ops/gemm.ts), and
+// `winograd2-…` / `winograd4-…` run F(2×2, 3×3) / F(4×4, 3×3) with their products on that body
+// (conv2d_winograd.ts; forward and input gradient of 3×3 layers with padding 1).
 import { engine } from '../engine.js';
 import type { ConvForwardArgs, ConvGradInputArgs, ConvGradWeightArgs, ConvProblem } from './conv2d_args.js';
 import { directFits, launchDirectConv, launchGradWeight } from './conv2d_direct.js';
 import { gemmConvForward, gemmConvGradInput, gemmConvGradWeight } from './conv2d_gemm.js';
 import { GEMM_BODIES, type GemmBody, maxKChunk } from './gemm.js';
+import { launchWinograd, type WinogradTile, winogradFits } from './conv2d_winograd.js';
 import { maxChunkElems } from './launch.js';
 import { applicable, type Pass, type Variant } from './variants.js';
 
@@ -64,6 +67,7 @@ function slidingTable<A>(
   launch: {
     direct: (tile: Parameters<typeof launchDirectConv>[0]['tile'], a: A) => void;
     gemm: (a: A, body: GemmBody) => void;
+    winograd: (a: A, m: WinogradTile, body: GemmBody) => void;
   },
 ): Array<ConvVariant<A>> {
   // A block of TM output channels' rearranged weights must fit one binding, and an invocation's
@@ -128,7 +132,22 @@ function slidingTable<A>(
       launch: (a) => launch.gemm(a, body),
     }),
   );
-  return [...planes, ...rows, ...gemms];
+  // After the GEMMs in the default order: the tuner picks them where they win.
+  const winograds = ([2, 4] as const).flatMap((m) =>
+    GEMM_BODIES.map(
+      (body, k): ConvVariant<A> => ({
+        name: `winograd${m}-${body.name}`,
+        applies: (p) => {
+          const g = geometry(pass, p);
+          const outC = pass === 'conv_forward' ? g.Cout : g.C;
+          return g.KS === 3 && p.pad === 1 && winogradFits(m, body, g.inC, outC, g.H, g.W);
+        },
+        rank: (p) => familyBase(geometry(pass, p), 'gemm') + 100 + (m === 2 ? 0 : 10) + k,
+        launch: (a) => launch.winograd(a, m, body),
+      }),
+    ),
+  );
+  return [...planes, ...rows, ...gemms, ...winograds];
 }
 
 export const CONV_FORWARD: ReadonlyArray<ConvVariant<ConvForwardArgs>> = slidingTable<ConvForwardArgs>('conv_forward', {
@@ -145,6 +164,12 @@ export const CONV_FORWARD: ReadonlyArray<ConvVariant<ConvForwardArgs>> = sliding
       tile,
     }),
   gemm: gemmConvForward,
+  winograd: (a, m, body) =>
+    launchWinograd(
+      { label: `conv2d forward x ${a.x} w ${a.w}`, x: a.x, weight: a.w, flip: false, y: a.y, bias: a.b, relu: a.relu },
+      m,
+      body,
+    ),
 });
 
 export const CONV_GRAD_INPUT: ReadonlyArray<ConvVariant<ConvGradInputArgs>> = slidingTable<ConvGradInputArgs>(
@@ -161,6 +186,12 @@ export const CONV_GRAD_INPUT: ReadonlyArray<ConvVariant<ConvGradInputArgs>> = sl
         tile,
       }),
     gemm: gemmConvGradInput,
+    winograd: (a, m, body) =>
+      launchWinograd(
+        { label: `conv2d input-gradient dy ${a.dy} w ${a.w}`, x: a.dy, weight: a.w, flip: true, y: a.dx },
+        m,
+        body,
+      ),
   },
 );
 

@@ -1,19 +1,22 @@
 // The GEMM bodies that matmul and the three implicit-GEMM convolution passes share, and their
 // launcher. A kernel of hooks (kernels/matmul.wgsl, conv2d_forward.wgsl, …: loads and stores)
-// gets a body composed in at its `//#body` line: the register-tiled body (CPU-like adapters) or
-// the workgroup-memory one (GPUs). A new body is a WGSL file and a row in GEMM_BODIES; every
-// GEMM-based pass then offers it as a variant of the same name.
+// gets a body composed in at its `//#body` line: the register-tiled body (CPU-like adapters), the
+// small workgroup-memory one, or the GPU bodies (128×128 and 64×64 tiles, 8×8 per invocation,
+// double-buffered). A new body is a WGSL file and a row in GEMM_BODIES; every GEMM-based pass then
+// offers it as a variant of the same name.
 import { engine } from '../engine.js';
 import type { BufferRange, Uniforms } from '../gpu/runtime.js';
 import type { BakedConstants, KernelFile } from '../gpu/kernels.js';
 
 export interface GemmTile {
+  /** Outputs per invocation along m and n. */
   TM: number;
   TN: number;
   WG_X: number;
   WG_Y: number;
-  /** Workgroup-memory body: 64×64 per 16×16 workgroup (TM/TN then only size per-column state). */
-  shared?: boolean;
+  /** The workgroup's output tile along m and n. */
+  BM: number;
+  BN: number;
 }
 
 /** A GEMM body: its variant name, its WGSL file, where it runs and how it tiles an M×N output. */
@@ -28,21 +31,59 @@ export interface GemmBody {
   tile(M: number, N: number): GemmTile;
   /** Loop iterations one invocation runs for a K chunk this long (Dispatch.loop). */
   loopIterations(kChunk: number): number;
+  /**
+   * Floats one invocation keeps live: accumulators plus the operands it holds per step (and, for
+   * the staged bodies, the next tile's loads). GPUs get only bodies within GPU_LIVE_FLOATS.
+   */
+  liveFloats: number;
 }
 
-/** The workgroup-memory tile. */
-export const SHARED_TILE: GemmTile = { TM: 4, TN: 4, WG_X: 16, WG_Y: 16, shared: true };
+/** The workgroup-memory tile (gemm_shared_body.wgsl). */
+export const SHARED_TILE: GemmTile = { TM: 4, TN: 4, WG_X: 16, WG_Y: 16, BM: 64, BN: 64 };
 
-/** Whether the adapter runs the workgroup-memory body (256 invocations, 8 KiB of workgroup memory). */
-export function sharedGemmFits(): boolean {
+/** A GPU body's tile (gemm_gpu_body.wgsl): 8×8 per invocation, so 8·WG per side. */
+const gpuTile = (WG: number): GemmTile => ({ TM: 8, TN: 8, WG_X: WG, WG_Y: WG, BM: 8 * WG, BN: 8 * WG });
+/** The GPU body's K-tile: 8 along k per stage. */
+const GPU_BK = 8;
+
+/** Whether the adapter runs a workgroup of WG×WG invocations holding `bytes` of workgroup memory. */
+function workgroupFits(WG: number, bytes: number): boolean {
   const l = engine().rt.limits;
   return (
-    l.maxComputeInvocationsPerWorkgroup >= 256 &&
-    l.maxComputeWorkgroupSizeX >= 16 &&
-    l.maxComputeWorkgroupSizeY >= 16 &&
-    l.maxComputeWorkgroupStorageSize >= 8192
+    l.maxComputeInvocationsPerWorkgroup >= WG * WG &&
+    l.maxComputeWorkgroupSizeX >= WG &&
+    l.maxComputeWorkgroupSizeY >= WG &&
+    l.maxComputeWorkgroupStorageSize >= bytes
   );
 }
+
+/** Whether the adapter runs the small workgroup-memory body (256 invocations, 8 KiB of workgroup memory). */
+export function sharedGemmFits(): boolean {
+  return workgroupFits(16, 8192);
+}
+
+/** Workgroup memory of a GPU body: two buffers of a BK-deep slice of A's and B's tiles. */
+export const gpuBodyBytes = (WG: number) => 2 * 2 * GPU_BK * 8 * WG * 4;
+
+/** A GPU body of WG×WG invocations: 8×8 accumulators, two vec4s of A and of B per k, the staged loads. */
+function gpuBody(WG: number): GemmBody {
+  const t = gpuTile(WG);
+  const staged = (2 * t.BM * GPU_BK) / (WG * WG);
+  return {
+    name: `gemm-gpu${t.BM}`,
+    file: 'gemm_gpu_body',
+    applies: () => workgroupFits(WG, gpuBodyBytes(WG)),
+    rank: (cpu) => (cpu ? 2 : 0) + (WG === 16 ? 0 : 1),
+    tile: () => t,
+    // Per K-tile: the loop over tiles, staging loads and stores, and BK steps whose inner loops
+    // llvmpipe may keep as loops (counted, to stay under its cut).
+    loopIterations: (k) => Math.ceil(k / GPU_BK) * (1 + 2 * staged + GPU_BK * 11),
+    liveFloats: 64 + 16 + staged,
+  };
+}
+
+/** Most live floats per invocation of a variant offered on a GPU (NVIDIA allots 255 registers; this leaves room for addresses). */
+export const GPU_LIVE_FLOATS = 128;
 
 /** The GEMM bodies, one row each. */
 export const GEMM_BODIES: readonly GemmBody[] = [
@@ -51,9 +92,10 @@ export const GEMM_BODIES: readonly GemmBody[] = [
     name: 'gemm-reg',
     file: 'gemm_body',
     applies: () => true,
-    rank: (cpu) => (cpu ? 0 : 1),
+    rank: (cpu) => (cpu ? 0 : 3),
     tile: chooseTile,
     loopIterations: (k) => k,
+    liveFloats: 8 * 8 + 8 + 8,
   },
   // Tiles staged in workgroup memory: GPUs. A step of 16 along k runs the staging loop (4) and
   // the loop over the 16 (llvmpipe keeps both as loops; measured ~18–19 iterations per step).
@@ -61,10 +103,15 @@ export const GEMM_BODIES: readonly GemmBody[] = [
     name: 'gemm-wg',
     file: 'gemm_shared_body',
     applies: sharedGemmFits,
-    rank: (cpu) => (cpu ? 1 : 0),
+    rank: (cpu) => (cpu ? 1 : 2),
     tile: () => SHARED_TILE,
     loopIterations: (k) => Math.ceil(k / 16) * 21,
+    liveFloats: 16 + 8,
   },
+  // GPU tiles: 128×128 per 256 invocations (the larger reuse per load), and 64×64 per 64 for
+  // products too small to fill a GPU with 128×128 tiles.
+  gpuBody(16),
+  gpuBody(8),
 ];
 
 /** The longest K one invocation of `body` may reduce over within the adapter's loop limit. */
@@ -87,7 +134,8 @@ const WG_INVOCATIONS = 64;
 export function chooseTile(M: number, N: number): GemmTile {
   const TM = M >= 8 ? 8 : M >= 4 ? 4 : M >= 2 ? 2 : 1;
   const TN = N >= 8 ? 8 : 4;
-  return { TM, TN, ...workgroupShape(M, TM) };
+  const wg = workgroupShape(M, TM);
+  return { TM, TN, ...wg, BM: TM * wg.WG_Y, BN: TN * wg.WG_X };
 }
 
 /**
@@ -128,8 +176,7 @@ export function chooseSplits(M: number, N: number, K: number, body: GemmBody): n
 
 /** Output tiles along n and m. */
 function gemmTiles(M: number, N: number, t: GemmTile): [number, number] {
-  if (t.shared) return [Math.ceil(N / 64), Math.ceil(M / 64)];
-  return [Math.ceil(N / (t.TN * t.WG_X)), Math.ceil(M / (t.TM * t.WG_Y))];
+  return [Math.ceil(N / t.BN), Math.ceil(M / t.BM)];
 }
 
 /**

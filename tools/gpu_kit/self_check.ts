@@ -5,6 +5,7 @@
 // the kernels that come in one variant (pooling, LRN, fully-connected, loss, SGD), forward and backward.
 import { backward, linear, lrn, maxPool2d, Rng, SGD, softmaxCrossEntropy, Tensor } from '../../src/index.js';
 import { convForward, convGradInput, convGradWeight, type ConvPass, convVariants } from '../../src/ops/conv2d.js';
+import { convErrorScale } from '../../src/ops/conv2d_winograd.js';
 import { matmulVariants, stridedMatmul, type StridedMatmul } from '../../src/ops/matmul.js';
 import { NET_NAMES, planLayers, resolveConfig } from '../../src/vgg/config.js';
 import * as ref from '../../test/reference.js';
@@ -82,14 +83,15 @@ export async function checkConvCase(
     for (const pass of passes) {
       for (const v of convVariants(pass, xs, ws, pad).candidates) {
         const what = `${pass} ${v} on ${xs} k${K} p${pad} -> ${Co}`;
+        const scale = convErrorScale(v);
         if (pass === 'conv_forward') {
           const y = Tensor.empty([N, Co, Ho, Wo]);
           convForward(x, w, b, y, true, pad, v);
-          compare(log, what, await y.toArray(), yRef, 2e-4, 1e-4);
+          compare(log, what, await y.toArray(), yRef, 2e-4 * scale, 1e-4 * scale);
           y.dispose();
         } else if (pass === 'conv_grad_input') {
           const dx = convGradInput(dy, w, xs, pad, v);
-          compare(log, what, await dx.toArray(), g.dx, 2e-4, 1e-4);
+          compare(log, what, await dx.toArray(), g.dx, 2e-4 * scale, 1e-4 * scale);
           dx.dispose();
         } else {
           const db = Tensor.empty([Co]);
@@ -370,10 +372,11 @@ export async function checkLargeLayer(
           }
           vsDefault = worst / rms;
         }
-        const ok = sampleError <= 4e-6 && vsDefault <= crossTol;
+        const scale = convErrorScale(v);
+        const ok = sampleError <= 4e-6 * scale && vsDefault <= crossTol * scale;
         if (!ok)
           log.failures.push(
-            `${what}: sampled error ${sampleError.toExponential(2)} of the terms' scale (at most 4e-6), ${vsDefault.toExponential(2)} of the RMS from the default variant (at most ${crossTol})`,
+            `${what}: sampled error ${sampleError.toExponential(2)} of the terms' scale (at most ${4e-6 * scale}), ${vsDefault.toExponential(2)} of the RMS from the default variant (at most ${crossTol * scale})`,
           );
         log.checked.add(`${pass} ${v}`);
         results.push({ pass, variant: v, ms, sampleError, vsDefault, ok });

@@ -18,6 +18,7 @@ import { chooseVariantName, forceVariants, type Pass, tuningsForAdapter } from '
 import { benchData } from './data.js';
 import { benchDevices } from './devices.js';
 import { BENCH_FLAGS } from './flags.js';
+import { benchWinograd } from './winograd.js';
 
 interface Result {
   group: string;
@@ -247,6 +248,10 @@ for (const s of quick ? settings.slice(2) : settings) {
     }
   }
 }
+
+// Winograd against the best other variant, per 3×3 layer (bench/winograd.ts).
+await sampleGemm();
+await benchWinograd(time, T, smoke);
 
 // Memory-bound kernels (bytes = everything read and written once).
 {

@@ -4,12 +4,13 @@
 //   inputs:  V[ξ, c, p] = (Bᵀ d Bᵀᵀ)[ξ] for d the ALPHA×ALPHA input patch of tile p (zero outside)
 //   (GEMM)   Mt[ξ, m, p] = Σ_c U[m, ξ, c] · V[ξ, c, p]
 //   outputs: Y[img, m, tile p] = (Aᵀ Mt[·, m, p] A) (+ bias) (ReLU)
-// ALPHA = MT + 2 (4 for F(2×2), 6 for F(4×4)); tiles p run over images × tilesY × tilesX.
+// ALPHA = MT + 2 (4 for F(2×2), 6 for F(4×4)); tiles p run over images × tilesY × tilesX, P of
+// them, in rows of V and Mt PS long (P rounded up to 4, for vec4 products).
 // The transforms are written out (no multiplications by 0 or 1). F(4×4)'s points 0, ±1, ±2 give
 // coefficients up to 8 and 1/24: its error grows about tenfold over F(2×2)'s (stated in docs/speed.md).
 // Baked: F4 (F(4×4) over F(2×2)), FLIP, HAS_BIAS, RELU.
 struct Params {
-  M: u32, C: u32, H: u32, W: u32, tilesX: u32, tilesY: u32, P: u32,
+  M: u32, C: u32, H: u32, W: u32, tilesX: u32, tilesY: u32, P: u32, PS: u32,
   wOff: u32, uOff: u32, xOff: u32, vOff: u32, mOff: u32, yOff: u32, bOff: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -122,7 +123,7 @@ fn inputs(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var row: array<f32, ALPHA>;
     for (var s = 0u; s < ALPHA; s++) { row[s] = cols[s][r]; }
     let o = tIn(row);
-    for (var s = 0u; s < ALPHA; s++) { v[P.vOff + ((r * ALPHA + s) * P.C + c) * P.P + p] = o[s]; }
+    for (var s = 0u; s < ALPHA; s++) { v[P.vOff + ((r * ALPHA + s) * P.C + c) * P.PS + p] = o[s]; }
   }
 }
 
@@ -144,7 +145,7 @@ fn outputs(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   var cols: array<array<f32, MT>, ALPHA>;  // [column][output row]: Aᵀ applied down each column
   for (var s = 0u; s < ALPHA; s++) {
     var col: array<f32, ALPHA>;
-    for (var r = 0u; r < ALPHA; r++) { col[r] = mt[P.mOff + ((r * ALPHA + s) * P.M + m) * P.P + p]; }
+    for (var r = 0u; r < ALPHA; r++) { col[r] = mt[P.mOff + ((r * ALPHA + s) * P.M + m) * P.PS + p]; }
     cols[s] = tOut(col);
   }
   var b = 0.0;

@@ -89,5 +89,7 @@ export async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
     maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
     maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
   };
-  return adapter.requestDevice({ requiredLimits, label: 'vggpu' });
+  // Timestamps let the tuner time kernels on the GPU (gpu/gpu_timer.ts).
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  return adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'vggpu' });
 }

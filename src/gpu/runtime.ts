@@ -4,6 +4,7 @@
 import type { AdapterChoice } from './adapter_choice.js';
 import { host } from '../host.js';
 import { H100_LIMITS, limitsOnlyAdapter, requestDevice } from './limits_device.js';
+import { GpuTimer } from './gpu_timer.js';
 import { BufferPool } from './pool.js';
 import {
   bindingRange,
@@ -50,6 +51,8 @@ export class Runtime {
    * (Dawn's GLES backend); elsewhere it times submission only. Slows everything down.
    */
   profile: Map<string, { ms: number; count: number }> | null = null;
+  private timer: GpuTimer | null = null;
+  private timing = false;
 
   private constructor(
     readonly device: GPUDevice,
@@ -231,7 +234,7 @@ export class Runtime {
     writeUniforms(this.uniformData, slot * UNIFORM_SLOT, UNIFORM_SLOT, d);
     const bindGroup = this.bindGroups.get(pipeline, slot, d);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    if (!this.pass) this.pass = this.encoder.beginComputePass(this.timing ? this.timer?.nextPass() : undefined);
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(gx, gy, gz);
@@ -271,6 +274,31 @@ export class Runtime {
     this.encoder = null;
     this.uniformSlots = 0;
     this.batchLabels = [];
+  }
+
+  /** Whether gpuMs can time work on the GPU (the device has timestamp queries). */
+  get timesGpu(): boolean {
+    return GpuTimer.supported(this.device);
+  }
+
+  /**
+   * Runs `fn` and waits for its work; returns its GPU milliseconds from timestamp queries, or null
+   * where the device has none (the caller then times the wall clock).
+   */
+  async gpuMs(fn: () => void): Promise<number | null> {
+    if (!this.timesGpu) return null;
+    this.timer ??= new GpuTimer(this.device);
+    await this.sync();
+    this.timer.start();
+    this.timing = true;
+    try {
+      fn();
+      this.flush();
+    } finally {
+      this.timing = false;
+    }
+    await this.sync();
+    return this.timer.read();
   }
 
   /** Flush, wait for the GPU, and throw the first GPU error seen since the last sync. */

@@ -14,7 +14,14 @@ import type { ConvForwardArgs, ConvGradInputArgs, ConvGradWeightArgs, ConvProble
 import { directFits, launchDirectConv, launchGradWeight } from './conv2d_direct.js';
 import { gemmConvForward, gemmConvGradInput, gemmConvGradWeight } from './conv2d_gemm.js';
 import { GEMM_BODIES, type GemmBody, maxKChunk } from './gemm.js';
-import { launchWinograd, type WinogradTile, winogradFits } from './conv2d_winograd.js';
+import {
+  launchWinograd,
+  WINOGRAD_PRODUCTS,
+  type WinogradProduct,
+  type WinogradTile,
+  winogradFits,
+  winogradTransformFloats,
+} from './conv2d_winograd.js';
 import { maxChunkElems } from './launch.js';
 import { applicable, type Pass, type Variant } from './variants.js';
 
@@ -45,6 +52,20 @@ function familyBase(g: Geometry, family: 'direct' | 'gemm'): number {
   return (family === 'direct') === (g.cpu && g.KS <= 3) ? 0 : 1000;
 }
 
+// Live floats per invocation (Variant.liveFloats), from each kernel's register arrays:
+/** conv2d_direct.wgsl: BY×BX×TM sums, BY+KS−1 input rows of BX+KS−1 pixels, KS×KS×TM weights. */
+export const directRowFloats = (KS: number, TM: number, BX: number, BY: number) =>
+  TM * BX * BY + (BY + KS - 1) * (BX + KS - 1) + KS * KS * TM;
+/** conv2d_plane.wgsl: BI output planes × TM sums, BI input planes, KS×KS×TM weights. */
+export const planeFloats = (KS: number, TM: number, BI: number, inH: number, inW: number, outPixels: number) =>
+  BI * outPixels * TM + BI * inH * inW + KS * KS * TM;
+/** conv2d_grad_weight_rows.wgsl: TM×TC×KS² sums, TM bias sums, TM×S of dY, one input row. */
+export const gradRowFloats = (KS: number, TM: number, TC: number, S: number) =>
+  TM * TC * KS * KS + TM + TM * S + (S + KS - 1);
+/** conv2d_grad_weight_plane.wgsl: TM×TC×KS² sums, TM bias sums, TM dY planes, one input plane. */
+export const gradPlaneFloats = (KS: number, TM: number, TC: number, inPixels: number, outPixels: number) =>
+  TM * TC * KS * KS + TM + TM * outPixels + inPixels;
+
 /**
  * The `count` pixel-block widths (at most `max`) worth trying for rows of `outW` pixels: least
  * waste first, then vec4-able, then wider.
@@ -67,7 +88,7 @@ function slidingTable<A>(
   launch: {
     direct: (tile: Parameters<typeof launchDirectConv>[0]['tile'], a: A) => void;
     gemm: (a: A, body: GemmBody) => void;
-    winograd: (a: A, m: WinogradTile, body: GemmBody) => void;
+    winograd: (a: A, m: WinogradTile, product: WinogradProduct) => void;
   },
 ): Array<ConvVariant<A>> {
   // A block of TM output channels' rearranged weights must fit one binding, and an invocation's
@@ -91,6 +112,7 @@ function slidingTable<A>(
           const g = geometry(pass, p);
           return familyBase(g, 'direct') + (BY === 4 ? 10 : 20) + widths(g).indexOf(BX);
         },
+        liveFloats: (p) => directRowFloats(p.w[2], 8, BX, BY),
         launch: (a) => launch.direct({ kind: 'row', TM: 8, BX, BY }, a),
       };
     }),
@@ -109,6 +131,10 @@ function slidingTable<A>(
         return directFits({ kind: 'plane', TM: 8, BI: 1 }, g.inH, g.inW) && weightsFit(g, TM);
       },
       rank: (p) => familyBase(geometry(pass, p), 'direct') + k,
+      liveFloats: (p) => {
+        const g = geometry(pass, p);
+        return planeFloats(g.KS, TM, BI, g.inH, g.inW, g.outW * (pass === 'conv_forward' ? g.Ho : g.H));
+      },
       launch: (a) => launch.direct({ kind: 'plane', TM, BI }, a),
     }),
   );
@@ -129,21 +155,26 @@ function slidingTable<A>(
         const g = geometry(pass, p);
         return familyBase(g, 'gemm') + body.rank(g.cpu);
       },
+      liveFloats: () => body.liveFloats,
       launch: (a) => launch.gemm(a, body),
     }),
   );
   // After the GEMMs in the default order: the tuner picks them where they win.
   const winograds = ([2, 4] as const).flatMap((m) =>
-    GEMM_BODIES.map(
-      (body, k): ConvVariant<A> => ({
-        name: `winograd${m}-${body.name}`,
+    WINOGRAD_PRODUCTS.map(
+      (product): ConvVariant<A> => ({
+        name: `winograd${m}-${product.name}`,
         applies: (p) => {
           const g = geometry(pass, p);
           const outC = pass === 'conv_forward' ? g.Cout : g.C;
-          return g.KS === 3 && p.pad === 1 && winogradFits(m, body, g.inC, outC, g.H, g.W);
+          return g.KS === 3 && p.pad === 1 && winogradFits(m, product, g.inC, outC, g.H, g.W);
         },
-        rank: (p) => familyBase(geometry(pass, p), 'gemm') + 100 + (m === 2 ? 0 : 10) + k,
-        launch: (a) => launch.winograd(a, m, body),
+        rank: (p) => {
+          const g = geometry(pass, p);
+          return familyBase(g, 'gemm') + 100 + (m === 2 ? 0 : 20) + product.rank(g.cpu);
+        },
+        liveFloats: () => Math.max(product.liveFloats, winogradTransformFloats(m)),
+        launch: (a) => launch.winograd(a, m, product),
       }),
     ),
   );
@@ -164,11 +195,11 @@ export const CONV_FORWARD: ReadonlyArray<ConvVariant<ConvForwardArgs>> = sliding
       tile,
     }),
   gemm: gemmConvForward,
-  winograd: (a, m, body) =>
+  winograd: (a, m, product) =>
     launchWinograd(
       { label: `conv2d forward x ${a.x} w ${a.w}`, x: a.x, weight: a.w, flip: false, y: a.y, bias: a.b, relu: a.relu },
       m,
-      body,
+      product,
     ),
 });
 
@@ -250,6 +281,7 @@ function gradWeightTable(): Array<ConvVariant<ConvGradWeightArgs>> {
         name: `direct-c${TM}k${TC}p${S}`,
         applies: (p) => at(p) >= 0,
         rank: (p) => familyBase(g(p), 'direct') + 10 + at(p),
+        liveFloats: (p) => gradRowFloats(p.w[2], TM, TC, S),
         launch: (a) =>
           launchGradWeight(`conv2d weight-gradient dy ${a.dy} x ${a.x}`, a.dy, a.x, a.dw, a.db, a.pad, {
             kind: 'rows',
@@ -284,6 +316,10 @@ function gradWeightTable(): Array<ConvVariant<ConvGradWeightArgs>> {
       name: `plane-c${TM}k${TC}`,
       applies: (p) => at(p) >= 0,
       rank: (p) => familyBase(g(p), 'direct') + at(p),
+      liveFloats: (p) => {
+        const x = g(p);
+        return gradPlaneFloats(x.KS, TM, TC, x.H * x.W, x.Ho * x.Wo);
+      },
       launch: (a) =>
         launchGradWeight(`conv2d weight-gradient dy ${a.dy} x ${a.x}`, a.dy, a.x, a.dw, a.db, a.pad, {
           kind: 'plane',
@@ -297,6 +333,7 @@ function gradWeightTable(): Array<ConvVariant<ConvGradWeightArgs>> {
       name: body.name,
       applies: () => body.applies(),
       rank: (p) => familyBase(g(p), 'gemm') + body.rank(g(p).cpu),
+      liveFloats: () => body.liveFloats,
       launch: (a) => gemmConvGradWeight(a, body),
     }),
   );

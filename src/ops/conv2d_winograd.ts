@@ -13,8 +13,12 @@
 // checkpoint loads, broadcasts), so it would risk stale results to save a pass of ~ALPHA²·Cin·Cout floats.
 import { engine } from '../engine.js';
 import { Tensor } from '../tensor.js';
-import { type GemmBody, launchGemm, maxKChunk } from './gemm.js';
+import { GEMM_BODIES, launchGemm, maxKChunk } from './gemm.js';
 import { forEachImageSlice, gridFor, maxChunkElems } from './launch.js';
+import { launchVec4, vec4LiveFloats } from './matmul.js';
+
+/** Live floats of the transform kernels: a patch and its half-transformed copy. */
+export const winogradTransformFloats = (m: WinogradTile) => 2 * (m + 2) ** 2;
 
 /** Output tile side m of F(m×m, 3×3). */
 export type WinogradTile = 2 | 4;
@@ -29,14 +33,104 @@ export function winogradWorkspace(m: WinogradTile, C: number, M: number, H: numb
   return { v: a2 * C * tiles, mt: a2 * M * tiles };
 }
 
+/** Tensors of one slice's batched product Mt[ξ] = U[·, ξ, ·]·V[ξ] (rows of V and Mt PS long). */
+export interface WinogradGemm {
+  label: string;
+  u: Tensor;
+  v: Tensor;
+  mt: Tensor;
+  M: number;
+  C: number;
+  PS: number;
+  A2: number;
+}
+
+/** What runs the batched product: a GEMM body (winograd_gemm.wgsl hooks) or a vec4 matmul kernel. */
+export interface WinogradProduct {
+  name: string;
+  /** Whether it runs products reducing over C channels on this adapter. */
+  applies(C: number): boolean;
+  rank(cpu: boolean): number;
+  liveFloats: number;
+  launch(g: WinogradGemm): void;
+}
+
+export const WINOGRAD_PRODUCTS: readonly WinogradProduct[] = [
+  // kernels/matmul_vec4.wgsl with its split-K partials kept apart: 16-byte loads (CPU adapters' best).
+  ...(
+    [
+      [8, 8],
+      [16, 16],
+    ] as const
+  ).map(
+    ([TM, TN], k): WinogradProduct => ({
+      name: `vec4-m${TM}n${TN}`,
+      applies: (C) => C % 4 === 0 && C / 4 <= engine().rt.loopLimit,
+      rank: (cpu) => (cpu ? k : 10 + k),
+      liveFloats: vec4LiveFloats(TM, TN),
+      launch: (g) =>
+        launchVec4(
+          {
+            M: g.M,
+            N: g.PS,
+            K: g.A2 * g.C,
+            a: { t: g.u, start: 0, count: g.u.size, s0: g.A2 * g.C, s1: 1 },
+            b: { t: g.v, start: 0, count: g.v.size, s0: g.PS, s1: 1 },
+            c: { t: g.mt, start: 0, count: g.mt.size, s0: g.PS, s1: 1 },
+            label: g.label,
+          },
+          TM,
+          TN,
+          false,
+          { count: g.A2, cSplit: g.M * g.PS },
+        ),
+    }),
+  ),
+  ...GEMM_BODIES.map(
+    (body): WinogradProduct => ({
+      name: body.name,
+      applies: (C) => body.applies() && C <= maxKChunk(body),
+      rank: (cpu) => 2 + body.rank(cpu),
+      liveFloats: body.liveFloats,
+      launch: (g) => {
+        const rt = engine().rt;
+        const [ur, vr, mr] = [g.u, g.v, g.mt].map((t) => rt.range(t.buffer, 0, t.size));
+        launchGemm({
+          kernel: 'winograd_gemm',
+          body,
+          label: g.label,
+          M: g.M,
+          N: g.PS,
+          K: g.A2 * g.C,
+          splits: g.A2,
+          uniforms: { uOff: ur.elemOffset, vOff: vr.elemOffset, mOff: mr.elemOffset },
+          buffers: [ur, vr, mr],
+          constants: {},
+        });
+      },
+    }),
+  ),
+];
+
 /**
  * Whether F(m×m) on `body` runs a 3×3, padding-1 layer from C to M channels on H×W planes: one
  * invocation's loop covers C, and the transformed filters and one image's workspace each fit a binding.
  */
-export function winogradFits(m: WinogradTile, body: GemmBody, C: number, M: number, H: number, W: number): boolean {
+export function winogradFits(
+  m: WinogradTile,
+  product: WinogradProduct,
+  C: number,
+  M: number,
+  H: number,
+  W: number,
+): boolean {
   const { v, mt } = winogradWorkspace(m, C, M, H, W);
   const max = maxChunkElems();
-  return body.applies() && C <= maxKChunk(body) && (m + 2) ** 2 * C * M <= max && v <= max && mt <= max;
+  // Rows are rounded up to 4 tiles: leave room for that in the binding.
+  const room = (n: number) => n + (m + 2) ** 2 * Math.max(C, M) * 4 <= max;
+  // One grid layer per transformed position.
+  const layers = (m + 2) ** 2 <= engine().rt.maxWorkgroupsPerDim;
+  return layers && product.applies(C) && (m + 2) ** 2 * C * M <= max && room(v) && room(mt);
 }
 
 /** Bytes of workspace a pass over `images` images holds at most (the preflight counts it). */
@@ -60,14 +154,30 @@ export interface WinogradConv {
   relu?: boolean;
 }
 
-export function launchWinograd(d: WinogradConv, m: WinogradTile, body: GemmBody): void {
+export function launchWinograd(d: WinogradConv, m: WinogradTile, product: WinogradProduct): void {
   const rt = engine().rt;
   const [N, C, H, W] = d.x.shape;
   const M = d.y.shape[1];
   const A2 = (m + 2) ** 2;
   const [tilesX, tilesY] = [Math.ceil(W / m), Math.ceil(H / m)];
   const constants = { F4: m === 4, FLIP: d.flip, HAS_BIAS: !!d.bias, RELU: !!d.relu };
-  const base = { M, C, H, W, tilesX, tilesY, P: 0, wOff: 0, uOff: 0, xOff: 0, vOff: 0, mOff: 0, yOff: 0, bOff: 0 };
+  const base = {
+    M,
+    C,
+    H,
+    W,
+    tilesX,
+    tilesY,
+    P: 0,
+    PS: 0,
+    wOff: 0,
+    uOff: 0,
+    xOff: 0,
+    vOff: 0,
+    mOff: 0,
+    yOff: 0,
+    bOff: 0,
+  };
   const u = Tensor.empty([M, A2, C], 'winograd filters');
   const ur = rt.range(u.buffer, 0, u.size);
   const wr = rt.range(d.weight.buffer, 0, d.weight.size);
@@ -88,8 +198,9 @@ export function launchWinograd(d: WinogradConv, m: WinogradTile, body: GemmBody)
     [C * H * W, M * H * W, v, mt],
     (n0, n) => {
       const P = n * tilesX * tilesY;
-      const vt = Tensor.empty([A2 * C * P], 'winograd inputs');
-      const mtt = Tensor.empty([A2 * M * P], 'winograd products');
+      const PS = Math.ceil(P / 4) * 4;
+      const vt = Tensor.empty([A2 * C * PS], 'winograd inputs');
+      const mtt = Tensor.empty([A2 * M * PS], 'winograd products');
       const [xr, vr, mr] = [
         rt.range(d.x.buffer, n0 * C * H * W, n * C * H * W),
         rt.range(vt.buffer, 0, vt.size),
@@ -101,28 +212,17 @@ export function launchWinograd(d: WinogradConv, m: WinogradTile, body: GemmBody)
         kernel: 'conv2d_winograd',
         entry: 'inputs',
         constants,
-        uniforms: { ...base, P, xOff: xr.elemOffset, vOff: vr.elemOffset },
+        uniforms: { ...base, P, PS, xOff: xr.elemOffset, vOff: vr.elemOffset },
         buffers: [xr, vr],
         workgroups: gridFor(C * P),
         label: `${d.label} (input transform)`,
       });
-      launchGemm({
-        kernel: 'winograd_gemm',
-        body,
-        label: `${d.label} (${A2} products)`,
-        M,
-        N: P,
-        K: A2 * C,
-        splits: A2,
-        uniforms: { uOff: ur.elemOffset, vOff: vr.elemOffset, mOff: mr.elemOffset },
-        buffers: [ur, vr, mr],
-        constants: {},
-      });
+      product.launch({ label: `${d.label} (${A2} products)`, u, v: vt, mt: mtt, M, C, PS, A2 });
       rt.dispatch({
         kernel: 'conv2d_winograd',
         entry: 'outputs',
         constants,
-        uniforms: { ...base, P, mOff: mr.elemOffset, yOff: yr.elemOffset, bOff: br.elemOffset },
+        uniforms: { ...base, P, PS, mOff: mr.elemOffset, yOff: yr.elemOffset, bOff: br.elemOffset },
         buffers: [mr, br, yr],
         workgroups: gridFor(M * P),
         label: `${d.label} (output transform)`,

@@ -33,7 +33,7 @@ export interface GemmBody {
   loopIterations(kChunk: number): number;
   /**
    * Floats one invocation keeps live: accumulators plus the operands it holds per step (and, for
-   * the staged bodies, the next tile's loads). GPUs get only bodies within GPU_LIVE_FLOATS.
+   * the staged bodies, the next tile's loads); see Variant.liveFloats.
    */
   liveFloats: number;
 }
@@ -81,9 +81,6 @@ function gpuBody(WG: number): GemmBody {
     liveFloats: 64 + 16 + staged,
   };
 }
-
-/** Most live floats per invocation of a variant offered on a GPU (NVIDIA allots 255 registers; this leaves room for addresses). */
-export const GPU_LIVE_FLOATS = 128;
 
 /** The GEMM bodies, one row each. */
 export const GEMM_BODIES: readonly GemmBody[] = [

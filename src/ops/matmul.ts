@@ -71,6 +71,7 @@ export const GEMM_TABLE: ReadonlyArray<Variant<StridedMatmul, StridedMatmul>> = 
         (!unrolled || engine().rt.adapter.featureLevel === 'core') &&
         p.K / 4 <= engine().rt.loopLimit,
       rank: () => k,
+      liveFloats: () => vec4LiveFloats(TM, TN),
       launch: (p) => launchVec4(p, TM, TN, unrolled),
     }),
   ),
@@ -79,10 +80,14 @@ export const GEMM_TABLE: ReadonlyArray<Variant<StridedMatmul, StridedMatmul>> = 
       name: body.name,
       applies: () => body.applies(),
       rank: () => 10 + body.rank(engine().rt.adapter.isCpu),
+      liveFloats: () => body.liveFloats,
       launch: (p) => launchOnBody(p, body),
     }),
   ),
 ];
+
+/** matmul_vec4's live floats: the TM×TN accumulators and four k of TM rows of A and TN columns of B. */
+export const vec4LiveFloats = (TM: number, TN: number) => TM * TN + 4 * TM + 4 * TN;
 
 /** A matmul's shape key: M×N×K and which way A and B are contiguous (every dimension matters, batch included). */
 function gemmKey(p: StridedMatmul): string {
@@ -136,7 +141,17 @@ function operands(p: StridedMatmul) {
   };
 }
 
-function launchVec4(p: StridedMatmul, TM: number, TN: number, unrolled: boolean): void {
+/**
+ * On kernels/matmul_vec4.wgsl. With `split`, K runs in `count` equal chunks (multiples of 4) over
+ * workgroup z, chunk z's product stored at C + z·cSplit, not summed (Winograd's batched products).
+ */
+export function launchVec4(
+  p: StridedMatmul,
+  TM: number,
+  TN: number,
+  unrolled = false,
+  split = { count: 1, cSplit: 0 },
+): void {
   const v = vec4Layout(p);
   if (!v) throw new OpError('matmul', `vec4 variants need 16-byte-aligned operands (${gemmKey(p)})`);
   const { buffers, flags, uniforms } = operands(p);
@@ -153,10 +168,10 @@ function launchVec4(p: StridedMatmul, TM: number, TN: number, unrolled: boolean)
       ...flags,
       ...(unrolled ? { UNROLL: true } : {}),
     },
-    uniforms: { M: p.M, N: p.N, K: p.K, kChunk: p.K, ...uniforms, cSplit: 0 },
+    uniforms: { M: p.M, N: p.N, K: p.K, kChunk: p.K / split.count, ...uniforms, cSplit: split.cSplit },
     buffers,
-    workgroups: gemmGrid(Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), 1),
-    loop: p.K / 4,
+    workgroups: gemmGrid(Math.ceil(p.N / (TN * WG_X)), Math.ceil(p.M / (TM * WG_Y)), split.count),
+    loop: p.K / split.count / 4,
     label: p.label,
   });
 }

@@ -80,13 +80,22 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** Wall milliseconds of one call of `run`, waiting for the GPU. */
-async function once(run: () => void, shouldStop?: () => boolean): Promise<number> {
+/**
+ * One call of `run`: its wall milliseconds waiting for the GPU, and its GPU milliseconds from
+ * timestamp queries where the device has them (else the wall time: on GLES, where submit blocks
+ * until the work is done, the same thing).
+ */
+async function once(run: () => void, shouldStop?: () => boolean): Promise<{ wall: number; gpu: number }> {
   if (shouldStop?.()) throw new TuningStopped(0);
+  const rt = engine().rt;
   const t0 = performance.now();
-  run();
-  await engine().rt.sync();
-  return performance.now() - t0;
+  const gpu = rt.timesGpu ? await rt.gpuMs(run) : null;
+  if (gpu === null && !rt.timesGpu) {
+    run();
+    await rt.sync();
+  }
+  const wall = performance.now() - t0;
+  return { wall, gpu: gpu ?? wall };
 }
 
 /**
@@ -107,10 +116,12 @@ async function pickFastest(
   const ms: Record<string, number> = {};
   const compileMs: Record<string, number> = {};
   for (const v of candidates) {
+    // The first call compiles: its wall time less the next call's is the compile time.
     const first = await once(() => run(v), shouldStop);
-    samples[v] = [await once(() => run(v), shouldStop)];
-    ms[v] = samples[v][0];
-    compileMs[v] = Math.max(0, first - ms[v]);
+    const second = await once(() => run(v), shouldStop);
+    samples[v] = [second.gpu];
+    ms[v] = second.gpu;
+    compileMs[v] = Math.max(0, first.wall - second.wall);
   }
   let alive = candidates;
   for (let round = 0, spent = 0; round < 15 && (round < 2 || spent < 300); round++) {
@@ -119,8 +130,8 @@ async function pickFastest(
     if (alive.length < 2) break;
     for (const v of alive) {
       const t = await once(() => run(v), shouldStop);
-      spent += t;
-      samples[v].push(t);
+      spent += t.wall;
+      samples[v].push(t.gpu);
       ms[v] = median(samples[v]);
     }
   }

@@ -159,8 +159,20 @@ export interface Variant<P, A> {
   applies(p: P): boolean;
   /** Lower first; the default for a problem is the lowest-ranked entry that applies. */
   rank(p: P): number;
+  /**
+   * Floats one invocation keeps live (accumulators and the operands it holds at once): GPU
+   * adapters get only entries within GPU_LIVE_FLOATS, so none spills past a GPU's registers.
+   */
+  liveFloats(p: P): number;
   launch(a: A): void;
 }
+
+/**
+ * Most live floats per invocation of a variant offered on a GPU adapter (core feature level, not a
+ * CPU): NVIDIA allots at most 255 registers per thread, AMD 256 VGPRs at full occupancy only below
+ * ~100; 128 leaves room for addresses and keeps occupancy. CPU adapters get every row (their compilers spill to cache cheaply).
+ */
+export const GPU_LIVE_FLOATS = 128;
 
 const applicableMemo = new WeakMap<object, Map<string, unknown[]>>();
 
@@ -170,9 +182,10 @@ const applicableMemo = new WeakMap<object, Map<string, unknown[]>>();
  * op asks on every call; the rules cost tens of µs).
  */
 export function applicable<P, A>(table: readonly Variant<P, A>[], p: P, memoKey?: string): Array<Variant<P, A>> {
+  const cpu = engine().rt.adapter.isCpu;
   const list = () =>
     table
-      .filter((v) => v.applies(p))
+      .filter((v) => v.applies(p) && (cpu || v.liveFloats(p) <= GPU_LIVE_FLOATS))
       .map((v) => ({ v, r: v.rank(p) }))
       .sort((a, b) => a.r - b.r)
       .map(({ v }) => v);
@@ -183,7 +196,7 @@ export function applicable<P, A>(table: readonly Variant<P, A>[], p: P, memoKey?
     applicableMemo.set(table, memo);
   }
   const rt = engine().rt;
-  const key = `${adapterKey()}|${rt.maxBindingBytes}|${rt.loopLimit}|${memoKey}`;
+  const key = `${adapterKey()}|${rt.maxBindingBytes}|${rt.loopLimit}|${rt.maxWorkgroupsPerDim}|${memoKey}`;
   let hit = memo.get(key) as Array<Variant<P, A>> | undefined;
   if (!hit) {
     hit = list();

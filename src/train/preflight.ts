@@ -4,6 +4,7 @@
 import type { Runtime } from '../gpu/runtime.js';
 import { fmtBytes } from '../gpu/runtime.js';
 import { type LayerPlan, planLayers, type VggConfig } from '../vgg/config.js';
+import { winogradWorkspaceBytes } from '../ops/conv2d_winograd.js';
 
 /** GPU memory a training step holds. */
 export interface MemoryEstimate {
@@ -12,6 +13,11 @@ export interface MemoryEstimate {
   paramBytes: number;
   /** Activations kept for the backward pass, plus their gradients, for one batch. */
   activationBytes: number;
+  /**
+   * The largest scratch one convolution pass may hold while it runs: Winograd's transformed
+   * inputs and products (F(2×2), the larger, in image slices of at most WINOGRAD_WORKSPACE_BYTES).
+   */
+  workspaceBytes: number;
   totalBytes: number;
 }
 
@@ -19,10 +25,16 @@ export interface MemoryEstimate {
 export function estimateMemory(config: VggConfig, batch: number): MemoryEstimate {
   let params = 0;
   let act = config.inChannels * config.inputSize ** 2;
+  let workspaceBytes = 0;
   for (const l of planLayers(config)) {
     if (l.kind === 'conv') {
       params += l.outChannels * l.inChannels * l.kernel ** 2 + l.outChannels;
       act += l.outChannels * l.size ** 2;
+      if (l.kernel === 3)
+        workspaceBytes = Math.max(
+          workspaceBytes,
+          winogradWorkspaceBytes(2, l.inChannels, l.outChannels, l.size, l.size, batch),
+        );
     } else if (l.kind === 'fc') {
       params += l.inFeatures * l.outFeatures + l.outFeatures;
       act += l.outFeatures * (l.dropoutAfter ? 2 : 1);
@@ -30,7 +42,13 @@ export function estimateMemory(config: VggConfig, batch: number): MemoryEstimate
   }
   const paramBytes = params * 4 * 3;
   const activationBytes = act * batch * 4 * 2;
-  return { parameters: params, paramBytes, activationBytes, totalBytes: paramBytes + activationBytes };
+  return {
+    parameters: params,
+    paramBytes,
+    activationBytes,
+    workspaceBytes,
+    totalBytes: paramBytes + activationBytes + workspaceBytes,
+  };
 }
 
 /** Bytes of one image's output of a layer (one buffer holds a batch of them). */

@@ -146,7 +146,7 @@ function stepMemory(cfg: VggConfig, batch: number, accumulate: number | null, me
   const m = accumulate ? microBatch(batch, accumulate) : batch;
   const e = estimateMemory(cfg, m);
   const at = accumulate && accumulate > 1 ? `batch ${batch} as ${accumulate} micro-batches of ${m}` : `batch ${batch}`;
-  let line = `a training step at ${at} holds about ${fmtBytes(e.totalBytes)} on the GPU (${fmtBytes(e.paramBytes)} weights, gradients and momentum; ${fmtBytes(e.activationBytes)} activations)`;
+  let line = `a training step at ${at} holds about ${fmtBytes(e.totalBytes)} on the GPU (${fmtBytes(e.paramBytes)} weights, gradients and momentum; ${fmtBytes(e.activationBytes)} activations; ${fmtBytes(e.workspaceBytes)} convolution workspace)`;
   if (memoryBytes !== null) {
     // The adapter's buffer limits are checked when training starts; here only the memory budget.
     const k = fitAccumulation(cfg, batch, Infinity, memoryBytes);

@@ -79,7 +79,7 @@ describe('--summary without data', () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /\na training step at batch 256 holds about 30\.63 GiB on the GPU \(1\.55 GiB weights, gradients and momentum; 29\.08 GiB activations\); to fit --gpu-memory 8\.00 GiB: --accumulate 5 \(micro-batches of 52, 7\.45 GiB\)\n$/,
+      /\na training step at batch 256 holds about 31\.12 GiB on the GPU \(1\.55 GiB weights, gradients and momentum; 29\.08 GiB activations; 511\.4 MiB convolution workspace\); to fit --gpu-memory 8\.00 GiB: --accumulate 5 \(micro-batches of 52, 7\.94 GiB\)\n$/,
     );
   });
 

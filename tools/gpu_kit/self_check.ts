@@ -25,6 +25,7 @@ export const CONV_CASES: number[][] = [
   [1, 7, 14, 14, 6, 3, 1],
   [2, 3, 16, 16, 10, 3, 1],
   [2, 5, 7, 7, 3, 3, 1],
+  [2, 8, 6, 10, 12, 3, 1], // channels in multiples of 4 both ways: Winograd's vec4 products in both passes
   [1, 9, 6, 8, 5, 1, 0],
   [3, 10, 2, 2, 9, 1, 0],
   [2, 3, 7, 9, 6, 3, 0],

@@ -44,16 +44,13 @@ export async function benchWinograd(
       const b = T([l.outChannels], 3);
       const dy = T([s.batch, l.outChannels, l.size, l.size], 4);
       const flops = 2 * s.batch * l.outChannels * l.inChannels * 9 * l.size ** 2;
-      const runs: Record<ConvPass, (v: string) => Tensor> = {
+      const runs: Record<'conv_forward' | 'conv_grad_input', (v: string) => Tensor> = {
         conv_forward: (v) => {
           const y = Tensor.empty(dy.shape);
           convForward(x, w, b, y, true, 1, v);
           return y;
         },
         conv_grad_input: (v) => convGradInput(dy, w, x.shape, 1, v),
-        conv_grad_weight: () => {
-          throw new Error('not a Winograd pass');
-        },
       };
       for (const pass of ['conv_forward', 'conv_grad_input'] as const) {
         if (pass === 'conv_grad_input' && l.inChannels === 3) continue;

@@ -66,6 +66,13 @@ fn tOut(m: array<f32, 4>) -> array<f32, 2> {
 //#endif
 const A2 = ALPHA * ALPHA;
 
+// Tile p's image and the output coordinates of its top-left pixel (row, column).
+fn tileOrigin(p: u32) -> vec3u {
+  let perImage = P.tilesX * P.tilesY;
+  let t = p % perImage;
+  return vec3u(p / perImage, (t / P.tilesX) * MT, (t % P.tilesX) * MT);
+}
+
 // One invocation per (m, c): the filter's ALPHA×ALPHA transform, stored along c (contiguous across invocations).
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> u: array<f32>;
@@ -102,12 +109,10 @@ fn inputs(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= P.C * P.P) { return; }
   let c = i / P.P;
   let p = i % P.P;
-  let perImage = P.tilesX * P.tilesY;
-  let img = p / perImage;
-  let t = p % perImage;
-  let y0 = i32((t / P.tilesX) * MT) - 1;
-  let x0 = i32((t % P.tilesX) * MT) - 1;
-  let plane = P.xOff + (img * P.C + c) * P.H * P.W;
+  let tile = tileOrigin(p);
+  let y0 = i32(tile.y) - 1;  // padding 1: the patch starts a pixel above and left of the tile
+  let x0 = i32(tile.z) - 1;
+  let plane = P.xOff + (tile.x * P.C + c) * P.H * P.W;
   var cols: array<array<f32, ALPHA>, ALPHA>;  // [column][row]: Bᵀ applied down each column
   for (var s = 0u; s < ALPHA; s++) {
     let ix = x0 + i32(s);
@@ -137,11 +142,10 @@ fn outputs(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   if (i >= P.M * P.P) { return; }
   let m = i / P.P;
   let p = i % P.P;
-  let perImage = P.tilesX * P.tilesY;
-  let img = p / perImage;
-  let t = p % perImage;
-  let oy0 = (t / P.tilesX) * MT;
-  let ox0 = (t % P.tilesX) * MT;
+  let tile = tileOrigin(p);
+  let img = tile.x;
+  let oy0 = tile.y;
+  let ox0 = tile.z;
   var cols: array<array<f32, MT>, ALPHA>;  // [column][output row]: Aᵀ applied down each column
   for (var s = 0u; s < ALPHA; s++) {
     var col: array<f32, ALPHA>;

@@ -26,11 +26,15 @@ export type WinogradTile = 2 | 4;
 /** Most bytes of transformed input and product one slice of images holds (slices bound the workspace). */
 export const WINOGRAD_WORKSPACE_BYTES = 512 << 20;
 
-/** Floats of transformed input (V) and products (Mt) per image, for C input and M output channels. */
+/**
+ * Floats of transformed input (v) and products (mt) per image, for C input and M output channels,
+ * and the images one slice takes within WINOGRAD_WORKSPACE_BYTES (at least one).
+ */
 export function winogradWorkspace(m: WinogradTile, C: number, M: number, H: number, W: number) {
   const a2 = (m + 2) ** 2;
   const tiles = Math.ceil(H / m) * Math.ceil(W / m);
-  return { v: a2 * C * tiles, mt: a2 * M * tiles };
+  const [v, mt] = [a2 * C * tiles, a2 * M * tiles];
+  return { v, mt, sliceImages: Math.max(1, Math.floor(WINOGRAD_WORKSPACE_BYTES / ((v + mt) * 4))) };
 }
 
 /** Tensors of one slice's batched product Mt[ξ] = U[·, ξ, ·]·V[ξ] (rows of V and Mt PS long). */
@@ -135,9 +139,8 @@ export function winogradFits(
 
 /** Bytes of workspace a pass over `images` images holds at most (the preflight counts it). */
 export function winogradWorkspaceBytes(m: WinogradTile, C: number, M: number, H: number, W: number, images: number) {
-  const { v, mt } = winogradWorkspace(m, C, M, H, W);
-  const perImage = (v + mt) * 4;
-  return perImage * Math.min(images, Math.max(1, Math.floor(WINOGRAD_WORKSPACE_BYTES / perImage)));
+  const { v, mt, sliceImages } = winogradWorkspace(m, C, M, H, W);
+  return (v + mt) * 4 * Math.min(images, sliceImages);
 }
 
 export interface WinogradConv {
@@ -190,8 +193,7 @@ export function launchWinograd(d: WinogradConv, m: WinogradTile, product: Winogr
     workgroups: gridFor(M * C),
     label: `${d.label} (filter transform)`,
   });
-  const { v, mt } = winogradWorkspace(m, C, M, H, W);
-  const workspaceImages = Math.max(1, Math.floor(WINOGRAD_WORKSPACE_BYTES / ((v + mt) * 4)));
+  const { v, mt, sliceImages } = winogradWorkspace(m, C, M, H, W);
   forEachImageSlice(
     'conv2d',
     N,
@@ -230,7 +232,7 @@ export function launchWinograd(d: WinogradConv, m: WinogradTile, product: Winogr
       vt.dispose();
       mtt.dispose();
     },
-    workspaceImages,
+    sliceImages,
   );
   u.dispose();
 }
